@@ -26,6 +26,8 @@ export interface PoolDaemonOptions extends PoolCoreConfig {
   rateLimit: { messagesPerSec: number; burst: number };
   /** Milliseconds clock (tests may pass a fake one; timers still use real time). */
   nowMs?: () => number;
+  /** Reallocate every intervalMs on a timer (default); tests turn it off and call tick(). */
+  autoTick?: boolean;
   log?: (msg: string) => void;
 }
 
@@ -254,7 +256,7 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
     pushQuotas(core.rebalance(nowMs()));
     if (core.domains.length !== before) broadcastState();
   };
-  const timer = setInterval(tick, opts.intervalMs);
+  const timer = opts.autoTick === false ? undefined : setInterval(tick, opts.intervalMs);
 
   return {
     core,
