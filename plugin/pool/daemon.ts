@@ -113,7 +113,10 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
     const auth = req.headers.authorization;
     if (auth?.startsWith('Bearer ') && tokenMatches(auth.slice(7), opts.tcp.token)) return true;
     const q = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
-    return tokenMatches(q, opts.tcp.token);
+    if (tokenMatches(q, opts.tcp.token)) return true;
+    // The dashboard page got the token in its URL; its scripts and WebSocket carry it as a cookie.
+    const cookie = /(?:^|;\s*)hmmv_pool_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+    return tokenMatches(cookie ? decodeURIComponent(cookie) : undefined, opts.tcp.token);
   };
 
   const onMessage = (c: Conn, data: Buffer): void => {
@@ -212,7 +215,9 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
         res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
       } else {
         const asset = dashboardAsset(path);
-        if (asset) res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-store' }).end(asset.body);
+        const headers: Record<string, string> = { 'content-type': asset?.type ?? '', 'cache-control': 'no-store' };
+        if (opts.tcp) headers['set-cookie'] = `hmmv_pool_token=${encodeURIComponent(opts.tcp.token)}; HttpOnly; SameSite=Strict; Path=/`;
+        if (asset) res.writeHead(200, headers).end(asset.body);
         else res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
       }
     })().catch((err: Error) => res.writeHead(500).end(err.message));
