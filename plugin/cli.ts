@@ -4,11 +4,15 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerPoolCommands, registerStatusCommand } from './pool/commands.js';
 
 const program = new Command();
 program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
+
+registerPoolCommands(program);
+registerStatusCommand(program);
 
 await program.parseAsync(process.argv);
