@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import type { Clock } from '../../plugin/util/clock.js';
+import { defaultCoreConfig } from '../../plugin/pool/core.js';
+import { InProcessPool } from '../../plugin/pool/in-process.js';
+import { syntheticWindow } from './synthetic-vm.js';
+
+/** A clock moved by hand: sleep() resolves when advance() passes its time. */
+class ManualClock implements Clock {
+  private t = 0;
+  private timers: { at: number; resolve: () => void }[] = [];
+  now(): number {
+    return this.t;
+  }
+  sleep(ns: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const onAbort = (): void => {
+        this.timers = this.timers.filter((x) => x !== timer);
+        reject(signal!.reason);
+      };
+      const timer = { at: this.t + ns, resolve: () => (signal?.removeEventListener('abort', onAbort), resolve()) };
+      this.timers.push(timer);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  async advance(ns: number): Promise<void> {
+    this.t += ns;
+    const due = this.timers.filter((x) => x.at <= this.t);
+    this.timers = this.timers.filter((x) => x.at > this.t);
+    due.forEach((x) => x.resolve());
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+describe('pool in-process (virtual clock, no sockets)', () => {
+  it('moves the quota after a hot set that grows while another shrinks, step by step, within the pool', async () => {
+    const clock = new ManualClock();
+    const pool = new InProcessPool({ ...defaultCoreConfig(10_000), settleMs: 0, hysteresisPages: 100, intervalMs: 500 }, clock);
+    const quota = new Map<string, number>();
+    const hot = new Map([['grow', 1000], ['shrink', 4000]]);
+    const links = [...hot.keys()].map((domain) => {
+      quota.set(domain, 5000);
+      return {
+        domain,
+        link: pool.join({
+          domain,
+          pageCount: 9000,
+          pageSizeBytes: 4096,
+          staticQuotaPages: 5000,
+          migrationPagesPerSec: 1000, // 500 pages per 500 ms step
+          setDramQuotaPages: (q) => quota.set(domain, q),
+        }),
+      };
+    });
+    const history: number[][] = [];
+    pool.onRebalance = (s) => {
+      assert.ok(s.allocatedPages <= 10_000, `pool overcommitted: ${s.allocatedPages}`);
+      history.push(s.vms.map((v) => v.quotaPages));
+    };
+    const ac = new AbortController();
+    const running = pool.run(ac.signal);
+    const windows = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        for (const { domain, link } of links) link.report(syntheticWindow(9000, hot.get(domain)!, quota.get(domain)!));
+        await clock.advance(250e6);
+      }
+    };
+    await windows(10);
+    // Steady phase: both hot and warm sets fit; shrink's warm pages (6000 in all) are worth more than grow's cold ones.
+    assert.deepEqual([quota.get('grow'), quota.get('shrink')], [4000, 6000]);
+    // Phase change.
+    hot.set('grow', 7500);
+    hot.set('shrink', 1500);
+    await windows(4);
+    const mid = quota.get('grow')!;
+    assert.ok(mid > 4000 && mid < 7500, `quota moves in bounded steps (${mid})`);
+    await windows(30);
+    assert.ok(quota.get('grow')! >= 7500, `grow got its hot set: ${JSON.stringify([...quota])}`);
+    assert.ok(quota.get('shrink')! >= 1500, 'shrink kept its own hot set');
+    const steps = history.map((h, i) => (i === 0 ? 0 : Math.abs(h[0]! - history[i - 1]![0]!)));
+    assert.ok(Math.max(...steps) <= 500, `a step moved ${Math.max(...steps)} pages, more than the migrator's 500`);
+    ac.abort();
+    await running;
+  });
+});
