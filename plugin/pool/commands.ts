@@ -25,6 +25,7 @@ interface ServeFlags {
   intervalMs?: string;
   hysteresisPages?: string;
   graceMs?: string;
+  settleMs?: string;
 }
 
 const int = (v: string, name: string): number => {
@@ -56,6 +57,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (flags.intervalMs !== undefined) raw['intervalMs'] = int(flags.intervalMs, 'interval-ms');
   if (flags.hysteresisPages !== undefined) raw['hysteresisPages'] = int(flags.hysteresisPages, 'hysteresis-pages');
   if (flags.graceMs !== undefined) raw['graceMs'] = int(flags.graceMs, 'grace-ms');
+  if (flags.settleMs !== undefined) raw['settleMs'] = int(flags.settleMs, 'settle-ms');
   if (flags.tcpPort !== undefined)
     raw['tcp'] = { host: flags.tcpHost ?? '127.0.0.1', port: int(flags.tcpPort, 'tcp-port'), token: readToken(flags.tokenFile) };
   const opts = poolOptionsFromConfig(raw, flags.config ?? 'command line');
@@ -101,6 +103,7 @@ export function registerPoolCommands(program: Command): void {
     .option('--interval-ms <ms>', 'time between reallocations')
     .option('--hysteresis-pages <n>', 'ignore quota changes smaller than this')
     .option('--grace-ms <ms>', 'how long a vanished manager keeps its DRAM')
+    .option('--settle-ms <ms>', 'after start, how long quotas stay put while managers reconnect')
     .action(async (flags: ServeFlags) => {
       try {
         await serve(flags);

@@ -30,7 +30,7 @@ export const defaultCoreConfig = (poolPages: number): PoolCoreConfig => ({
   intervalMs: 1000,
   hysteresisPages: 256,
   graceMs: 10_000,
-  settleMs: 3000,
+  settleMs: 10_000,
   latencyNs: { dram: 80, nvm: 300 },
 });
 

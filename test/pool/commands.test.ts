@@ -25,7 +25,7 @@ describe('hmmv pool / hmmv status commands', function () {
 
   it('runs the daemon; status shows the pool and each VM; SIGTERM stops it', async () => {
     const sock = join(tmp.dir, 'pool.sock');
-    const child = spawn(process.execPath, [CLI, 'pool', '--dram', '64MiB', '--socket', sock, '--interval-ms', '100', '--hysteresis-pages', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI, 'pool', '--dram', '64MiB', '--socket', sock, '--interval-ms', '100', '--hysteresis-pages', '0', '--settle-ms', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
