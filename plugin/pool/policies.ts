@@ -90,29 +90,68 @@ export function waterFill(lo: readonly number[], hi: readonly number[], w: reado
   return q;
 }
 
-/** `utility`: greedy over the curves above each VM's minimum, then even headroom. */
+/**
+ * `utility`: greedy over the curves above each VM's minimum, then even headroom.
+ * Each curve is already sorted by rate, so the greedy walk is a k-way merge:
+ * a max-heap of VMs keyed by the rate of their next segment, O(S log n).
+ */
 export function allocateUtility(poolPages: number, vms: readonly VmDemand[]): number[] {
   const { lo, hi } = effectiveBounds(poolPages, vms);
+  const n = vms.length;
   const q = lo.slice();
   let budget = poolPages - q.reduce((a, b) => a + b, 0);
-  // Pieces of every curve above lo and below hi: [vm, pages, rate].
-  const pieces: Array<[number, number, number]> = [];
-  vms.forEach((v, i) => {
+  // Per VM: index of its next segment and pages of it already passed (below lo or taken).
+  const seg = new Int32Array(n);
+  const used = new Float64Array(n);
+  // Skip what lies below lo (the minimum is given anyway).
+  const skipTo = (i: number, pagesFromZero: number): void => {
+    const c = vms[i]!.curve;
     let start = 0;
-    for (const [pages, rate] of v.curve) {
-      const from = Math.max(start, lo[i]!);
-      const to = Math.min(start + pages, hi[i]!);
-      if (to > from) pieces.push([i, to - from, rate]);
-      start += pages;
-      if (start >= hi[i]!) break;
+    let k = 0;
+    while (k < c.length && start + c[k]![0] <= pagesFromZero) start += c[k++]![0];
+    seg[i] = k;
+    used[i] = pagesFromZero - start;
+  };
+  // The heap key: rate of the VM's next segment, -1 once it is full or its curve ends.
+  const key = new Float64Array(n);
+  const rekey = (i: number): void => {
+    const c = vms[i]!.curve;
+    key[i] = q[i]! < hi[i]! && seg[i]! < c.length ? c[seg[i]!]![1] : -1;
+  };
+  const better = (a: number, b: number): boolean => key[a]! > key[b]! || (key[a] === key[b] && a < b);
+  const heap: number[] = [];
+  const down = (k: number): void => {
+    for (;;) {
+      const l = 2 * k + 1;
+      const r = l + 1;
+      let m = k;
+      if (l < heap.length && better(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && better(heap[r]!, heap[m]!)) m = r;
+      if (m === k) return;
+      [heap[k], heap[m]] = [heap[m]!, heap[k]!];
+      k = m;
     }
-  });
-  pieces.sort((a, b) => b[2] - a[2] || a[0] - b[0]);
-  for (const [i, pages, rate] of pieces) {
-    if (budget <= 0 || rate <= 0) break;
-    const take = Math.min(pages, budget);
+  };
+  for (let i = 0; i < n; i++) {
+    skipTo(i, lo[i]!);
+    rekey(i);
+    heap.push(i);
+  }
+  for (let k = (heap.length >> 1) - 1; k >= 0; k--) down(k);
+  while (budget > 0 && heap.length > 0) {
+    const i = heap[0]!;
+    if (key[i]! <= 0) break;
+    const [pages] = vms[i]!.curve[seg[i]!]!;
+    const take = Math.min(pages - used[i]!, hi[i]! - q[i]!, budget);
     q[i]! += take;
     budget -= take;
+    used[i]! += take;
+    if (used[i]! >= pages) {
+      seg[i]!++;
+      used[i] = 0;
+    }
+    rekey(i);
+    down(0);
   }
   return waterFill(q, hi, vms.map(() => 1), poolPages);
 }
