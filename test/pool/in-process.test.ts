@@ -1,35 +1,10 @@
 import assert from 'node:assert/strict';
-import type { Clock } from '../../plugin/util/clock.js';
+import { ManualClock } from './manual-clock.js';
 import { defaultCoreConfig } from '../../plugin/pool/core.js';
 import { InProcessPool } from '../../plugin/pool/in-process.js';
 import { syntheticWindow } from './synthetic-vm.js';
-
-/** A clock moved by hand: sleep() resolves when advance() passes its time. */
-class ManualClock implements Clock {
-  private t = 0;
-  private timers: { at: number; resolve: () => void }[] = [];
-  now(): number {
-    return this.t;
-  }
-  sleep(ns: number, signal?: AbortSignal): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const onAbort = (): void => {
-        this.timers = this.timers.filter((x) => x !== timer);
-        reject(signal!.reason);
-      };
-      const timer = { at: this.t + ns, resolve: () => (signal?.removeEventListener('abort', onAbort), resolve()) };
-      this.timers.push(timer);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
-  }
-  async advance(ns: number): Promise<void> {
-    this.t += ns;
-    const due = this.timers.filter((x) => x.at <= this.t);
-    this.timers = this.timers.filter((x) => x.at > this.t);
-    due.forEach((x) => x.resolve());
-    await new Promise((r) => setImmediate(r));
-  }
-}
+import { PatternHost } from './pattern-host.js';
+import { hmmvPoolPolicy } from '../../plugin/pool/sim-policy.js';
 
 describe('pool in-process (virtual clock, no sockets)', () => {
   it('moves the quota after a hot set that grows while another shrinks, step by step, within the pool', async () => {
@@ -80,5 +55,31 @@ describe('pool in-process (virtual clock, no sockets)', () => {
     assert.ok(Math.max(...steps) <= 500, `a step moved ${Math.max(...steps)} pages, more than the migrator's 500`);
     ac.abort();
     await running;
+  });
+});
+
+describe('hmmv-pool policy for the simulated machine', () => {
+  it('runs an engine per VM under one in-process pool and reports the quotas it moved', async () => {
+    const clock = new ManualClock();
+    const hosts = [new PatternHost(4000, 2500, 1500), new PatternHost(4000, 300, 1500)];
+    const policy = hmmvPoolPolicy({ engine: { roundsPerWindow: 4, roundIntervalNs: 10e6, migrationBytesPerSec: 2000 * 4096 * 10 } });
+    assert.equal(policy.name, 'hmmv-pool');
+    const ac = new AbortController();
+    const running = policy.start({
+      clock,
+      signal: ac.signal,
+      vms: hosts.map((host, i) => ({ name: `vm${i}`, host, pageCount: 4000, dramQuotaPages: 1500 })),
+    });
+    for (let t = 0; t < 300 && running.failure() === undefined; t++) await clock.advance(5e6);
+    const state = running.pool.state();
+    assert.ok(state.allocatedPages <= 3000);
+    ac.abort();
+    await clock.advance(1e9);
+    const reports = await running.stop();
+    assert.equal(reports.length, 2);
+    assert.ok(reports[0]!['quotaEndPages']! >= 2500, `vm0 (hot set 2500) quota ${reports[0]!['quotaEndPages']}`);
+    assert.ok(reports[1]!['quotaMinPages']! < 1500, 'vm1 gave DRAM back');
+    assert.ok(reports[0]!['windows']! > 10, 'the engines ran on the virtual clock');
+    assert.ok(hosts[0]!.dramPages() >= 2500 && hosts[0]!.dramPages() + hosts[1]!.dramPages() <= 3000);
   });
 });
