@@ -26,6 +26,8 @@ export interface PoolDaemonOptions extends PoolCoreConfig {
   rateLimit: { messagesPerSec: number; burst: number };
   /** Milliseconds clock (tests may pass a fake one; timers still use real time). */
   nowMs?: () => number;
+  /** Serve this pool instead of a new one (an in-process pool, e.g. a simulated host's); implies autoTick false. */
+  core?: PoolCore;
   /** Reallocate every intervalMs on a timer (default); tests turn it off and call tick(). */
   autoTick?: boolean;
   log?: (msg: string) => void;
@@ -38,6 +40,8 @@ export interface PoolDaemon {
   readonly address: { socketPath: string } | { url: string; token: string };
   /** Runs one reallocation now (the timer does this every intervalMs). */
   tick(): void;
+  /** Pushes the state to dashboards now (after the core changed outside the daemon). */
+  publishState(): void;
   close(): Promise<void>;
 }
 
@@ -76,7 +80,7 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
     throw new Error(`pool TCP listener must be on loopback (127.0.0.1, ::1), not ${opts.tcp.host}`);
   if (opts.tcp && opts.tcp.token.length < 16) throw new Error('pool TCP listener needs a token of at least 16 characters');
 
-  const core = new PoolCore(opts, nowMs());
+  const core = opts.core ?? new PoolCore(opts, nowMs());
   const metrics = createPoolMetrics(() => core.state(nowMs()));
   const conns = new Set<Conn>();
   const byDomain = new Map<string, Conn>();
@@ -261,13 +265,14 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
     pushQuotas(core.rebalance(nowMs()));
     if (core.domains.length !== before) broadcastState();
   };
-  const timer = opts.autoTick === false ? undefined : setInterval(tick, opts.intervalMs);
+  const timer = opts.autoTick === false || opts.core ? undefined : setInterval(tick, opts.intervalMs);
 
   return {
     core,
     metrics,
     address,
     tick,
+    publishState: broadcastState,
     close: async () => {
       clearInterval(timer);
       if (broadcastPending) clearTimeout(broadcastPending);
