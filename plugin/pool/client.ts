@@ -137,9 +137,15 @@ export class PoolClient {
       for (const fn of this.listeners) fn(m);
     });
     ws.on('error', () => {}); // 'close' follows and schedules the retry
-    ws.on('close', () => {
+    ws.on('close', (code: number) => {
       this.joined = false;
       if (this.ws === ws) this.ws = undefined;
+      if (code === 4000) {
+        // Another manager took over this domain: fighting back would make the two take turns.
+        this.opts.log?.('another manager now manages this domain; not reconnecting');
+        this.closed = true;
+        this.fallbackTimer = setTimeout(() => this.setQuota(this.opts.hello.staticQuotaPages, 'replaced, static quota'), 0);
+      }
       if (this.closed) return;
       if (!this.fallbackTimer)
         this.fallbackTimer = setTimeout(() => this.setQuota(this.opts.hello.staticQuotaPages, 'pool away, static quota'), this.opts.fallbackAfterMs ?? 10_000);

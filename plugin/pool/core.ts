@@ -96,6 +96,7 @@ export class PoolCore {
     if (known) {
       known.hello = hello;
       known.connected = true;
+      known.lastSeq = -1; // a new connection numbers its reports afresh (the manager may have restarted)
       return { ok: true, quotaPages: known.quotaPages, rejoined: true };
     }
     const free = Math.max(0, this.config.poolPages - this.allocatedPages());

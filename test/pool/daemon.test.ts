@@ -156,6 +156,24 @@ describe('pool daemon', function () {
     assert.deepEqual(d.core.domains, ['b']);
   });
 
+  it('a restarted manager takes over its domain within the grace period, and its reports count', async () => {
+    const d = await daemon({ graceMs: 60_000 });
+    const first = await open();
+    await first.ask(hello('a', { currentQuotaPages: 3000 }), 'welcome');
+    first.send(report(5, 1000));
+    await until(() => d.core.state(Date.now()).vms[0]?.hotSetPages === 1000, 'first report');
+    // The new manager connects while the old connection still looks alive: the old one is told and closed.
+    const second = await open();
+    const w = await second.ask(hello('a', { currentQuotaPages: 1000 }), 'welcome');
+    assert.equal(w.quotaPages, 3000, 'the domain keeps its quota');
+    const e = await first.next('error', 0);
+    assert.equal(e.code, 'replaced');
+    await until(() => first.closed, 'the old connection to close');
+    second.send(report(0, 2222)); // sequence numbers start again
+    await until(() => d.core.state(Date.now()).vms[0]?.hotSetPages === 2222, 'the new manager\'s report to count');
+    assert.equal(d.core.state(Date.now()).vms[0]!.connected, true);
+  });
+
   it('frees the DRAM of a manager that says bye at once', async () => {
     const d = await daemon();
     const a = await open();
