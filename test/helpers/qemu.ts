@@ -127,6 +127,8 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
   const args = [
     '-machine', 'q35,accel=tcg',
     '-nographic', '-display', 'none',
+    // Named threads ("CPU 0/TCG", ...) make vCPU threads recognisable in /proc.
+    '-name', 'hmmv-test,debug-threads=on',
     '-m', `${memoryMiB},slots=${options.slots ?? 4},maxmem=${options.maxMemMiB ?? 1024}M`,
     '-smp', String(cpus),
   ];
