@@ -1,7 +1,8 @@
 /**
  * Test helper: start a real `qemu-system-x86_64` (q35, TCG) with a QMP unix
  * socket in its own temp dir, wait for the socket, and always kill that QEMU
- * by pid (stop(), or at process exit if a test forgot).
+ * by pid (stop(), or at process exit if a test forgot). Ready means QEMU
+ * answered `query-status` on the socket (the probe then disconnects).
  *
  * Default machine: 256 MiB in two NUMA nodes, each on its own memory backend:
  * node 0 `dram0` (memory-backend-ram), node 1 `nvm0` (memory-backend-file, the
@@ -15,6 +16,7 @@ import { accessSync, constants, createWriteStream, existsSync, mkdtempSync, rmSy
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { QmpClient } from '../../qmp/client.js';
 
 export interface QemuNumaNode {
   /** Memory backend id, also the RAM block name (e.g. `dram0`). */
@@ -207,22 +209,38 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
     return stopped;
   };
 
-  // Wait for the socket, failing fast if QEMU exits.
-  const deadline = Date.now() + (options.startTimeoutMs ?? 20000);
-  while (!existsSync(qmpSocketPath)) {
+  // Ready = the socket exists AND QEMU answers a command: the socket appears
+  // before the machine is built (a bad -device makes QEMU exit after that),
+  // and commands are only dispatched once the main loop runs. The probe
+  // disconnects at once, freeing the one-client socket for the test.
+  const timeoutMs = options.startTimeoutMs ?? 20000;
+  const deadline = Date.now() + timeoutMs;
+  const fail = async (problem: string): Promise<never> => {
+    const out = output();
+    await stop();
+    throw new Error(`${problem}\nargs: ${args.join(' ')}\noutput:\n${out}`);
+  };
+  for (;;) {
     if (spawnError) {
       await stop();
       throw new Error(`cannot start ${binary}: ${spawnError.message}; ${QEMU_INSTALL_HINT}`);
     }
-    if (!running) {
-      const out = output();
-      await stop();
-      throw new Error(`QEMU exited before creating its QMP socket.\nargs: ${args.join(' ')}\noutput:\n${out}`);
-    }
-    if (Date.now() > deadline) {
-      const out = output();
-      await stop();
-      throw new Error(`QEMU did not create ${qmpSocketPath} within ${options.startTimeoutMs ?? 20000} ms\noutput:\n${out}`);
+    if (!running) await fail('QEMU exited before its QMP socket was ready.');
+    if (Date.now() > deadline) await fail(`QEMU's QMP socket ${qmpSocketPath} was not ready within ${timeoutMs} ms.`);
+    if (existsSync(qmpSocketPath)) {
+      try {
+        const probe = await QmpClient.connect({ path: qmpSocketPath }, { greetingTimeoutMs: Math.max(100, deadline - Date.now()) });
+        try {
+          await probe.execute('query-status', undefined, { timeoutMs: Math.max(100, deadline - Date.now()) });
+        } finally {
+          await probe.close();
+        }
+        break;
+      } catch {
+        // Probably exiting: give the exit a moment to be seen, then re-check.
+        await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 200))]);
+        continue;
+      }
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
