@@ -105,6 +105,18 @@ export function findQemuBinary(binary = process.env['QEMU_BINARY'] ?? 'qemu-syst
   throw new Error(`${binary} not found (looked in PATH); ${QEMU_INSTALL_HINT}`);
 }
 
+function findSetpriv(): string | undefined {
+  for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv']) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freeTcpPort(): Promise<number> {
   const server = net.createServer();
@@ -158,7 +170,13 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
   // A socket left by an earlier, killed QEMU at a caller-chosen path would
   // look "ready" before this QEMU listens.
   rmSync(qmpSocketPath, { force: true });
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // setpriv (util-linux, always on Debian) sets the parent-death signal and
+  // execs QEMU in place, so the pid is QEMU's and QEMU dies with this test
+  // process even if mocha is killed outright.
+  const setpriv = findSetpriv();
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const chunks: string[] = [];
   let outputBytes = 0;
