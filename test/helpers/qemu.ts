@@ -2,7 +2,7 @@
  * Test helper: start a real `qemu-system-x86_64` (q35, TCG) with a QMP unix
  * socket in its own temp dir, wait for the socket, and always kill that QEMU
  * by pid (stop(), or at process exit if a test forgot). Ready means QEMU
- * answered `query-status` on the socket (the probe then disconnects).
+ * answered `query-status` on a second, helper-only QMP socket.
  *
  * Default machine: 256 MiB in two NUMA nodes, each on its own memory backend:
  * node 0 `dram0` (memory-backend-ram), node 1 `nvm0` (memory-backend-file, the
@@ -165,6 +165,11 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
   // socket exists the TCP listener does too.
   if (qmpTcpPort !== undefined) args.push('-qmp', `tcp:127.0.0.1:${qmpTcpPort},server=on,wait=off`);
   args.push('-qmp', `unix:${qmpSocketPath},server=on,wait=off`);
+  // The helper's own monitor for the readiness probe, so the probe never
+  // occupies the test's one-client socket (a reconnecting client may be
+  // racing for it).
+  const probeSocketPath = path.join(dir, 'probe.qmp.sock');
+  args.push('-qmp', `unix:${probeSocketPath},server=on,wait=off`);
   args.push(...(options.extraArgs ?? []));
 
   // A socket left by an earlier, killed QEMU at a caller-chosen path would
@@ -227,10 +232,10 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
     return stopped;
   };
 
-  // Ready = the socket exists AND QEMU answers a command: the socket appears
-  // before the machine is built (a bad -device makes QEMU exit after that),
-  // and commands are only dispatched once the main loop runs. The probe
-  // disconnects at once, freeing the one-client socket for the test.
+  // Ready = QEMU answers a command on the probe socket: sockets appear before
+  // the machine is built (a bad -device makes QEMU exit after that), and
+  // commands are only dispatched once the main loop runs, after every
+  // monitor (the test's socket included) exists.
   const timeoutMs = options.startTimeoutMs ?? 20000;
   const deadline = Date.now() + timeoutMs;
   const fail = async (problem: string): Promise<never> => {
@@ -245,9 +250,9 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
     }
     if (!running) await fail('QEMU exited before its QMP socket was ready.');
     if (Date.now() > deadline) await fail(`QEMU's QMP socket ${qmpSocketPath} was not ready within ${timeoutMs} ms.`);
-    if (existsSync(qmpSocketPath)) {
+    if (existsSync(probeSocketPath)) {
       try {
-        const probe = await QmpClient.connect({ path: qmpSocketPath }, { greetingTimeoutMs: Math.max(100, deadline - Date.now()) });
+        const probe = await QmpClient.connect({ path: probeSocketPath }, { greetingTimeoutMs: Math.max(100, deadline - Date.now()) });
         try {
           await probe.execute('query-status', undefined, { timeoutMs: Math.max(100, deadline - Date.now()) });
         } finally {
