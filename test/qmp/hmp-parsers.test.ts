@@ -36,6 +36,13 @@ const TWO_NODE_RAM: GuestRamRange[] = [
   { gpa: 0xfffc0000, size: 0x40000, block: 'pc.bios', blockOffset: 0, kind: 'rom' },
 ];
 
+/** pc.ram of a 3 GiB q35 machine: 2 GiB below the PCI hole, 1 GiB at 4 GiB. */
+const PC_RAM_3G: GuestRamRange[] = [
+  { gpa: 0, size: 0xa0000, block: 'pc.ram', blockOffset: 0, kind: 'ram' },
+  { gpa: 0x100000, size: 0x7ff00000, block: 'pc.ram', blockOffset: 0x100000, kind: 'ram' },
+  { gpa: 0x100000000, size: 0x40000000, block: 'pc.ram', blockOffset: 0x80000000, kind: 'ram' },
+];
+
 describe('qmp/hmp-parsers', () => {
   describe('info ramblock (captured)', () => {
     it('parses the two-node machine', () => {
@@ -112,6 +119,14 @@ describe('qmp/hmp-parsers', () => {
       assert.equal(lookupGuestRam(vm, 0x100000000 + MiB)?.block, '0000:00:03.0:00.0/vmem0');
     });
 
+    it('follows one RAM block split around the PCI hole (3 GiB, no NUMA: pc.ram above 4 GiB)', () => {
+      const map = buildGuestRamMap(parseInfoMtreeFlat(fixture('info-mtree-f-3g.txt')), parseInfoRamblock(fixture('info-ramblock-3g.txt')));
+      assert.deepEqual(map.filter((r) => r.block === 'pc.ram'), PC_RAM_3G);
+      const high = lookupGuestRam(map, 0x100000000 + 0x1234000)!;
+      assert.equal(high.blockOffset + (0x100000000 + 0x1234000 - high.gpa), 0x80000000 + 0x1234000);
+      assert.equal(lookupGuestRam(map, 0x80000000), undefined, 'PCI hole');
+    });
+
     it('refuses a map whose RAM range matches no block, and malformed lines', () => {
       const views = parseInfoMtreeFlat(fixture('info-mtree-f-dimm.txt'));
       const withoutDimm = parseInfoRamblock(fixture('info-ramblock-two-nodes.txt'));
@@ -164,6 +179,19 @@ describe('qmp/hmp-parsers', () => {
       for (const memdev of await qmp.queryMemdev()) {
         const mapped = layout.ranges.filter((r) => r.block === memdev.id).reduce((sum, r) => sum + r.size, 0);
         assert.ok(mapped > 0 && mapped <= memdev.size, `${memdev.id}: ${mapped} of ${memdev.size} bytes mapped`);
+      }
+    });
+
+    it('maps a live 3 GiB machine without NUMA like the captured sample', async () => {
+      const big = await startQemu({ numaNodes: [], memoryMiB: 3072, maxMemMiB: 4096 });
+      let bigClient: QmpClient | undefined;
+      try {
+        bigClient = await QmpClient.connect({ path: big.qmpSocketPath });
+        const layout = await new QmpCommands(bigClient).guestRamLayout();
+        assert.deepEqual(layout.ranges.filter((r) => r.block === 'pc.ram'), PC_RAM_3G);
+      } finally {
+        await bigClient?.close();
+        await big.stop();
       }
     });
 
