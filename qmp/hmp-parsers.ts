@@ -220,7 +220,7 @@ export function buildGuestRamMap(views: FlatView[], blocks: readonly RamBlockInf
     const block = ramBlockForRegion(blocks, range.region);
     if (!block) {
       throw new Error(
-        `RAM range ${range.start.toString(16)}-${range.last.toString(16)} of region '${range.region}' matches no RAM block ` +
+        `RAM range ${range.start.toString(16)}-${range.last.toString(16)} of region '${range.region}' matches no RAM block, or several ` +
           `(blocks: ${blocks.map((b) => b.name).join(', ')})`,
       );
     }
