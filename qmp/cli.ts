@@ -79,10 +79,10 @@ export function registerQmpCommands(program: Command): void {
     );
 
   connectionOptions(qmp.command('ram-map'))
-    .description('print the guest-physical RAM map: ranges → RAM block and offset (info ramblock + info mtree -f)')
+    .description('print the guest-physical RAM map: ranges → RAM block, offset and QEMU host address (info ramblock, info mtree -f, gpa2hva)')
     .action((flags: ConnectionFlags) =>
       withClient(flags, async (q) => {
-        const layout = await q.guestRamLayout();
+        const layout = await q.guestRamLayout({ hostAddresses: true });
         return { ramBlocks: layout.ramBlocks, ranges: layout.ranges };
       }).catch(fail),
     );

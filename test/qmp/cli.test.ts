@@ -42,6 +42,7 @@ describe('hmmv qmp (CLI)', function () {
     assert.equal(r.code, 0, r.stderr);
     const map = JSON.parse(r.stdout);
     assert.ok(map.ranges.some((x: { block: string; gpa: number }) => x.block === 'nvm0' && x.gpa === 0x8000000));
+    assert.ok(map.ranges.every((x: { hva?: number }) => typeof x.hva === 'number' && x.hva > 0), 'every range has its host address');
   });
 
   it('run passes arguments and reports QMP errors and bad input clearly', async () => {

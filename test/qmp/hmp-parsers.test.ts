@@ -13,6 +13,7 @@ import {
   buildGuestRamMap,
   findFlatView,
   lookupGuestRam,
+  parseGpa2hva,
   parseInfoMtreeFlat,
   parseInfoNuma,
   parseInfoRamblock,
@@ -139,6 +140,15 @@ describe('qmp/hmp-parsers', () => {
     });
   });
 
+  describe('gpa2hva (captured)', () => {
+    it('parses the RAM, not-RAM and unmapped answers', () => {
+      assert.deepEqual(parseGpa2hva(fixture('gpa2hva-ram.txt')), { kind: 'ram', gpa: 0x8000000, region: 'nvm0', hva: 0x7fa75fdff000 });
+      assert.deepEqual(parseGpa2hva(fixture('gpa2hva-not-ram.txt')), { kind: 'not-ram', gpa: 0xa0000 });
+      assert.deepEqual(parseGpa2hva(fixture('gpa2hva-unmapped.txt')), { kind: 'unmapped', gpa: 0x90000000 });
+      assert.throws(() => parseGpa2hva('unknown command: gpa2hva\r\n'), HmpParseError);
+    });
+  });
+
   describe('info numa (captured)', () => {
     it('parses nodes, cpus, sizes and plugged memory', () => {
       assert.deepEqual(parseInfoNuma(fixture('info-numa-dimm.txt')), [
@@ -180,6 +190,36 @@ describe('qmp/hmp-parsers', () => {
         const mapped = layout.ranges.filter((r) => r.block === memdev.id).reduce((sum, r) => sum + r.size, 0);
         assert.ok(mapped > 0 && mapped <= memdev.size, `${memdev.id}: ${mapped} of ${memdev.size} bytes mapped`);
       }
+    });
+
+    it('finds each RAM range in the QEMU process: gpa2hva agrees with /proc/<pid>/maps', async () => {
+      const layout = await qmp.guestRamLayout({ hostAddresses: true });
+      const maps = readFileSync(`/proc/${qemu.pid}/maps`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const [range, perms, , , , file] = line.split(/\s+/);
+          const [start, end] = range!.split('-').map((h) => Number.parseInt(h, 16));
+          return { start: start!, end: end!, perms: perms!, file: file ?? '' };
+        });
+      const bases = new Map<string, number>();
+      for (const r of layout.ranges) {
+        assert.equal(typeof r.hva, 'number', `${r.block} @0x${r.gpa.toString(16)} has no hva`);
+        const mapping = maps.find((m) => m.start <= r.hva! && r.hva! + r.size <= m.end);
+        assert.ok(mapping, `no single mapping of QEMU ${qemu.pid} holds ${r.block} at 0x${r.hva!.toString(16)} (+${r.size})`);
+        if (r.block === 'nvm0') {
+          assert.equal(mapping.file, qemu.backingFiles['nvm0']);
+          assert.equal(mapping.perms, 'rw-s');
+          assert.equal(mapping.start, r.hva, 'nvm0 is the whole file mapping');
+        }
+        if (r.block === 'dram0') assert.equal(mapping.perms, 'rw-p');
+        // Every range of a block sits at the same block base (hva - offset).
+        const base = r.hva! - r.blockOffset;
+        assert.equal(bases.get(r.block) ?? base, base, `${r.block} ranges disagree on the block base`);
+        bases.set(r.block, base);
+      }
+      assert.deepEqual(await qmp.gpaToHva(0xa0000), { kind: 'not-ram', gpa: 0xa0000 });
+      await assert.rejects(qmp.gpaToHva(-1), /non-negative integer/);
     });
 
     it('maps a live 3 GiB machine without NUMA like the captured sample', async () => {
