@@ -43,7 +43,7 @@ export interface StartQemuOptions {
   qmpTcp?: boolean;
   /** More arguments, appended last (devices, -kernel/-initrd/-append, ...). */
   extraArgs?: string[];
-  /** Bound for the QMP socket to appear (default 20000 ms). */
+  /** Bound for QEMU to be ready (answering QMP), default 20000 ms. */
   startTimeoutMs?: number;
   /** QEMU binary; default $QEMU_BINARY or qemu-system-x86_64 from PATH. */
   binary?: string;
