@@ -4,11 +4,14 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerQmpCommands } from '../qmp/cli.js';
 
 const program = new Command();
 program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
+
+registerQmpCommands(program);
 
 await program.parseAsync(process.argv);
