@@ -4,6 +4,7 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerQmpCommands } from '../qmp/cli.js';
 import { registerPoolCommands, registerStatusCommand } from './pool/commands.js';
 
 const program = new Command();
@@ -12,6 +13,7 @@ program
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
 
+registerQmpCommands(program);
 registerPoolCommands(program);
 registerStatusCommand(program);
 
