@@ -138,20 +138,46 @@ export function allocateUtility(poolPages: number, vms: readonly VmDemand[]): nu
     heap.push(i);
   }
   for (let k = (heap.length >> 1) - 1; k >= 0; k--) down(k);
-  while (budget > 0 && heap.length > 0) {
-    const i = heap[0]!;
-    if (key[i]! <= 0) break;
-    const [pages] = vms[i]!.curve[seg[i]!]!;
-    const take = Math.min(pages - used[i]!, hi[i]! - q[i]!, budget);
-    q[i]! += take;
-    budget -= take;
-    used[i]! += take;
-    if (used[i]! >= pages) {
-      seg[i]!++;
-      used[i] = 0;
+  const pop = (): number => {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    if (heap.length > 0) {
+      heap[0] = last;
+      down(0);
     }
-    rekey(i);
-    down(0);
+    return top;
+  };
+  const push = (i: number): void => {
+    heap.push(i);
+    for (let k = heap.length - 1; k > 0; ) {
+      const parent = (k - 1) >> 1;
+      if (!better(heap[k]!, heap[parent]!)) break;
+      [heap[k], heap[parent]] = [heap[parent]!, heap[k]!];
+      k = parent;
+    }
+  };
+  while (budget > 0 && heap.length > 0) {
+    const rate = key[heap[0]!]!;
+    if (rate <= 0) break;
+    // Every VM whose next pages are worth this rate: equal value, so they share the budget evenly
+    // (the index order of the VMs must not decide who gets DRAM).
+    const group: number[] = [];
+    while (heap.length > 0 && key[heap[0]!] === rate) group.push(pop());
+    const room = group.map((i) => Math.min(vms[i]!.curve[seg[i]!]![0] - used[i]!, hi[i]! - q[i]!));
+    const give = waterFill(group.map(() => 0), room, group.map(() => 1), budget);
+    group.forEach((i, k) => {
+      const take = give[k]!;
+      q[i]! += take;
+      budget -= take;
+      used[i]! += take;
+      if (used[i]! >= vms[i]!.curve[seg[i]!]![0]) {
+        seg[i]!++;
+        used[i] = 0;
+      }
+      rekey(i);
+      push(i);
+    });
+    if (give.every((x, k) => x < room[k]!)) break; // budget spent inside this rate level
   }
   return waterFill(q, hi, vms.map(() => 1), poolPages);
 }

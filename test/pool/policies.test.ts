@@ -108,6 +108,16 @@ describe('pool policies', () => {
     assert.deepEqual(allocate('utility', 60, [a, b]), [50, 10]);
   });
 
+  it('utility splits pages of equal value evenly: the order of the VMs decides nothing', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5000 }), smallVm(3000), fc.integer({ min: 2, max: 5 }), (pool, vm, n) => {
+        const q = allocate('utility', pool, Array.from({ length: n }, () => vm));
+        assert.ok(Math.max(...q) - Math.min(...q) <= 1, `identical VMs got ${q.join(', ')}`);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('mins that do not fit the pool are scaled down, not overcommitted', () => {
     const v: VmDemand = { pageCount: 100, hotSetPages: 100, minPages: 80, maxPages: 100, weight: 1, curve: [] };
     for (const p of ['utility', 'fair', 'weighted'] as const) assert.ok(sum(allocate(p, 100, [v, v])) <= 100);
