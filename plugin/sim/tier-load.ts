@@ -1,0 +1,91 @@
+/**
+ * The tiers of one simulated host, shared by all its VMs: capacity and use in
+ * pages, the traffic of the current time slice, copy traffic in flight, and the
+ * loaded latency every VM sees in the next slice (tiers.ts has the curve).
+ */
+import { CACHE_LINE_BYTES, loadedLatencyFactor, type TierPreset } from './tiers.js';
+
+/** Index into `latencyNs`: tier * 2 + (sequential ? 0 : 1). */
+export const latencyIndex = (tier: number, sequential: boolean): number => tier * 2 + (sequential ? 0 : 1);
+
+/**
+ * Smoothing of measured utilisation (time constant, ns). A closed loop reacts
+ * to its own latency; without damping, load and latency would oscillate from
+ * one slice to the next.
+ */
+export const LOAD_SMOOTHING_NS = 2e6;
+
+export class TierLoad {
+  readonly preset: TierPreset;
+  readonly capacityPages: Float64Array;
+  readonly usedPages = new Float64Array(2);
+  /** Guest cache-line reads and write-backs per tier in the current slice (the VM runners add to these). */
+  readonly sliceReads = new Float64Array(2);
+  readonly sliceWrites = new Float64Array(2);
+  /** Copy traffic now in flight, bytes per second read from / written to each tier. */
+  readonly copyReadBytesPerSec = new Float64Array(2);
+  readonly copyWriteBytesPerSec = new Float64Array(2);
+  /** Smoothed utilisation per tier (0 .. 1). */
+  readonly utilisation = new Float64Array(2);
+  /** Loaded latency per (tier, sequential?) for the coming slice, ns. */
+  readonly latencyNs = new Float64Array(4);
+  /** Totals over the run, bytes. */
+  readonly totalReadBytes = new Float64Array(2);
+  readonly totalWriteBytes = new Float64Array(2);
+  /** Highest smoothed utilisation seen per tier. */
+  readonly peakUtilisation = new Float64Array(2);
+
+  constructor(preset: TierPreset, dramPages: number, nvmPages: number) {
+    this.preset = preset;
+    this.capacityPages = Float64Array.of(dramPages, nvmPages);
+    this.setLatencies();
+  }
+
+  freePages(tier: number): number {
+    return this.capacityPages[tier]! - this.usedPages[tier]!;
+  }
+
+  startCopy(from: number, to: number, bytesPerSec: number): void {
+    this.copyReadBytesPerSec[from]! += bytesPerSec;
+    this.copyWriteBytesPerSec[to]! += bytesPerSec;
+  }
+
+  endCopy(from: number, to: number, bytesPerSec: number, bytes: number): void {
+    this.copyReadBytesPerSec[from]! -= bytesPerSec;
+    this.copyWriteBytesPerSec[to]! -= bytesPerSec;
+    this.totalReadBytes[from]! += bytes;
+    this.totalWriteBytes[to]! += bytes;
+  }
+
+  /** Closes a slice of `sliceNs`: folds its traffic into the utilisation and sets next slice's latencies. */
+  endSlice(sliceNs: number): void {
+    if (sliceNs <= 0) return;
+    const sec = sliceNs / 1e9;
+    const alpha = sliceNs / (sliceNs + LOAD_SMOOTHING_NS);
+    for (let t = 0; t < 2; t++) {
+      const params = this.preset.tiers[t]!;
+      const readBytes = this.sliceReads[t]! * CACHE_LINE_BYTES;
+      const writeBytes = this.sliceWrites[t]! * CACHE_LINE_BYTES;
+      this.totalReadBytes[t]! += readBytes;
+      this.totalWriteBytes[t]! += writeBytes;
+      const measured =
+        (readBytes / sec + this.copyReadBytesPerSec[t]!) / params.readBytesPerSec +
+        (writeBytes / sec + this.copyWriteBytesPerSec[t]!) / params.writeBytesPerSec;
+      const u = this.utilisation[t]! + alpha * (measured - this.utilisation[t]!);
+      this.utilisation[t] = u;
+      if (u > this.peakUtilisation[t]!) this.peakUtilisation[t] = u;
+      this.sliceReads[t] = 0;
+      this.sliceWrites[t] = 0;
+    }
+    this.setLatencies();
+  }
+
+  private setLatencies(): void {
+    for (let t = 0; t < 2; t++) {
+      const params = this.preset.tiers[t]!;
+      const factor = loadedLatencyFactor(this.utilisation[t]!);
+      this.latencyNs[latencyIndex(t, true)] = params.seqReadNs * factor;
+      this.latencyNs[latencyIndex(t, false)] = params.randReadNs * factor;
+    }
+  }
+}
