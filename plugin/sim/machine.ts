@@ -7,7 +7,7 @@
  */
 import { Tier } from '../host/memory-host.js';
 import type { Policy, PolicyVm, PolicyVmReport } from './policy.js';
-import { SimHost } from './sim-host.js';
+import { SimHost, UNALLOCATED } from './sim-host.js';
 import { TierLoad } from './tier-load.js';
 import type { TierPreset } from './tiers.js';
 import { VirtualClock } from './virtual-clock.js';
@@ -33,6 +33,8 @@ export interface MachineConfig {
   readonly sliceNs?: number;
   readonly hostLogEntries?: number;
   readonly copyBytesPerSec?: number;
+  /** Real accesses each simulated one stands for in the tiers' load (tier-load.ts). */
+  readonly trafficScale?: number;
 }
 
 export interface VmResult {
@@ -95,7 +97,7 @@ export class SimMachine {
     this.config = config;
     this.policy = policy;
     const totalVmPages = config.vms.reduce((s, vm) => s + vm.pageCount, 0);
-    this.load = new TierLoad(config.preset, policy.hostDramPages(config.dramPages, totalVmPages), config.nvmPages);
+    this.load = new TierLoad(config.preset, policy.hostDramPages(config.dramPages, totalVmPages), config.nvmPages, config.trafficScale);
     this.hosts = config.vms.map(
       (vm) =>
         new SimHost(
@@ -120,13 +122,31 @@ export class SimMachine {
     }));
   }
 
-  /** Runs the VMs for `durationNs` of simulated time; `onProgress` gets the fraction done. */
-  async run(durationNs: number, onProgress?: (fraction: number) => void): Promise<MachineResult> {
+  /**
+   * Runs the VMs for `durationNs` of simulated time; `onProgress` gets the
+   * fraction done. First a warm-up of `warmupNs` with no management: pages are
+   * backed at first touch as the workloads reach them; then the pages still
+   * untouched are backed (page by page, the VMs in turn, as booting guests
+   * would), the counters restart and the policy starts.
+   */
+  async run(durationNs: number, onProgress?: (fraction: number) => void, warmupNs = 0): Promise<MachineResult> {
     if (this.ran) throw new Error('a SimMachine runs once');
     this.ran = true;
     if (!(durationNs > 0)) throw new Error(`duration must be positive, got ${durationNs} ns`);
+    if (!(warmupNs >= 0)) throw new Error(`warm-up must be >= 0, got ${warmupNs} ns`);
     const sliceNs = this.config.sliceNs ?? DEFAULT_SLICE_NS;
     const clock = this.clock;
+    for (let t = 0; t < warmupNs; ) {
+      const next = Math.min(warmupNs, t + sliceNs);
+      for (const runner of this.runners) runner.runUntil(next);
+      this.load.endSlice(next - t);
+      await clock.advanceTo(next);
+      t = next;
+    }
+    this.backUntouchedPages();
+    for (const host of this.hosts) host.resetAccounting();
+    for (const runner of this.runners) runner.resetStats();
+    this.load.resetTotals();
     const stop = new AbortController();
     const running = this.policy.start({ clock, vms: this.policyVms, load: this.load, signal: stop.signal });
     let reports: readonly PolicyVmReport[] = [];
@@ -162,11 +182,20 @@ export class SimMachine {
     return this.result(durationNs, reports);
   }
 
+  private backUntouchedPages(): void {
+    const most = Math.max(...this.hosts.map((h) => h.pageCount));
+    for (let p = 0; p < most; p++) {
+      for (const host of this.hosts) {
+        if (p < host.pageCount && host.tier[p] === UNALLOCATED) host.allocateOnTouch(p);
+      }
+    }
+  }
+
   private result(durationNs: number, reports: readonly PolicyVmReport[]): MachineResult {
     const vms = this.config.vms.map((vm, i): VmResult => {
       const host = this.hosts[i]!;
       const stats: VmRunStats = this.runners[i]!.stats;
-      const elapsedNs = this.runners[i]!.localNs;
+      const elapsedNs = this.runners[i]!.localNs - this.runners[i]!.statsSinceNs;
       const vcpuNs = elapsedNs * vm.vcpus;
       const c = host.counters;
       return {

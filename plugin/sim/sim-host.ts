@@ -179,6 +179,13 @@ export class SimHost implements MemoryHost {
     return t;
   }
 
+  /** Forgets what was charged and counted so far (the end of a warm-up). */
+  resetAccounting(): void {
+    for (const k of Object.keys(this.charges) as (keyof SimHostCharges)[]) this.charges[k] = 0;
+    for (const k of Object.keys(this.counters) as (keyof SimHostCounters)[]) this.counters[k] = 0;
+    this.pendingCpuNs = 0;
+  }
+
   /** A write set the page's dirty bit (0 -> 1): log it in the vCPU's PML buffer. */
   logWrite(page: number, vcpu: number): void {
     const fill = this.pmlFill[vcpu]!;

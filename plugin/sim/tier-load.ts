@@ -35,10 +35,27 @@ export class TierLoad {
   /** Highest smoothed utilisation seen per tier. */
   readonly peakUtilisation = new Float64Array(2);
 
-  constructor(preset: TierPreset, dramPages: number, nvmPages: number) {
+  /**
+   * Each simulated access stands for this many on the real host, for the
+   * tiers' load only: simulating every cache miss of a many-core host would be
+   * too slow, so a VM's simulated vCPUs are taken as a sample of its real ones
+   * with the same access pattern.
+   */
+  readonly trafficScale: number;
+
+  constructor(preset: TierPreset, dramPages: number, nvmPages: number, trafficScale = 1) {
+    if (!(trafficScale > 0)) throw new Error(`traffic scale must be positive, got ${trafficScale}`);
     this.preset = preset;
+    this.trafficScale = trafficScale;
     this.capacityPages = Float64Array.of(dramPages, nvmPages);
     this.setLatencies();
+  }
+
+  /** Starts the run totals afresh (the end of a warm-up). */
+  resetTotals(): void {
+    this.totalReadBytes.fill(0);
+    this.totalWriteBytes.fill(0);
+    this.peakUtilisation.fill(0);
   }
 
   freePages(tier: number): number {
@@ -64,8 +81,8 @@ export class TierLoad {
     const alpha = sliceNs / (sliceNs + LOAD_SMOOTHING_NS);
     for (let t = 0; t < 2; t++) {
       const params = this.preset.tiers[t]!;
-      const readBytes = this.sliceReads[t]! * CACHE_LINE_BYTES;
-      const writeBytes = this.sliceWrites[t]! * CACHE_LINE_BYTES;
+      const readBytes = this.sliceReads[t]! * CACHE_LINE_BYTES * this.trafficScale;
+      const writeBytes = this.sliceWrites[t]! * CACHE_LINE_BYTES * this.trafficScale;
       this.totalReadBytes[t]! += readBytes;
       this.totalWriteBytes[t]! += writeBytes;
       const measured =

@@ -37,16 +37,9 @@ export class VmRunner {
   readonly workload: Workload;
   /** The VM's own time: how far its vCPUs have run, ns. */
   localNs: number;
-  readonly stats: VmRunStats = {
-    ops: 0,
-    accesses: 0,
-    writes: 0,
-    memoryNs: 0,
-    cpuNs: 0,
-    managementNs: 0,
-    dramAccesses: 0,
-    nvmAccesses: 0,
-  };
+  /** VM time at which `stats` started counting. */
+  statsSinceNs: number;
+  readonly stats: VmRunStats = emptyStats();
 
   private readonly load: TierLoad;
   private readonly batchOps: number;
@@ -71,8 +64,15 @@ export class VmRunner {
     this.workload = workload;
     this.load = load;
     this.localNs = startNs;
+    this.statsSinceNs = startNs;
     this.batchOps = Math.max(1, Math.floor(BATCH_ACCESSES / workload.accessesPerOp));
     this.buffer = new Uint32Array(this.batchOps * workload.accessesPerOp);
+  }
+
+  /** Starts counting afresh (the end of a warm-up). */
+  resetStats(): void {
+    Object.assign(this.stats, emptyStats());
+    this.statsSinceNs = this.localNs;
   }
 
   /** Runs operations until the VM's time reaches `endNs` (the last operation may end a little past it). */
@@ -160,4 +160,8 @@ export class VmRunner {
     stats.dramAccesses += dram;
     stats.nvmAccesses += nvm;
   }
+}
+
+function emptyStats(): VmRunStats {
+  return { ops: 0, accesses: 0, writes: 0, memoryNs: 0, cpuNs: 0, managementNs: 0, dramAccesses: 0, nvmAccesses: 0 };
 }

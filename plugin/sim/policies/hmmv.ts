@@ -38,7 +38,7 @@ export function hmmvPolicy(overrides: Partial<Omit<EngineOptions, 'dramQuotaPage
         async stop(): Promise<readonly PolicyVmReport[]> {
           const totals = await Promise.all(finished);
           if (failure) throw failure;
-          return totals.map((t, i) => ({ ...(t ?? engines[i]!.totals()) }));
+          return totals.map((t, i) => numericFields(t ?? engines[i]!.totals()));
         },
       };
     },
@@ -47,4 +47,11 @@ export function hmmvPolicy(overrides: Partial<Omit<EngineOptions, 'dramQuotaPage
 
 function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || err.message.includes('abort'));
+}
+
+/** The engine's numeric totals (drops the list of recent failure messages). */
+function numericFields(totals: EngineTotals): PolicyVmReport {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(totals)) if (typeof v === 'number') out[k] = v;
+  return out;
 }
