@@ -16,7 +16,7 @@ import { readTraceFile } from './reader.js';
 import type { TraceData } from './trace-data.js';
 
 export const TRACE_PARAMS: readonly ParamSpec[] = [
-  { name: 'file', description: "trace file (also given as the kind 'trace:<file>')" },
+  { name: 'file', text: true, description: "trace file (also given as the kind 'trace:<file>')" },
   { name: 'cpuNsPerOp', min: 0, description: "CPU time per operation in ns (default: the header's cpu_ns_per_op, else 50)" },
   { name: 'accessesPerOp', min: 1, max: 64, integer: true, description: "accesses per operation (default: the header's accesses_per_op, else 1)" },
 ];

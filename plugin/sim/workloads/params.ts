@@ -14,6 +14,8 @@ export interface ParamSpec {
   readonly integer?: boolean;
   /** For string parameters: the allowed values. */
   readonly choices?: readonly string[];
+  /** A free-text parameter (a file name). */
+  readonly text?: boolean;
 }
 
 export class Params {
@@ -58,6 +60,7 @@ export class Params {
 
 function check(workload: string, spec: ParamSpec, raw: string | number): number | string {
   const where = `workload ${workload}: parameter '${spec.name}'`;
+  if (spec.text) return String(raw);
   if (spec.choices) {
     const s = String(raw);
     if (!spec.choices.includes(s)) throw new Error(`${where} must be one of ${spec.choices.join(', ')}, got '${s}'`);
