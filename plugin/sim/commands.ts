@@ -12,6 +12,7 @@ import { formatTable, formatVerdict } from './report.js';
 import { PAGE_SIZE_BYTES } from './sim-host.js';
 import { TIER_PRESETS } from './tiers.js';
 import { DEFAULT_WORKLOADS, makeWorkload } from './workload-factory.js';
+import { describeWorkloadKinds } from './workloads/index.js';
 
 const MiB = 1 << 20;
 
@@ -68,11 +69,12 @@ export function experimentFromOptions(o: SimCliOptions): ExperimentConfig {
   const vms: ExperimentVm[] = [];
   for (let i = 0; i < o.vms; i++) {
     const trace = o.trace[i];
-    const kind = trace !== undefined ? 'trace' : o.workloads[i % o.workloads.length]!;
+    const kind = trace !== undefined ? `trace:${trace}` : o.workloads[i % o.workloads.length]!;
     vms.push({
       name: `vm${i}`,
-      workload: { kind, pageCount: vmPages, ...(trace !== undefined ? { params: { path: trace } } : {}) },
-      pageCount: vmPages,
+      workload: { kind, pageCount: vmPages },
+      // A trace VM is as large as the trace's footprint if that exceeds --vm-size.
+      ...(trace === undefined ? { pageCount: vmPages } : {}),
       vcpus: o.vcpus,
       ...(o.quota !== undefined ? { dramQuotaPages: pagesOf(o.quota) } : {}),
     });
@@ -116,7 +118,7 @@ export async function runSimCommand(o: SimCliOptions): Promise<void> {
   const mib = (pages: number): string => `${((pages * PAGE_SIZE_BYTES) / MiB).toFixed(0)} MiB`;
   if (!o.quiet) {
     process.stderr.write(
-      `[hmmv sim] ${config.vms.length} VMs x ${mib(config.vms[0]!.pageCount ?? 0)} (${config.vms.map((v) => v.workload.kind).join(', ')}), ` +
+      `[hmmv sim] ${config.vms.length} VMs x ${mib(config.vms[0]!.workload.pageCount)} (${config.vms.map((v) => v.workload.kind).join(', ')}), ` +
         `host ${config.preset}: DRAM ${mib(config.dramPages)}, NVM ${mib(config.nvmPages)}; ` +
         `${o.duration} s simulated per policy (${config.policies.join(', ')}), seed ${config.seed}\n`,
     );
@@ -143,8 +145,8 @@ export function registerSimCommands(program: Command): void {
     .option('--vms <n>', 'number of VMs', positiveInt('--vms'), 4)
     .option('--vm-size <MiB>', 'guest RAM of each VM, MiB', positive('--vm-size'), 256)
     .option('--vcpus <n>', 'vCPUs per VM', positiveInt('--vcpus'), 2)
-    .option('--workloads <list>', 'workload of each VM, comma-separated, cycled over the VMs', list, [...DEFAULT_WORKLOADS])
-    .option('--trace <file>', 'replay a trace file in the next VM (repeatable; gzip allowed)', collect, [])
+    .option('--workloads <list>', 'workload of each VM, comma-separated, cycled over the VMs (kinds below)', list, [...DEFAULT_WORKLOADS])
+    .option('--trace <file>', 'replay a trace file in VM 0, 1, ... in the order given (repeatable; gzip allowed)', collect, [])
     .option('--dram <MiB>', 'host DRAM, MiB (default: a quarter of the VMs total)', nonNegative('--dram'))
     .option('--nvm <MiB>', 'host NVM, MiB (default: four times the DRAM)', nonNegative('--nvm'))
     .option('--quota <MiB>', 'DRAM quota of each VM under hmmv, MiB (default: DRAM split equally)', nonNegative('--quota'))
@@ -156,6 +158,7 @@ export function registerSimCommands(program: Command): void {
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)
     .option('--out <dir>', 'output folder for results.json, chart.svg, table.txt', 'sim-results')
     .option('-q, --quiet', 'no progress on stderr', false)
+    .addHelpText('after', `\nWorkloads:\n${describeWorkloadKinds()}\n\nTier presets:\n${Object.values(TIER_PRESETS).map((p) => `  ${p.name.padEnd(8)}${p.description}`).join('\n')}\n`)
     .action(async (options: SimCliOptions) => {
       try {
         await runSimCommand(options);

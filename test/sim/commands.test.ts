@@ -64,7 +64,7 @@ describe('sim/commands (hmmv sim)', () => {
   });
 
   const bad: [string, string[], RegExp][] = [
-    ['an unknown workload', ['--workloads', 'kv-zipf,nope'], /unknown workload "nope"/],
+    ['an unknown workload', ['--workloads', 'kv-zipf,nope'], /unknown workload 'nope'/],
     ['a quota larger than the host', ['--quota', '64'], /DRAM quotas add up to .* more than the host's/],
     ['a VM larger than both tiers', ['--dram', '2', '--nvm', '4'], /VM vm0 has 2048 pages, more than DRAM \(512\) and NVM \(1024\) together/],
     ['an unknown policy', ['--policies', 'hmmv,oracle'], /unknown policy "oracle"/],

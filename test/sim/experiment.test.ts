@@ -63,7 +63,7 @@ describe('sim/experiment', () => {
     const vms = small().vms;
     assert.throws(
       () => prepareExperiment(small({ vms: [{ ...vms[0]!, workload: { kind: 'nope', pageCount: 8 } }] }), makeWorkload),
-      /unknown workload "nope"/,
+      /unknown workload 'nope'/,
     );
     assert.throws(
       () => prepareExperiment(small({ vms: [{ ...vms[0]!, dramQuotaPages: 3000 }, { ...vms[1]!, dramQuotaPages: 3000 }] }), makeWorkload),
