@@ -40,6 +40,11 @@ const positiveInt = (what: string) => (value: string): number => {
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive whole number, got "${value}"`);
   return n;
 };
+const nonNegativeInt = (what: string) => (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new InvalidArgumentError(`${what} must be a whole number from 0 to 2^32-1, got "${value}"`);
+  return n;
+};
 const nonNegative = (what: string) => (value: string): number => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${what} must be a number >= 0, got "${value}"`);
@@ -153,7 +158,7 @@ export function registerSimCommands(program: Command): void {
     .addOption(new Option('--preset <name>', 'tier preset').choices(Object.keys(TIER_PRESETS)).default('optane'))
     .option('--duration <s>', 'simulated seconds per policy', positive('--duration'), 2)
     .option('--warmup <s>', 'simulated seconds of unmanaged first touch before each run', nonNegative('--warmup'), 0.1)
-    .option('--seed <n>', 'seed of the workloads', nonNegative('--seed'), 1)
+    .option('--seed <n>', 'seed of the workloads', nonNegativeInt('--seed'), 1)
     .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv'])
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)
     .option('--out <dir>', 'output folder for results.json, chart.svg, table.txt', 'sim-results')

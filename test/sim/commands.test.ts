@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,6 +70,7 @@ describe('sim/commands (hmmv sim)', () => {
     ['an unknown policy', ['--policies', 'hmmv,oracle'], /unknown policy "oracle"/],
     ['an unknown preset', ['--preset', 'hbm'], /--preset.*hbm.*optane, cxl/],
     ['a negative duration', ['--duration', '-1'], /--duration must be a number > 0/],
+    ['a fractional seed', ['--seed', '1.5'], /--seed must be a whole number/],
   ];
   for (const [what, args, message] of bad) {
     it(`rejects ${what} with a clear error, a non-zero exit and no output written`, async () => {
@@ -81,6 +82,37 @@ describe('sim/commands (hmmv sim)', () => {
       assert.equal(run.stdout, '');
     });
   }
+
+  /** A small trace: two epochs over 64 pages, page 0-7 hot. */
+  function writeTrace(path: string, badLine = false): void {
+    const lines = ['# trace tiny page_size=4096 epoch_accesses=1000 accesses_per_op=2'];
+    for (let e = 0; e < 2; e++) {
+      lines.push(`epoch ${e}`);
+      for (let p = 0; p < 64; p++) lines.push(`${(p + 8 * e).toString(16)} ${p < 8 ? 100 : 2} ${p % 4 === 0 ? 3 : 0}`);
+    }
+    if (badLine) lines.push('zz 1 1');
+    writeFileSync(path, lines.join('\n') + '\n');
+  }
+
+  it('replays a trace file in a VM next to generated workloads', async () => {
+    const trace = join(dir, 'tiny.trace');
+    writeTrace(trace);
+    const out = join(dir, 'out');
+    const run = await hmmv(['sim', ...SMALL, '--vms', '2', '--workloads', 'gups', '--trace', trace, '--out', out, '-q']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /vm0 trace:tiny/);
+    assert.match(run.stdout, /vm1 gups/);
+  });
+
+  it('rejects a trace with a bad line, naming the file and line, with nothing written', async () => {
+    const trace = join(dir, 'bad.trace');
+    writeTrace(trace, true);
+    const out = join(dir, 'out');
+    const run = await hmmv(['sim', ...SMALL, '--trace', trace, '--out', out]);
+    assert.notEqual(run.code, 0);
+    assert.match(run.stderr, /bad\.trace:132/);
+    assert.equal(existsSync(out), false);
+  });
 
   it('lists its knobs in --help', async () => {
     const run = await hmmv(['sim', '--help']);
