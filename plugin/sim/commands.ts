@@ -4,7 +4,7 @@
  * the comparison and writes it as JSON and an SVG chart.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { renderChart } from './chart.js';
+import { renderChart, renderTimeline } from './chart.js';
 import { prepareExperiment, runExperiment, type ExperimentConfig, type ExperimentVm } from './experiment.js';
 import { writeOutputs } from './output.js';
 import { POLICY_NAMES } from './policies/index.js';
@@ -136,6 +136,7 @@ export async function runSimCommand(o: SimCliOptions): Promise<void> {
   const written = await writeOutputs(o.out, {
     'results.json': JSON.stringify(result, null, 2) + '\n',
     'chart.svg': renderChart(result),
+    'timeline.svg': renderTimeline(result),
     'table.txt': `${tableText}\n\n${verdict}\n`,
   });
   process.stdout.write(`${tableText}\n\n${verdict}\n`);
@@ -161,7 +162,7 @@ export function registerSimCommands(program: Command): void {
     .option('--seed <n>', 'seed of the workloads', nonNegativeInt('--seed'), 1)
     .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv'])
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)
-    .option('--out <dir>', 'output folder for results.json, chart.svg, table.txt', 'sim-results')
+    .option('--out <dir>', 'output folder for results.json, chart.svg, timeline.svg, table.txt', 'sim-results')
     .option('-q, --quiet', 'no progress on stderr', false)
     .addHelpText('after', `\nWorkloads:\n${describeWorkloadKinds()}\n\nTier presets:\n${Object.values(TIER_PRESETS).map((p) => `  ${p.name.padEnd(8)}${p.description}`).join('\n')}\n`)
     .action(async (options: SimCliOptions) => {

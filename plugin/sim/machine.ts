@@ -68,6 +68,16 @@ export interface VmResult {
   readonly policy: PolicyVmReport;
 }
 
+/** Per-VM figures sampled during the run (to see a policy converge). */
+export interface MachineTimeline {
+  /** End of each sample interval, ns since the measured run began. */
+  readonly endNs: number[];
+  readonly vms: { readonly opsPerSec: number[]; readonly dramHitRatio: number[] }[];
+}
+
+/** Samples per run in the timeline. */
+export const TIMELINE_SAMPLES = 20;
+
 export interface MachineResult {
   readonly policy: string;
   readonly durationNs: number;
@@ -80,6 +90,7 @@ export interface MachineResult {
     readonly readBytes: number;
     readonly writeBytes: number;
   }[];
+  readonly timeline: MachineTimeline;
 }
 
 export class SimMachine {
@@ -150,9 +161,15 @@ export class SimMachine {
     const stop = new AbortController();
     const running = this.policy.start({ clock, vms: this.policyVms, load: this.load, signal: stop.signal });
     let reports: readonly PolicyVmReport[] = [];
+    const timeline: MachineTimeline = { endNs: [], vms: this.runners.map(() => ({ opsPerSec: [], dramHitRatio: [] })) };
     try {
       await clock.settle();
-      const end = clock.now() + durationNs;
+      const begin = clock.now();
+      const end = begin + durationNs;
+      const sampleNs = durationNs / TIMELINE_SAMPLES;
+      let nextSample = begin + sampleNs;
+      let lastSampleAt = begin;
+      const last = this.runners.map(() => ({ ops: 0, accesses: 0, dram: 0 }));
       let lastProgress = -1;
       while (clock.now() < end) {
         const start = clock.now();
@@ -162,6 +179,20 @@ export class SimMachine {
           this.load.endSlice(next - start);
         }
         await clock.advanceTo(next);
+        if (clock.now() >= nextSample || clock.now() >= end) {
+          const dt = clock.now() - lastSampleAt;
+          timeline.endNs.push(clock.now() - begin);
+          this.runners.forEach((runner, i) => {
+            const s = runner.stats;
+            const prev = last[i]!;
+            const accesses = s.accesses - prev.accesses;
+            timeline.vms[i]!.opsPerSec.push(dt > 0 ? ((s.ops - prev.ops) * 1e9) / dt : 0);
+            timeline.vms[i]!.dramHitRatio.push(accesses > 0 ? (s.dramAccesses - prev.dram) / accesses : 0);
+            last[i] = { ops: s.ops, accesses: s.accesses, dram: s.dramAccesses };
+          });
+          lastSampleAt = clock.now();
+          while (nextSample <= clock.now()) nextSample += sampleNs;
+        }
         const failure = running.failure();
         if (failure) throw failure;
         if (onProgress) {
@@ -179,7 +210,7 @@ export class SimMachine {
       // Migrations still sleeping on the clock were aborted with the signal; let them unwind.
       reports = await stopped.finally(() => Promise.all(this.hosts.map((h) => h.close())));
     }
-    return this.result(durationNs, reports);
+    return this.result(durationNs, reports, timeline);
   }
 
   private backUntouchedPages(): void {
@@ -191,7 +222,7 @@ export class SimMachine {
     }
   }
 
-  private result(durationNs: number, reports: readonly PolicyVmReport[]): MachineResult {
+  private result(durationNs: number, reports: readonly PolicyVmReport[], timeline: MachineTimeline): MachineResult {
     const vms = this.config.vms.map((vm, i): VmResult => {
       const host = this.hosts[i]!;
       const stats: VmRunStats = this.runners[i]!.stats;
@@ -238,6 +269,7 @@ export class SimMachine {
         readBytes: this.load.totalReadBytes[t]!,
         writeBytes: this.load.totalWriteBytes[t]!,
       })),
+      timeline,
     };
   }
 }

@@ -48,13 +48,16 @@ describe('sim/commands (hmmv sim)', () => {
     for (const policy of ['all-dram', 'unmanaged', 'hmmv']) assert.match(run.stdout, new RegExp(`^${policy}\\s+total`, 'm'));
     assert.match(run.stdout, /HMM-V (beats unmanaged by|is) [\d.]+%/);
     assert.match(run.stderr, /\[hmmv sim\] hmmv 100%/, 'progress on stderr');
-    assert.deepEqual(readdirSync(out1).sort(), ['chart.svg', 'results.json', 'table.txt']);
+    assert.deepEqual(readdirSync(out1).sort(), ['chart.svg', 'results.json', 'table.txt', 'timeline.svg']);
     const json = readFileSync(join(out1, 'results.json'), 'utf8');
     const result = JSON.parse(json) as { runs: { policy: string; vms: unknown[] }[]; summary: { totalSlowdown: Record<string, number> } };
     assert.deepEqual(result.runs.map((r) => r.policy), ['all-dram', 'unmanaged', 'hmmv']);
     assert.equal(result.runs[0]!.vms.length, 4);
     assert.equal(result.summary.totalSlowdown['all-dram'], 1);
-    assert.match(readFileSync(join(out1, 'chart.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>\n$/);
+    for (const svg of ['chart.svg', 'timeline.svg']) {
+      assert.match(readFileSync(join(out1, svg), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>\n$/);
+    }
+    assert.ok(!readFileSync(join(out1, 'timeline.svg'), 'utf8').includes('NaN'), 'no NaN coordinates');
 
     const out2 = join(dir, 'two');
     const again = await hmmv(['sim', ...SMALL, '--out', out2, '--quiet']);
