@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerTraceCommands } from './sim/trace/commands.js';
+import { registerWorkloadCommands } from './sim/workloads/commands.js';
 
 const program = new Command();
 program
@@ -12,5 +13,6 @@ program
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
 registerTraceCommands(program);
+registerWorkloadCommands(program);
 
 await program.parseAsync(process.argv);
