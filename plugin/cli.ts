@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { registerSimCommands } from './sim/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
+import { registerWorkloadCommands } from './sim/workloads/commands.js';
 
 const program = new Command();
 program
@@ -13,6 +14,7 @@ program
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
 registerTraceCommands(program);
+registerWorkloadCommands(program);
 registerSimCommands(program);
 
 await program.parseAsync(process.argv);
