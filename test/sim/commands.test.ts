@@ -73,6 +73,9 @@ describe('sim/commands (hmmv sim)', () => {
     ['an unknown policy', ['--policies', 'hmmv,oracle'], /unknown policy "oracle"/],
     ['an unknown preset', ['--preset', 'hbm'], /--preset.*hbm.*optane, cxl/],
     ['a negative duration', ['--duration', '-1'], /--duration must be a number > 0/],
+    ['a malformed --param', ['--param', 'theta=0.9'], /--param "theta=0.9": expected TARGET.NAME=VALUE/],
+    ['a --param for no VM', ['--param', 'graph.degree=3'], /no VM is named "graph" or runs that workload/],
+    ['an unknown workload parameter', ['--param', 'vm0.nope=1'], /workload kv-zipf: unknown parameter 'nope'/],
     ['a fractional seed', ['--seed', '1.5'], /--seed must be a whole number/],
   ];
   for (const [what, args, message] of bad) {
