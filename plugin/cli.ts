@@ -4,6 +4,7 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerQmpCommands } from '../qmp/cli.js';
 import { registerSimCommands } from './sim/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
 import { registerWorkloadCommands } from './sim/workloads/commands.js';
@@ -16,5 +17,6 @@ program
 registerTraceCommands(program);
 registerWorkloadCommands(program);
 registerSimCommands(program);
+registerQmpCommands(program);
 
 await program.parseAsync(process.argv);
