@@ -5,6 +5,7 @@
  * VM runs to the slice's end, the tiers fold the slice's traffic into their
  * loaded latency, then due timers fire (the engines run) before the next slice.
  */
+import { setMaxListeners } from 'node:events';
 import { Tier } from '../host/memory-host.js';
 import type { Policy, PolicyVm, PolicyVmReport } from './policy.js';
 import { SimHost, UNALLOCATED } from './sim-host.js';
@@ -159,6 +160,8 @@ export class SimMachine {
     for (const runner of this.runners) runner.resetStats();
     this.load.resetTotals();
     const stop = new AbortController();
+    // Every engine and migration of every VM waits on this one signal.
+    setMaxListeners(0, stop.signal);
     const running = this.policy.start({ clock, vms: this.policyVms, load: this.load, signal: stop.signal });
     let reports: readonly PolicyVmReport[] = [];
     const timeline: MachineTimeline = { endNs: [], vms: this.runners.map(() => ({ opsPerSec: [], dramHitRatio: [] })) };
