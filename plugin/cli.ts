@@ -5,6 +5,9 @@
  */
 import { Command } from 'commander';
 import { registerQmpCommands } from '../qmp/cli.js';
+import { registerSimCommands } from './sim/commands.js';
+import { registerTraceCommands } from './sim/trace/commands.js';
+import { registerWorkloadCommands } from './sim/workloads/commands.js';
 import { registerPoolCommands, registerStatusCommand } from './pool/commands.js';
 
 const program = new Command();
@@ -12,7 +15,9 @@ program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
-
+registerTraceCommands(program);
+registerWorkloadCommands(program);
+registerSimCommands(program);
 registerQmpCommands(program);
 registerPoolCommands(program);
 registerStatusCommand(program);
