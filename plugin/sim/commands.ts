@@ -184,7 +184,7 @@ export function registerSimCommands(program: Command): void {
     .option('--duration <s>', 'simulated seconds per policy', positive('--duration'), 2)
     .option('--warmup <s>', 'simulated seconds of unmanaged first touch before each run', nonNegative('--warmup'), 0.1)
     .option('--seed <n>', 'seed of the workloads', nonNegativeInt('--seed'), 1)
-    .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv'])
+    .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv', 'hmmv-pool'])
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)
     .option('--out <dir>', 'output folder for results.json, chart.svg, timeline.svg, table.txt', 'sim-results')
     .option('-q, --quiet', 'no progress on stderr', false)
