@@ -32,6 +32,8 @@ export interface PoolSimOptions {
   pool?: Partial<Omit<PoolCoreConfig, 'poolPages' | 'policy'>>;
   /** Sees the pool state after every reallocation (a dashboard, a quota timeline). */
   onState?: (state: PoolStateMessage) => void;
+  /** Gets the pool when the run starts (e.g. to serve it with the daemon's dashboard). */
+  onPool?: (pool: InProcessPool) => void;
 }
 
 /** Quota samples per VM over the run, for tables: start, end, min, max. */
@@ -65,6 +67,7 @@ export function hmmvPoolPolicy(options: PoolSimOptions = {}) {
         },
         context.clock,
       );
+      options.onPool?.(pool);
       const tracks: QuotaTrack[] = context.vms.map((vm) => ({ start: vm.dramQuotaPages, end: vm.dramQuotaPages, min: vm.dramQuotaPages, max: vm.dramQuotaPages }));
       pool.onRebalance = (s) => {
         context.vms.forEach((vm, i) => {
