@@ -6,13 +6,22 @@ import { PoolClient } from '../../plugin/pool/client.js';
 import { reportFromWindow } from '../../plugin/pool/report.js';
 import { packageRoot } from '../../plugin/pool/wire.js';
 import type { PoolDaemon } from '../../plugin/pool/daemon.js';
+import { startPoolDaemon } from '../../plugin/pool/daemon.js';
+import type { InProcessPool } from '../../plugin/pool/in-process.js';
+import { hmmvPoolPolicy } from '../../plugin/pool/sim-policy.js';
+import { SimMachine } from '../../plugin/sim/machine.js';
+import { tierPreset } from '../../plugin/sim/tiers.js';
+import { makeWorkload } from '../../plugin/sim/workload-factory.js';
 import { launchChromium } from './browser.js';
+import { daemonOptions } from './helpers.js';
 import { startDaemon, tempDir, until } from './helpers.js';
 import { syntheticWindow } from './synthetic-vm.js';
 
 describe('pool dashboard in headless Chromium', function () {
   let browser: Browser | undefined;
   let daemon: PoolDaemon | undefined;
+  let simDaemon: PoolDaemon | undefined;
+  let simRun: Promise<unknown> | undefined;
   const clients: PoolClient[] = [];
   const timers: NodeJS.Timeout[] = [];
   const tmp = tempDir();
@@ -22,6 +31,8 @@ describe('pool dashboard in headless Chromium', function () {
     for (const c of clients) await c.close();
     await browser?.close();
     await daemon?.close();
+    await simRun?.catch(() => undefined);
+    await simDaemon?.close();
     tmp.cleanup();
   });
 
@@ -57,7 +68,7 @@ describe('pool dashboard in headless Chromium', function () {
     }
     await until(() => daemon!.core.state(Date.now()).vms.filter((v) => v.reports > 0).length === 4, 'four VMs reporting');
 
-    browser = await launchChromium();
+    browser ??= await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     const denied = await page.goto(`http://127.0.0.1:${port}/`);
     assert.equal(denied?.status(), 401, 'the dashboard needs the token on TCP');
@@ -88,10 +99,64 @@ describe('pool dashboard in headless Chromium', function () {
     const updates = Number(await page.textContent('[data-testid=updates]'));
     assert.ok(updates > 3, `page updated ${updates} times`);
 
-    const outDir = join(packageRoot(), 'out');
-    mkdirSync(outDir, { recursive: true });
-    const shot = join(outDir, 'pool-dashboard.png');
-    await page.screenshot({ path: shot, fullPage: true });
-    console.log(`      screenshot: ${shot}`);
+    await screenshot(page, 'pool-dashboard.png');
+    await page.close();
+  });
+
+  it('shows the VMs of a running simulated host with the pool in-process, updating live', async () => {
+    // Four VMs on the simulated machine; vm1's hot set grows while vm2's shrinks.
+    const pages = 8192;
+    const resize = (from: number, to: number, seed: number) =>
+      makeWorkload({ kind: 'resize', pageCount: pages, seed, params: { hotFraction: from, hotFractionAfter: to, phaseOps: 1_500_000 } });
+    const workloads = [makeWorkload({ kind: 'kv-zipf', pageCount: pages, seed: 1 }), resize(0.1, 0.7, 2), resize(0.7, 0.1, 3), makeWorkload({ kind: 'gups', pageCount: pages, seed: 4 })];
+    let gotPool: (p: InProcessPool) => void = () => {};
+    const poolReady = new Promise<InProcessPool>((r) => (gotPool = r));
+    const policy = hmmvPoolPolicy({ engine: { roundIntervalNs: 5e6 }, onPool: gotPool, onState: () => simDaemon?.publishState() });
+    const machine = new SimMachine(
+      {
+        preset: tierPreset('optane'),
+        dramPages: 4 * 2048,
+        nvmPages: 4 * 8192,
+        trafficScale: 8,
+        vms: workloads.map((workload, i) => ({ name: `sim-vm${i}`, workload, pageCount: pages, vcpus: 1, dramQuotaPages: 2048 })),
+      },
+      policy,
+    );
+    simRun = machine.run(3e9, undefined, 10e6);
+    const pool = await poolReady;
+    const token = 'sim-dashboard-token-0123456789';
+    simDaemon = await startPoolDaemon({
+      ...daemonOptions(join(tmp.dir, 'sim.sock')),
+      tcp: { host: '127.0.0.1', port: 0, token },
+      core: pool.core,
+      nowMs: () => machine.clock.now() / 1e6,
+    });
+    assert.ok('url' in simDaemon.address);
+    const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.goto(`http://127.0.0.1:${new URL(simDaemon.address.url).port}/?token=${token}`);
+    await page.locator('[data-testid=vm]').nth(3).waitFor({ timeout: 30_000 });
+    const names = await page.$$eval('[data-testid=vm]', (els) => els.map((e) => e.getAttribute('data-domain')));
+    assert.deepEqual(names, ['sim-vm0', 'sim-vm1', 'sim-vm2', 'sim-vm3']);
+    const shares = (): Promise<string[]> => page.$$eval('[data-field=share]', (els) => els.map((e) => e.textContent ?? ''));
+    const first = await shares();
+    const firstUpdates = Number(await page.textContent('[data-testid=updates]'));
+    await page.waitForFunction(`Number(document.querySelector('[data-testid=updates]').textContent) > ${firstUpdates + 3}`, undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      `JSON.stringify([...document.querySelectorAll('[data-field=share]')].map((e) => e.textContent)) !== ${JSON.stringify(JSON.stringify(first))}`,
+      undefined,
+      { timeout: 60_000 },
+    );
+    assert.equal(await page.locator('[data-testid=vm] svg.hist').count(), 4, 'a histogram per VM');
+    await screenshot(page, 'pool-dashboard-sim.png');
+    await simRun;
   });
 });
+
+/** Writes a screenshot for people to look at (out/ is not committed). */
+async function screenshot(page: import('playwright-core').Page, name: string): Promise<void> {
+  const outDir = join(packageRoot(), 'out');
+  mkdirSync(outDir, { recursive: true });
+  const shot = join(outDir, name);
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`      screenshot: ${shot}`);
+}
