@@ -63,7 +63,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   const opts = poolOptionsFromConfig(raw, flags.config ?? 'command line');
   const logger = pino({ name: 'hmmv-pool' }, pino.destination(2));
   const daemon = await startPoolDaemon({ ...opts, log: (m) => logger.info(m) });
-  const where = 'socketPath' in daemon.address ? `unix:${daemon.address.socketPath}` : `${daemon.address.url} (dashboard: http${daemon.address.url.slice(2)}?token=…)`;
+  const tcp = daemon.tcpAddress;
+  const where = `unix:${daemon.address.socketPath}${tcp ? ` and ${tcp.url} (dashboard: http${tcp.url.slice(2)}?token=…)` : ''}`;
   logger.info({ poolPages: opts.poolPages, policy: opts.policy }, `pool daemon listening on ${where}`);
   process.stdout.write(`hmmv pool: ${opts.poolPages} pages, policy ${opts.policy}, listening on ${where}\n`);
   await new Promise<void>((resolve) => {
@@ -97,7 +98,7 @@ export function registerPoolCommands(program: Command): void {
     .option('--dram-pages <n>', 'the same in pages')
     .addOption(new Option('--policy <name>', 'how to divide the pool').choices([...POLICY_NAMES]))
     .option('--socket <path>', `Unix socket, mode 0600 (default ${DEFAULT_POOL_SOCKET})`)
-    .option('--tcp-port <port>', 'listen on loopback TCP instead (needs a token); serves the dashboard')
+    .option('--tcp-port <port>', 'also listen on loopback TCP (needs a token): the dashboard for a browser')
     .option('--tcp-host <host>', 'loopback address for --tcp-port (127.0.0.1 or ::1)')
     .option('--token-file <file>', 'token for TCP clients (or HMMV_POOL_TOKEN)')
     .option('--interval-ms <ms>', 'time between reallocations')

@@ -19,8 +19,9 @@ import { TokenBucket } from './rate-limit.js';
 import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type ErrorCode, type ServerMessage } from './wire.js';
 
 export interface PoolDaemonOptions extends PoolCoreConfig {
-  /** Unix socket path (used unless `tcp` is given). */
+  /** Unix socket path (mode 0600): managers, `hmmv status`, metrics, no token. */
   socketPath: string;
+  /** Also listen on loopback TCP, with a token (the dashboard in a browser; managers may use it too). */
   tcp?: { host: string; port: number; token: string };
   maxMessageBytes: number;
   rateLimit: { messagesPerSec: number; burst: number };
@@ -36,8 +37,10 @@ export interface PoolDaemonOptions extends PoolCoreConfig {
 export interface PoolDaemon {
   readonly core: PoolCore;
   readonly metrics: PoolMetrics;
-  /** `{ socketPath }` or `{ url, token }` to connect to. */
-  readonly address: { socketPath: string } | { url: string; token: string };
+  /** The Unix socket. */
+  readonly address: { socketPath: string };
+  /** The TCP listener, if any. */
+  readonly tcpAddress?: { url: string; token: string };
   /** Runs one reallocation now (the timer does this every intervalMs). */
   tick(): void;
   /** Pushes the state to dashboards now (after the core changed outside the daemon). */
@@ -112,15 +115,15 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
     broadcastState();
   };
 
-  const authorized = (req: IncomingMessage): boolean => {
-    if (!opts.tcp) return true; // Unix socket: its 0600 mode is the check.
+  /** Unix socket: its 0600 mode is the check. TCP: the token, as a header, a query parameter or the dashboard's cookie. */
+  const authorized = (req: IncomingMessage, token: string | undefined): boolean => {
+    if (token === undefined) return true;
     const auth = req.headers.authorization;
-    if (auth?.startsWith('Bearer ') && tokenMatches(auth.slice(7), opts.tcp.token)) return true;
+    if (auth?.startsWith('Bearer ') && tokenMatches(auth.slice(7), token)) return true;
     const q = new URL(req.url ?? '/', 'http://x').searchParams.get('token');
-    if (tokenMatches(q, opts.tcp.token)) return true;
-    // The dashboard page got the token in its URL; its scripts and WebSocket carry it as a cookie.
+    if (tokenMatches(q, token)) return true;
     const cookie = /(?:^|;\s*)hmmv_pool_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-    return tokenMatches(cookie ? decodeURIComponent(cookie) : undefined, opts.tcp.token);
+    return tokenMatches(cookie ? decodeURIComponent(cookie) : undefined, token);
   };
 
   const onMessage = (c: Conn, data: Buffer): void => {
@@ -205,59 +208,70 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
     });
   });
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    void (async () => {
-      if (!authorized(req)) {
-        res.writeHead(401, { 'content-type': 'text/plain' }).end('token required\n');
+  const makeServer = (token: string | undefined): Server => {
+    const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+      void (async () => {
+        if (!authorized(req, token)) {
+          res.writeHead(401, { 'content-type': 'text/plain' }).end('token required\n');
+          return;
+        }
+        const path = new URL(req.url ?? '/', 'http://x').pathname;
+        if (req.method !== 'GET') {
+          res.writeHead(405).end();
+        } else if (path === '/metrics') {
+          const body = await metrics.registry.metrics();
+          res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
+        } else {
+          const asset = dashboardAsset(path);
+          const headers: Record<string, string> = { 'content-type': asset?.type ?? '', 'cache-control': 'no-store' };
+          // The dashboard page got the token in its URL; its scripts and WebSocket carry it as a cookie.
+          if (token !== undefined) headers['set-cookie'] = `hmmv_pool_token=${encodeURIComponent(token)}; HttpOnly; SameSite=Strict; Path=/`;
+          if (asset) res.writeHead(200, headers).end(asset.body);
+          else res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
+        }
+      })().catch((err: Error) => res.writeHead(500).end(err.message));
+    });
+    server.on('upgrade', (req, socket, head) => {
+      if (!authorized(req, token)) {
+        socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
         return;
       }
-      const path = new URL(req.url ?? '/', 'http://x').pathname;
-      if (req.method !== 'GET') {
-        res.writeHead(405).end();
-      } else if (path === '/metrics') {
-        const body = await metrics.registry.metrics();
-        res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body);
-      } else {
-        const asset = dashboardAsset(path);
-        const headers: Record<string, string> = { 'content-type': asset?.type ?? '', 'cache-control': 'no-store' };
-        if (opts.tcp) headers['set-cookie'] = `hmmv_pool_token=${encodeURIComponent(opts.tcp.token)}; HttpOnly; SameSite=Strict; Path=/`;
-        if (asset) res.writeHead(200, headers).end(asset.body);
-        else res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: ${path}\n`);
-      }
-    })().catch((err: Error) => res.writeHead(500).end(err.message));
-  });
-  server.on('upgrade', (req, socket, head) => {
-    if (!authorized(req)) {
-      socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\n\r\n');
-      return;
-    }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
-  });
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    });
+    return server;
+  };
+  const listen = (server: Server, ...args: unknown[]): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      (server.listen as (...a: unknown[]) => void)(...args, () => resolve());
+    });
 
-  let address: PoolDaemon['address'];
+  const servers: Server[] = [];
+  await claimSocketPath(opts.socketPath);
+  const unixServer = makeServer(undefined);
+  const oldMask = process.umask(0o177); // the socket is created 0600, no window for others
+  try {
+    await listen(unixServer, opts.socketPath);
+  } finally {
+    process.umask(oldMask);
+  }
+  chmodSync(opts.socketPath, 0o600);
+  servers.push(unixServer);
+  let tcpAddress: PoolDaemon['tcpAddress'];
   if (opts.tcp) {
     const tcp = opts.tcp;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(tcp.port, tcp.host, () => resolve());
-    });
-    const a = server.address();
+    const tcpServer = makeServer(tcp.token);
+    try {
+      await listen(tcpServer, tcp.port, tcp.host);
+    } catch (err) {
+      await new Promise<void>((resolve) => unixServer.close(() => resolve()));
+      throw err;
+    }
+    servers.push(tcpServer);
+    const a = tcpServer.address();
     const port = typeof a === 'object' && a ? a.port : tcp.port;
     const host = tcp.host.includes(':') ? `[${tcp.host}]` : tcp.host;
-    address = { url: `ws://${host}:${port}/`, token: tcp.token };
-  } else {
-    await claimSocketPath(opts.socketPath);
-    const oldMask = process.umask(0o177); // the socket is created 0600, no window for others
-    try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(opts.socketPath, () => resolve());
-      });
-    } finally {
-      process.umask(oldMask);
-    }
-    chmodSync(opts.socketPath, 0o600);
-    address = { socketPath: opts.socketPath };
+    tcpAddress = { url: `ws://${host}:${port}/`, token: tcp.token };
   }
 
   const tick = (): void => {
@@ -270,7 +284,8 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
   return {
     core,
     metrics,
-    address,
+    address: { socketPath: opts.socketPath },
+    ...(tcpAddress ? { tcpAddress } : {}),
     tick,
     publishState: broadcastState,
     close: async () => {
@@ -278,8 +293,10 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
       if (broadcastPending) clearTimeout(broadcastPending);
       for (const c of conns) c.ws.terminate();
       wss.close();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      for (const server of servers) {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeAllConnections();
+      }
     },
   };
 }

@@ -304,14 +304,17 @@ describe('pool daemon', function () {
     await assert.rejects(startDaemon(sock, { tcp: { host: '0.0.0.0', port: 0, token: 'x'.repeat(32) } }), /loopback/);
     const token = 'secret-token-0123456789';
     const d = await daemon({ tcp: { host: '127.0.0.1', port: 0, token } });
-    assert.ok('url' in d.address);
-    const port = Number(new URL(d.address.url).port);
+    const tcp = d.tcpAddress!;
+    const port = Number(new URL(tcp.url).port);
     assert.equal((await httpGet({ port }, '/metrics')).status, 401);
     assert.equal((await httpGet({ port }, '/metrics', { authorization: 'Bearer wrong-token-0123456789' })).status, 401);
     assert.equal((await httpGet({ port }, '/metrics', { authorization: `Bearer ${token}` })).status, 200);
-    await assert.rejects(Peer.open({ url: d.address.url, token }, {}), /401/);
-    const p = await Peer.open(d.address);
+    await assert.rejects(Peer.open({ url: tcp.url, token }, {}), /401/);
+    const p = await Peer.open(tcp);
     peers.push(p);
     assert.equal((await p.ask(hello('t'), 'welcome')).quotaPages, 2500);
+    // The Unix socket serves beside it, without a token (its 0600 mode is the check).
+    assert.equal((await httpGet({ socketPath: sock }, '/metrics')).status, 200);
+    assert.equal(statSync(sock).mode & 0o777, 0o600);
   });
 });

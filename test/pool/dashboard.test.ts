@@ -45,8 +45,7 @@ describe('pool dashboard in headless Chromium', function () {
       intervalMs: 200,
       hysteresisPages: 50,
     });
-    assert.ok('url' in daemon.address);
-    const port = new URL(daemon.address.url).port;
+    const port = new URL(daemon.tcpAddress!.url).port;
 
     // Four VMs; "db"'s hot set grows while "batch"'s shrinks once `phase` flips.
     let phase = 0;
@@ -58,7 +57,7 @@ describe('pool dashboard in headless Chromium', function () {
     ];
     for (const vm of vms) {
       const c = new PoolClient({
-        endpoint: daemon.address,
+        endpoint: daemon.tcpAddress!,
         hello: { domain: vm.name, pageCount: vm.pages, pageSizeBytes: 4096, staticQuotaPages: 4000, migrationPagesPerSec: 10_000 },
         apply: () => {},
       });
@@ -131,9 +130,8 @@ describe('pool dashboard in headless Chromium', function () {
       core: pool.core,
       nowMs: () => machine.clock.now() / 1e6,
     });
-    assert.ok('url' in simDaemon.address);
     const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
-    await page.goto(`http://127.0.0.1:${new URL(simDaemon.address.url).port}/?token=${token}`);
+    await page.goto(`http://127.0.0.1:${new URL(simDaemon.tcpAddress!.url).port}/?token=${token}`);
     await page.locator('[data-testid=vm]').nth(3).waitFor({ timeout: 30_000 });
     const names = await page.$$eval('[data-testid=vm]', (els) => els.map((e) => e.getAttribute('data-domain')));
     assert.deepEqual(names, ['sim-vm0', 'sim-vm1', 'sim-vm2', 'sim-vm3']);
