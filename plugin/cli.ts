@@ -4,11 +4,16 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerLibvirtCommands } from './libvirt/commands.js';
+import { registerManagerCommands } from './manager/commands.js';
 
 const program = new Command();
 program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
+
+registerLibvirtCommands(program);
+registerManagerCommands(program);
 
 await program.parseAsync(process.argv);

@@ -16,11 +16,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import { TIERING_NS } from './namespace.js';
 import { SIZE_FORM, formatSize, parseSize } from './units.js';
 import { attrsOf, childrenOf, element, elementsOf, namespaceOf, parseXmlTree, rootOf, splitName, tagOf, textOf, type XmlNode } from './xml-tree.js';
 
 /** hmmv's XML namespace for domain metadata. Stable: a new incompatible form gets a new URI. */
-export const TIERING_NS = 'http://hmmv.dev/xmlns/tiering/1';
+export { TIERING_NS };
 export const TIERING_PREFIX = 'hmmv';
 export const TIERING_ELEMENT = 'tiering';
 
