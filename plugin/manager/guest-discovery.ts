@@ -9,8 +9,8 @@ import { formatVersion, type QmpCommands, type RamBlockInfo } from '../../qmp/in
 export interface GuestMapping {
   start: bigint;
   end: bigint;
-  /** The RAM block whose size this anonymous or file mapping matches. */
-  block: string;
+  /** The RAM blocks whose size this mapping matches (several when blocks have equal sizes). */
+  blocks: string[];
   pathname: string;
 }
 
@@ -44,16 +44,21 @@ function guestMappings(pid: number, blocks: readonly RamBlockInfo[]): GuestMappi
   } catch {
     return [];
   }
-  const bySize = new Map<bigint, string>();
-  for (const b of blocks) if (b.total >= 1 << 20) bySize.set(BigInt(b.total), b.name);
+  const bySize = new Map<bigint, string[]>();
+  for (const b of blocks) {
+    if (b.total < 1 << 20) continue; // ROMs and tables are not guest RAM worth tiering
+    const list = bySize.get(BigInt(b.total)) ?? [];
+    list.push(b.name);
+    bySize.set(BigInt(b.total), list);
+  }
   const out: GuestMapping[] = [];
   for (const line of maps.split('\n')) {
     const m = /^([0-9a-f]+)-([0-9a-f]+)\s+\S+\s+\S+\s+\S+\s+\S+\s*(.*)$/.exec(line);
     if (!m) continue;
     const start = BigInt(`0x${m[1]}`);
     const end = BigInt(`0x${m[2]}`);
-    const block = bySize.get(end - start);
-    if (block) out.push({ start, end, block, pathname: m[3] ?? '' });
+    const candidates = bySize.get(end - start);
+    if (candidates) out.push({ start, end, blocks: candidates, pathname: m[3] ?? '' });
   }
   return out;
 }
