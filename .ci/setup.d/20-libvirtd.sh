@@ -19,6 +19,12 @@ touch "$conf"
 grep -qE '^user *=' "$conf" || echo 'user = "root"' >>"$conf"
 grep -qE '^group *=' "$conf" || echo 'group = "root"' >>"$conf"
 
+# The optional libvirt bindings (@unraid/libvirt) build with node-gyp, which
+# would download Node's headers; point it at the installed ones instead.
+if [ -f /usr/include/node/node.h ] && [ -z "$(npm config get nodedir 2>/dev/null | grep -v '^undefined$' || true)" ]; then
+  npm config set nodedir /usr
+fi
+
 pid_alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 pid_alive /run/virtlogd.pid || virtlogd -d
