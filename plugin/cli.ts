@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import { registerLibvirtCommands } from './libvirt/commands.js';
 import { registerManagerCommands } from './manager/commands.js';
+import { registerQmpCommands } from '../qmp/cli.js';
 
 const program = new Command();
 program
@@ -15,5 +16,6 @@ program
 
 registerLibvirtCommands(program);
 registerManagerCommands(program);
+registerQmpCommands(program);
 
 await program.parseAsync(process.argv);

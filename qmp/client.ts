@@ -110,9 +110,15 @@ export class QmpClient extends EventEmitter {
   private currentState: QmpClientState = 'connecting';
   private currentGreeting: QmpGreeting | undefined;
   private cancelReconnectSleep: (() => void) | undefined;
+  /** Why the current socket is being closed by us (oversized message), for the rejections. */
+  private closeCause: Error | undefined;
+  /** Last socket error of the current session, reported when it closes. */
+  private lastSocketError: Error | undefined;
 
   private constructor(address: QmpAddress, options: QmpClientOptions) {
     super();
+    // Waiters (waitForEvent) add listeners and always remove them again.
+    this.setMaxListeners(0);
     this.address = address;
     const r = options.reconnect;
     this.options = {
@@ -285,6 +291,7 @@ export class QmpClient extends EventEmitter {
     if (this.currentState === 'closed') return;
     this.currentState = 'closed';
     this.cancelReconnectSleep?.();
+    this.handshake?.fail(new QmpClosedError(undefined, 'closed by the client while connecting'));
     const socket = this.socket;
     this.socket = undefined;
     this.rejectAll('closed by the client');
@@ -353,8 +360,6 @@ export class QmpClient extends EventEmitter {
     }
   }
 
-  private lastSocketError: Error | undefined;
-
   private executeDuringHandshake(command: string, args: Record<string, unknown>, timeoutMs: number): Promise<unknown> {
     const id = this.nextId++;
     const line = JSON.stringify({ execute: command, arguments: args, id }) + '\n';
@@ -393,8 +398,6 @@ export class QmpClient extends EventEmitter {
       this.onLine(line);
     }
   }
-
-  private closeCause: Error | undefined;
 
   private onLine(line: string): void {
     let message: unknown;

@@ -10,8 +10,10 @@ import {
   buildGuestRamMap,
   parseInfoMtreeFlat,
   parseInfoNuma,
+  parseGpa2hva,
   parseInfoRamblock,
   type FlatView,
+  type Gpa2HvaResult,
   type GuestRamRange,
   type NumaNodeInfo,
   type RamBlockInfo,
@@ -229,10 +231,32 @@ export class QmpCommands {
     return parseInfoMtreeFlat(await this.humanMonitorCommand('info mtree -f', options));
   }
 
-  /** RAM blocks + flat views → guest-physical address → (block, offset) map. */
-  async guestRamLayout(options?: ExecuteOptions): Promise<GuestRamLayout> {
-    const ramBlocks = await this.infoRamblock(options);
-    const flatViews = await this.infoMtreeFlat(options);
-    return { ramBlocks, flatViews, ranges: buildGuestRamMap(flatViews, ramBlocks) };
+  /** HMP `gpa2hva`: the QEMU-process virtual address of a guest-physical address. */
+  async gpaToHva(gpa: number, options?: ExecuteOptions): Promise<Gpa2HvaResult> {
+    if (!Number.isSafeInteger(gpa) || gpa < 0) throw new RangeError(`guest-physical address must be a non-negative integer, got ${gpa}`);
+    return parseGpa2hva(await this.humanMonitorCommand(`gpa2hva 0x${gpa.toString(16)}`, options));
+  }
+
+  /**
+   * RAM blocks + flat views → guest-physical address → (block, offset) map.
+   * With `hostAddresses`, each range also gets its `hva` in the QEMU process
+   * (one `gpa2hva` per range), which is what /proc/<pid>/maps, pagemap and
+   * move_pages(2) work with.
+   */
+  async guestRamLayout(options: ExecuteOptions & { hostAddresses?: boolean } = {}): Promise<GuestRamLayout> {
+    const { hostAddresses, ...execute } = options;
+    const ramBlocks = await this.infoRamblock(execute);
+    const flatViews = await this.infoMtreeFlat(execute);
+    const ranges = buildGuestRamMap(flatViews, ramBlocks);
+    if (hostAddresses) {
+      for (const range of ranges) {
+        const where = await this.gpaToHva(range.gpa, execute);
+        if (where.kind !== 'ram') {
+          throw new Error(`gpa2hva says 0x${range.gpa.toString(16)} (${range.block}) is ${where.kind}, but info mtree -f maps it as ${range.kind}`);
+        }
+        range.hva = where.hva;
+      }
+    }
+    return { ramBlocks, flatViews, ranges };
   }
 }

@@ -45,8 +45,10 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     if (this.waiter) {
       const w = this.waiter;
       this.waiter = undefined;
-      if (error !== undefined) w.reject(error);
-      else w.resolve({ value: undefined, done: true });
+      if (error !== undefined) {
+        this.failure = undefined; // delivered: later next() calls just report done
+        w.reject(error);
+      } else w.resolve({ value: undefined, done: true });
     }
   }
 

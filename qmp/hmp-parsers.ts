@@ -63,6 +63,8 @@ export interface GuestRamRange {
   blockOffset: number;
   /** Range kind from the mtree (`ram`, `rom`, ...). */
   kind: string;
+  /** Host virtual address of `gpa` in the QEMU process, when asked for (gpa2hva). */
+  hva?: number;
 }
 
 export interface NumaNodeInfo {
@@ -220,7 +222,7 @@ export function buildGuestRamMap(views: FlatView[], blocks: readonly RamBlockInf
     const block = ramBlockForRegion(blocks, range.region);
     if (!block) {
       throw new Error(
-        `RAM range ${range.start.toString(16)}-${range.last.toString(16)} of region '${range.region}' matches no RAM block ` +
+        `RAM range ${range.start.toString(16)}-${range.last.toString(16)} of region '${range.region}' matches no RAM block, or several ` +
           `(blocks: ${blocks.map((b) => b.name).join(', ')})`,
       );
     }
@@ -251,6 +253,30 @@ export function lookupGuestRam(map: readonly GuestRamRange[], gpa: number): Gues
     else return r;
   }
   return undefined;
+}
+
+// ---- gpa2hva ------------------------------------------------------------------
+
+/** Answer of HMP `gpa2hva <addr>`: where a guest-physical address lives in the QEMU process. */
+export type Gpa2HvaResult =
+  | { kind: 'ram'; gpa: number; region: string; hva: number }
+  | { kind: 'not-ram'; gpa: number }
+  | { kind: 'unmapped'; gpa: number };
+
+const GPA2HVA_RAM = /^Host virtual address for 0x([0-9a-fA-F]+) \((.*)\) is 0x([0-9a-fA-F]+)$/;
+const GPA2HVA_NOT_RAM = /^Memory at address 0x([0-9a-fA-F]+) is not RAM$/;
+const GPA2HVA_UNMAPPED = /^No memory is mapped at address 0x([0-9a-fA-F]+)$/;
+
+export function parseGpa2hva(text: string): Gpa2HvaResult {
+  const what = 'gpa2hva';
+  const line = text.trim();
+  let m: RegExpExecArray | null;
+  if ((m = GPA2HVA_RAM.exec(line))) {
+    return { kind: 'ram', gpa: hexToSafeNumber(m[1]!, what, 1, line), region: m[2]!, hva: hexToSafeNumber(m[3]!, what, 1, line) };
+  }
+  if ((m = GPA2HVA_NOT_RAM.exec(line))) return { kind: 'not-ram', gpa: hexToSafeNumber(m[1]!, what, 1, line) };
+  if ((m = GPA2HVA_UNMAPPED.exec(line))) return { kind: 'unmapped', gpa: hexToSafeNumber(m[1]!, what, 1, line) };
+  throw new HmpParseError(what, 1, line, 'expected "Host virtual address for 0x<gpa> (<region>) is 0x<hva>" or a not-RAM/unmapped notice');
 }
 
 // ---- info numa / x-query-numa ----------------------------------------------

@@ -20,12 +20,13 @@ export {
   buildGuestRamMap,
   findFlatView,
   lookupGuestRam,
+  parseGpa2hva,
   parseInfoMtreeFlat,
   parseInfoNuma,
   parseInfoRamblock,
   ramBlockForRegion,
 } from './hmp-parsers.js';
-export type { FlatRange, FlatView, GuestRamRange, NumaNodeInfo, RamBlockInfo } from './hmp-parsers.js';
+export type { FlatRange, FlatView, Gpa2HvaResult, GuestRamRange, NumaNodeInfo, RamBlockInfo } from './hmp-parsers.js';
 export type * from './qapi-types.js';
 export { describeAddress, formatVersion } from './types.js';
 export type { QmpAddress, QmpEvent, QmpGreeting, QmpVersionInfo } from './types.js';

@@ -2,7 +2,7 @@
  * Test helper: start a real `qemu-system-x86_64` (q35, TCG) with a QMP unix
  * socket in its own temp dir, wait for the socket, and always kill that QEMU
  * by pid (stop(), or at process exit if a test forgot). Ready means QEMU
- * answered `query-status` on the socket (the probe then disconnects).
+ * answered `query-status` on a second, helper-only QMP socket.
  *
  * Default machine: 256 MiB in two NUMA nodes, each on its own memory backend:
  * node 0 `dram0` (memory-backend-ram), node 1 `nvm0` (memory-backend-file, the
@@ -43,7 +43,7 @@ export interface StartQemuOptions {
   qmpTcp?: boolean;
   /** More arguments, appended last (devices, -kernel/-initrd/-append, ...). */
   extraArgs?: string[];
-  /** Bound for the QMP socket to appear (default 20000 ms). */
+  /** Bound for QEMU to be ready (answering QMP), default 20000 ms. */
   startTimeoutMs?: number;
   /** QEMU binary; default $QEMU_BINARY or qemu-system-x86_64 from PATH. */
   binary?: string;
@@ -105,6 +105,18 @@ export function findQemuBinary(binary = process.env['QEMU_BINARY'] ?? 'qemu-syst
   throw new Error(`${binary} not found (looked in PATH); ${QEMU_INSTALL_HINT}`);
 }
 
+function findSetpriv(): string | undefined {
+  for (const candidate of ['/usr/bin/setpriv', '/bin/setpriv']) {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      /* next */
+    }
+  }
+  return undefined;
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export async function freeTcpPort(): Promise<number> {
   const server = net.createServer();
@@ -153,12 +165,23 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
   // socket exists the TCP listener does too.
   if (qmpTcpPort !== undefined) args.push('-qmp', `tcp:127.0.0.1:${qmpTcpPort},server=on,wait=off`);
   args.push('-qmp', `unix:${qmpSocketPath},server=on,wait=off`);
+  // The helper's own monitor for the readiness probe, so the probe never
+  // occupies the test's one-client socket (a reconnecting client may be
+  // racing for it).
+  const probeSocketPath = path.join(dir, 'probe.qmp.sock');
+  args.push('-qmp', `unix:${probeSocketPath},server=on,wait=off`);
   args.push(...(options.extraArgs ?? []));
 
   // A socket left by an earlier, killed QEMU at a caller-chosen path would
   // look "ready" before this QEMU listens.
   rmSync(qmpSocketPath, { force: true });
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // setpriv (util-linux, always on Debian) sets the parent-death signal and
+  // execs QEMU in place, so the pid is QEMU's and QEMU dies with this test
+  // process even if mocha is killed outright.
+  const setpriv = findSetpriv();
+  const child = setpriv
+    ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', binary, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const chunks: string[] = [];
   let outputBytes = 0;
@@ -209,10 +232,10 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
     return stopped;
   };
 
-  // Ready = the socket exists AND QEMU answers a command: the socket appears
-  // before the machine is built (a bad -device makes QEMU exit after that),
-  // and commands are only dispatched once the main loop runs. The probe
-  // disconnects at once, freeing the one-client socket for the test.
+  // Ready = QEMU answers a command on the probe socket: sockets appear before
+  // the machine is built (a bad -device makes QEMU exit after that), and
+  // commands are only dispatched once the main loop runs, after every
+  // monitor (the test's socket included) exists.
   const timeoutMs = options.startTimeoutMs ?? 20000;
   const deadline = Date.now() + timeoutMs;
   const fail = async (problem: string): Promise<never> => {
@@ -227,9 +250,9 @@ export async function startQemu(options: StartQemuOptions = {}): Promise<QemuIns
     }
     if (!running) await fail('QEMU exited before its QMP socket was ready.');
     if (Date.now() > deadline) await fail(`QEMU's QMP socket ${qmpSocketPath} was not ready within ${timeoutMs} ms.`);
-    if (existsSync(qmpSocketPath)) {
+    if (existsSync(probeSocketPath)) {
       try {
-        const probe = await QmpClient.connect({ path: qmpSocketPath }, { greetingTimeoutMs: Math.max(100, deadline - Date.now()) });
+        const probe = await QmpClient.connect({ path: probeSocketPath }, { greetingTimeoutMs: Math.max(100, deadline - Date.now()) });
         try {
           await probe.execute('query-status', undefined, { timeoutMs: Math.max(100, deadline - Date.now()) });
         } finally {

@@ -10,6 +10,7 @@ import { QmpClient } from '../../qmp/client.js';
 import {
   QmpClosedError,
   QmpError,
+  QmpEventTimeoutError,
   QmpGreetingTimeoutError,
   QmpTimeoutError,
 } from '../../qmp/errors.js';
@@ -130,6 +131,20 @@ describe('qmp/client against real QEMU', function () {
       assert.equal((await client.execute<{ status: string }>('query-status')).status, 'paused');
     });
 
+    it('times out waiting for an event that does not come, and ends an iterator on abort', async () => {
+      await assert.rejects(client.waitForEvent('DEVICE_DELETED', { timeoutMs: 200 }), (e: unknown) => {
+        assert.ok(e instanceof QmpEventTimeoutError, String(e));
+        assert.match(e.message, /DEVICE_DELETED/);
+        return true;
+      });
+      const controller = new AbortController();
+      const iterator = client.events('SHUTDOWN', { signal: controller.signal });
+      const next = iterator.next();
+      controller.abort(new Error('no longer interested'));
+      await assert.rejects(next, /no longer interested/);
+      assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+    });
+
     it('times a command out when QEMU does not answer, then carries on', async () => {
       freeze(qemu);
       await assert.rejects(client.execute('query-status', undefined, { timeoutMs: 300 }), (e: unknown) => {
@@ -237,6 +252,34 @@ describe('qmp/client against real QEMU', function () {
       assert.equal(client.state, 'closed');
       await client.close();
     } finally {
+      await qemu.stop();
+    }
+  });
+
+  it('gives up reconnecting after maxAttempts, rejecting queued commands by name', async () => {
+    const qemu = await startQemu();
+    let client: QmpClient | undefined;
+    try {
+      client = await QmpClient.connect({ path: qemu.qmpSocketPath }, { reconnect: { initialDelayMs: 20, maxAttempts: 3 } });
+      const failures: Error[] = [];
+      client.on('reconnect-failed', (e: Error) => failures.push(e));
+      const closed = new Promise<unknown>((resolve) => client!.once('close', resolve));
+      const disconnected = new Promise((resolve) => client!.once('disconnect', resolve));
+      process.kill(qemu.pid, 'SIGKILL');
+      await disconnected;
+      const queued = assert.rejects(client.execute('query-memdev', undefined, { timeoutMs: 0 }), (e: unknown) => {
+        assert.ok(e instanceof QmpClosedError, String(e));
+        assert.equal(e.command, 'query-memdev');
+        assert.match(e.message, /gave up reconnecting after 3 attempts/);
+        return true;
+      });
+      const reason = await closed;
+      await queued;
+      assert.ok(reason instanceof QmpClosedError);
+      assert.equal(failures.length, 3);
+      assert.equal(client.state, 'closed');
+    } finally {
+      await client?.close();
       await qemu.stop();
     }
   });

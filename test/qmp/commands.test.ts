@@ -127,7 +127,8 @@ describe('qmp/commands against real QEMU', function () {
       info = await qmp.queryDirtyRate();
     }
     assert.equal(info.status, 'measured');
-    assert.equal(info['calc-time'], 1);
+    // QEMU records the time it actually measured for: more than asked on a busy host.
+    assert.ok(info['calc-time'] >= 1, `calc-time ${info['calc-time']}`);
     assert.equal(info['sample-pages'], 256);
     assert.equal(typeof info['dirty-rate'], 'number');
     assert.ok(info['dirty-rate']! >= 0);

@@ -13,6 +13,7 @@ import {
   buildGuestRamMap,
   findFlatView,
   lookupGuestRam,
+  parseGpa2hva,
   parseInfoMtreeFlat,
   parseInfoNuma,
   parseInfoRamblock,
@@ -34,6 +35,13 @@ const TWO_NODE_RAM: GuestRamRange[] = [
   { gpa: 0x100000, size: 0x7f00000, block: 'dram0', blockOffset: 0x100000, kind: 'ram' },
   { gpa: 0x8000000, size: 0x8000000, block: 'nvm0', blockOffset: 0, kind: 'ram' },
   { gpa: 0xfffc0000, size: 0x40000, block: 'pc.bios', blockOffset: 0, kind: 'rom' },
+];
+
+/** pc.ram of a 3 GiB q35 machine: 2 GiB below the PCI hole, 1 GiB at 4 GiB. */
+const PC_RAM_3G: GuestRamRange[] = [
+  { gpa: 0, size: 0xa0000, block: 'pc.ram', blockOffset: 0, kind: 'ram' },
+  { gpa: 0x100000, size: 0x7ff00000, block: 'pc.ram', blockOffset: 0x100000, kind: 'ram' },
+  { gpa: 0x100000000, size: 0x40000000, block: 'pc.ram', blockOffset: 0x80000000, kind: 'ram' },
 ];
 
 describe('qmp/hmp-parsers', () => {
@@ -112,6 +120,14 @@ describe('qmp/hmp-parsers', () => {
       assert.equal(lookupGuestRam(vm, 0x100000000 + MiB)?.block, '0000:00:03.0:00.0/vmem0');
     });
 
+    it('follows one RAM block split around the PCI hole (3 GiB, no NUMA: pc.ram above 4 GiB)', () => {
+      const map = buildGuestRamMap(parseInfoMtreeFlat(fixture('info-mtree-f-3g.txt')), parseInfoRamblock(fixture('info-ramblock-3g.txt')));
+      assert.deepEqual(map.filter((r) => r.block === 'pc.ram'), PC_RAM_3G);
+      const high = lookupGuestRam(map, 0x100000000 + 0x1234000)!;
+      assert.equal(high.blockOffset + (0x100000000 + 0x1234000 - high.gpa), 0x80000000 + 0x1234000);
+      assert.equal(lookupGuestRam(map, 0x80000000), undefined, 'PCI hole');
+    });
+
     it('refuses a map whose RAM range matches no block, and malformed lines', () => {
       const views = parseInfoMtreeFlat(fixture('info-mtree-f-dimm.txt'));
       const withoutDimm = parseInfoRamblock(fixture('info-ramblock-two-nodes.txt'));
@@ -121,6 +137,15 @@ describe('qmp/hmp-parsers', () => {
         () => parseInfoMtreeFlat('FlatView #0\r\n AS "memory", root: system\r\n  0000-zzzz (prio 0, ram): x\r\n'),
         (e: unknown) => e instanceof HmpParseError && e.lineNumber === 3,
       );
+    });
+  });
+
+  describe('gpa2hva (captured)', () => {
+    it('parses the RAM, not-RAM and unmapped answers', () => {
+      assert.deepEqual(parseGpa2hva(fixture('gpa2hva-ram.txt')), { kind: 'ram', gpa: 0x8000000, region: 'nvm0', hva: 0x7fa75fdff000 });
+      assert.deepEqual(parseGpa2hva(fixture('gpa2hva-not-ram.txt')), { kind: 'not-ram', gpa: 0xa0000 });
+      assert.deepEqual(parseGpa2hva(fixture('gpa2hva-unmapped.txt')), { kind: 'unmapped', gpa: 0x90000000 });
+      assert.throws(() => parseGpa2hva('unknown command: gpa2hva\r\n'), HmpParseError);
     });
   });
 
@@ -164,6 +189,49 @@ describe('qmp/hmp-parsers', () => {
       for (const memdev of await qmp.queryMemdev()) {
         const mapped = layout.ranges.filter((r) => r.block === memdev.id).reduce((sum, r) => sum + r.size, 0);
         assert.ok(mapped > 0 && mapped <= memdev.size, `${memdev.id}: ${mapped} of ${memdev.size} bytes mapped`);
+      }
+    });
+
+    it('finds each RAM range in the QEMU process: gpa2hva agrees with /proc/<pid>/maps', async () => {
+      const layout = await qmp.guestRamLayout({ hostAddresses: true });
+      const maps = readFileSync(`/proc/${qemu.pid}/maps`, 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const [range, perms, , , , file] = line.split(/\s+/);
+          const [start, end] = range!.split('-').map((h) => Number.parseInt(h, 16));
+          return { start: start!, end: end!, perms: perms!, file: file ?? '' };
+        });
+      const bases = new Map<string, number>();
+      for (const r of layout.ranges) {
+        assert.equal(typeof r.hva, 'number', `${r.block} @0x${r.gpa.toString(16)} has no hva`);
+        const mapping = maps.find((m) => m.start <= r.hva! && r.hva! + r.size <= m.end);
+        assert.ok(mapping, `no single mapping of QEMU ${qemu.pid} holds ${r.block} at 0x${r.hva!.toString(16)} (+${r.size})`);
+        if (r.block === 'nvm0') {
+          assert.equal(mapping.file, qemu.backingFiles['nvm0']);
+          assert.equal(mapping.perms, 'rw-s');
+          assert.equal(mapping.start, r.hva, 'nvm0 is the whole file mapping');
+        }
+        if (r.block === 'dram0') assert.equal(mapping.perms, 'rw-p');
+        // Every range of a block sits at the same block base (hva - offset).
+        const base = r.hva! - r.blockOffset;
+        assert.equal(bases.get(r.block) ?? base, base, `${r.block} ranges disagree on the block base`);
+        bases.set(r.block, base);
+      }
+      assert.deepEqual(await qmp.gpaToHva(0xa0000), { kind: 'not-ram', gpa: 0xa0000 });
+      await assert.rejects(qmp.gpaToHva(-1), /non-negative integer/);
+    });
+
+    it('maps a live 3 GiB machine without NUMA like the captured sample', async () => {
+      const big = await startQemu({ numaNodes: [], memoryMiB: 3072, maxMemMiB: 4096 });
+      let bigClient: QmpClient | undefined;
+      try {
+        bigClient = await QmpClient.connect({ path: big.qmpSocketPath });
+        const layout = await new QmpCommands(bigClient).guestRamLayout();
+        assert.deepEqual(layout.ranges.filter((r) => r.block === 'pc.ram'), PC_RAM_3G);
+      } finally {
+        await bigClient?.close();
+        await big.stop();
       }
     });
 

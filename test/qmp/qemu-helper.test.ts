@@ -1,6 +1,8 @@
 /** The shared QEMU test helper: starts, reports problems clearly, always cleans up. */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { QmpClient } from '../../qmp/client.js';
+import { QmpCommands } from '../../qmp/commands.js';
 import { startQemu } from '../helpers/qemu.js';
 
 function alive(pid: number): boolean {
@@ -26,6 +28,32 @@ describe('test/helpers/qemu', function () {
     assert.equal(alive(qemu.pid), false);
     assert.equal(existsSync(qemu.dir), false);
     await qemu.stop(); // idempotent
+  });
+
+  it('builds the NUMA layout it is asked for (memfd node, three vCPUs, TCP QMP)', async () => {
+    const qemu = await startQemu({
+      numaNodes: [
+        { memdev: 'fast', backend: 'memfd', sizeMiB: 64 },
+        { memdev: 'slow', backend: 'file', sizeMiB: 32 },
+      ],
+      cpus: 3,
+      qmpTcp: true,
+    });
+    try {
+      const client = await QmpClient.connect({ host: '127.0.0.1', port: qemu.qmpTcpPort! });
+      try {
+        const qmp = new QmpCommands(client);
+        const nodes = await qmp.queryNuma();
+        assert.deepEqual(nodes.map((n) => [n.node, n.cpus, n.size / 2 ** 20]), [[0, [0, 2], 64], [1, [1], 32]]);
+        const memdevs = await qmp.queryMemdev();
+        assert.deepEqual(memdevs.map((m) => m.id).sort(), ['fast', 'slow']);
+        assert.equal((await qmp.queryMemorySizeSummary())['base-memory'], 96 * 2 ** 20);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await qemu.stop();
+    }
   });
 
   it('says what to install when the QEMU binary is missing', async () => {
