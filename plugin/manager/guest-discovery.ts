@@ -1,17 +1,20 @@
 /**
  * What the manager learns about a running guest over its QMP socket: memory
  * backends, RAM blocks, vCPU threads, the QEMU process (the thread group of the
- * vCPU threads) and the mappings in it that hold guest RAM.
+ * vCPU threads) and the guest-physical RAM ranges with their addresses in it.
  */
 import { readFileSync } from 'node:fs';
 import { formatVersion, type QmpCommands, type RamBlockInfo } from '../../qmp/index.js';
 
-export interface GuestMapping {
-  start: bigint;
-  end: bigint;
-  /** The RAM blocks whose size this mapping matches (several when blocks have equal sizes). */
-  blocks: string[];
-  pathname: string;
+/** One guest-physical RAM range and where it lives in the QEMU process. */
+export interface GuestRamMapping {
+  block: string;
+  gpa: number;
+  size: number;
+  /** Host virtual address in the QEMU process (from gpa2hva). */
+  hva?: number;
+  /** The file behind that address in /proc/PID/maps ('' for anonymous memory). */
+  pathname?: string;
 }
 
 export interface GuestInfo {
@@ -23,7 +26,9 @@ export interface GuestInfo {
   vcpus: { index: number; threadId: number }[];
   /** Guest RAM: the memory backends' total, or the main RAM block's size without backends. */
   ramBytes: number;
-  mappings: GuestMapping[];
+  /** Guest RAM ranges with their host addresses; empty (and `layoutError` set) when QEMU would not say. */
+  ranges: GuestRamMapping[];
+  layoutError?: string;
 }
 
 /** The process a thread belongs to (Tgid in /proc/TID/status). */
@@ -36,31 +41,35 @@ function threadGroupOf(tid: number): number | undefined {
   }
 }
 
-/** Mappings of `pid` whose length equals a guest RAM block's (how QEMU maps guest RAM: one mmap per block). */
-function guestMappings(pid: number, blocks: readonly RamBlockInfo[]): GuestMapping[] {
-  let maps: string;
-  try {
-    maps = readFileSync(`/proc/${pid}/maps`, 'utf8');
-  } catch {
-    return [];
-  }
-  const bySize = new Map<bigint, string[]>();
-  for (const b of blocks) {
-    if (b.total < 1 << 20) continue; // ROMs and tables are not guest RAM worth tiering
-    const list = bySize.get(BigInt(b.total)) ?? [];
-    list.push(b.name);
-    bySize.set(BigInt(b.total), list);
-  }
-  const out: GuestMapping[] = [];
+/** The pathname of the mapping holding `hva` in /proc/PID/maps. */
+function mappingPath(maps: string, hva: number): string | undefined {
+  const addr = BigInt(hva);
   for (const line of maps.split('\n')) {
     const m = /^([0-9a-f]+)-([0-9a-f]+)\s+\S+\s+\S+\s+\S+\s+\S+\s*(.*)$/.exec(line);
-    if (!m) continue;
-    const start = BigInt(`0x${m[1]}`);
-    const end = BigInt(`0x${m[2]}`);
-    const candidates = bySize.get(end - start);
-    if (candidates) out.push({ start, end, blocks: candidates, pathname: m[3] ?? '' });
+    if (m && BigInt(`0x${m[1]}`) <= addr && addr < BigInt(`0x${m[2]}`)) return m[3] ?? '';
   }
-  return out;
+  return undefined;
+}
+
+async function ramRanges(qmp: QmpCommands, qemuPid: number | undefined): Promise<GuestRamMapping[]> {
+  const layout = await qmp.guestRamLayout({ hostAddresses: true });
+  let maps = '';
+  try {
+    if (qemuPid !== undefined) maps = readFileSync(`/proc/${qemuPid}/maps`, 'utf8');
+  } catch {
+    // the process is gone or not ours to read: addresses only
+  }
+  return layout.ranges
+    .filter((r) => r.kind === 'ram')
+    .map((r) => {
+      const out: GuestRamMapping = { block: r.block, gpa: r.gpa, size: r.size };
+      if (r.hva !== undefined) {
+        out.hva = r.hva;
+        const p = maps ? mappingPath(maps, r.hva) : undefined;
+        if (p !== undefined) out.pathname = p;
+      }
+      return out;
+    });
 }
 
 export async function discoverGuest(qmp: QmpCommands): Promise<GuestInfo> {
@@ -82,8 +91,13 @@ export async function discoverGuest(qmp: QmpCommands): Promise<GuestInfo> {
     ramBlocks,
     vcpus,
     ramBytes: memdevBytes > 0 ? memdevBytes : mainBlock?.used ?? 0,
-    mappings: qemuPid === undefined ? [] : guestMappings(qemuPid, ramBlocks),
+    ranges: [],
   };
+  try {
+    info.ranges = await ramRanges(qmp, qemuPid);
+  } catch (error) {
+    info.layoutError = (error as Error).message;
+  }
   if (qemuPid !== undefined) info.qemuPid = qemuPid;
   return info;
 }

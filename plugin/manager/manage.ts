@@ -103,7 +103,9 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     const qemu: NonNullable<ManagerStatus['qemu']> = { version: guest.qemuVersion, runState: guest.runState };
     if (guest.qemuPid !== undefined) qemu.pid = guest.qemuPid;
     setState('connected', { qemu, guest: guestSummary(guest) });
-    log.info({ qmpSocket: config.qmp.socket, qemu, guest: { ...guestSummary(guest), mappings: guest.mappings.map((m) => ({ ...m, start: `0x${m.start.toString(16)}`, end: `0x${m.end.toString(16)}` })) } }, 'qmp connected');
+    const ranges = guest.ranges.map((r) => ({ ...r, gpa: `0x${r.gpa.toString(16)}`, hva: r.hva === undefined ? undefined : `0x${r.hva.toString(16)}` }));
+    log.info({ qmpSocket: config.qmp.socket, qemu, guest: { ...guestSummary(guest), ranges } }, 'qmp connected');
+    if (guest.layoutError) log.warn({ error: guest.layoutError }, 'guest RAM layout unknown');
 
     try {
       host = await openBackend({ domain: opts.domain, config, guest });

@@ -90,8 +90,9 @@ describe('hmmv manage (real QEMU)', function () {
     assert.deepEqual(status.guest?.memdevs.sort(), ['dram0', 'nvm0']);
     assert.equal(status.guest?.vcpus, 2);
     const connected = log.split('\n').find((l) => l.includes('"msg":"qmp connected"'));
-    const mappings = (JSON.parse(connected!) as { guest: { mappings: { blocks: string[]; pathname: string }[] } }).guest.mappings;
-    assert.ok(mappings.some((m) => m.blocks.includes('nvm0') && m.pathname === qemu!.backingFiles['nvm0']), 'the NVM stand-in file is mapped in QEMU');
+    const ranges = (JSON.parse(connected!) as { guest: { ranges: { block: string; hva?: string; pathname?: string }[] } }).guest.ranges;
+    assert.ok(ranges.some((r) => r.block === 'dram0' && r.hva && r.pathname === ''), `dram0 is anonymous memory in QEMU: ${JSON.stringify(ranges)}`);
+    assert.ok(ranges.some((r) => r.block === 'nvm0' && r.pathname === qemu!.backingFiles['nvm0']), `nvm0 is the NVM stand-in file: ${JSON.stringify(ranges)}`);
     const failed = await waitFor('the backend outcome', () => (readStatus(domain)?.state === 'failed' ? readStatus(domain) : undefined));
     assert.match(failed.error ?? '', /tiering not started \(the guest runs unmanaged\): backend 'sim' is unavailable/);
 
