@@ -29,10 +29,10 @@ const ACTIVE_STATES = new Set([1, 2, 3, 4, 7]);
 
 export const DEFAULT_URI = 'qemu:///system';
 
-let loaded: Promise<LibvirtModule> | undefined;
+export const BINDINGS_MODULE = '@unraid/libvirt';
+const loaded = new Map<string, Promise<LibvirtModule>>();
 
-async function loadBindings(): Promise<LibvirtModule> {
-  const name = '@unraid/libvirt';
+async function loadBindings(name: string): Promise<LibvirtModule> {
   try {
     return (await import(name)) as LibvirtModule;
   } catch (error) {
@@ -50,10 +50,11 @@ export class LibvirtConnection {
     readonly uri: string,
   ) {}
 
-  static async open(uri = process.env.LIBVIRT_DEFAULT_URI || DEFAULT_URI): Promise<LibvirtConnection> {
-    loaded ??= loadBindings();
-    const lib = await loaded.catch((e: unknown) => {
-      loaded = undefined;
+  /** Connects to libvirtd; `bindings` names the module to load (tests point it at a missing one). */
+  static async open(uri = process.env.LIBVIRT_DEFAULT_URI || DEFAULT_URI, bindings = BINDINGS_MODULE): Promise<LibvirtConnection> {
+    if (!loaded.has(bindings)) loaded.set(bindings, loadBindings(bindings));
+    const lib = await loaded.get(bindings)!.catch((e: unknown) => {
+      loaded.delete(bindings);
       throw e;
     });
     const hv = new lib.Hypervisor({ uri });
