@@ -13,12 +13,17 @@ export interface PidfileRecord {
   domain: string;
 }
 
-/** Start time of a live process, or undefined when there is no such process. */
+/**
+ * Start time of a live process, or undefined when there is no such process or
+ * it has exited and waits to be reaped (a zombie: its parent is init, which
+ * may take seconds to reap it).
+ */
 export function processStartTime(pid: number): string | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
     return fields[19];
   } catch {
     return undefined;
