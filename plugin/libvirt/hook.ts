@@ -78,7 +78,8 @@ export async function runHook(argv: readonly string[], stdinXml: string): Promis
   if (op === 'reconnect' && liveManager(pidfilePath(domain))) return ok();
   if (op === 'started') await stopManager(domain);
   mkdirSync(RUN_DIR, { recursive: true });
-  writeFileSync(domainXmlPath(domain), stdinXml);
+  // The XML may hold secrets (e.g. graphics passwords): root only.
+  writeFileSync(domainXmlPath(domain), stdinXml, { mode: 0o600 });
   writeStatus({ domain, state: 'starting', since: new Date().toISOString(), backend: config.backend, qmpSocket: config.qmp.socket });
   const record = launchManager(domain, domainXmlPath(domain));
   return ok(`hmmv: ${op} ${subop ?? ''}: manager of '${domain}' launched (pid ${record.pid})\n`);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TIERING_NS } from '../../plugin/libvirt/tiering-metadata.js';
 import { domainXmlPath, logPath, pidfilePath, statusPath } from '../../plugin/manager/paths.js';
@@ -76,10 +76,14 @@ describe('hook entry (as libvirtd runs it)', function () {
     assert.equal(readlinkSync(`/proc/${rec.pid}/fd/1`), logPath(name));
     assert.equal(readlinkSync(`/proc/${rec.pid}/fd/2`), logPath(name));
     assert.equal(readFileSync(domainXmlPath(name), 'utf8'), xmlFor(name), 'the manager reads the XML the hook saw');
+    assert.equal(statSync(domainXmlPath(name)).mode & 0o777, 0o600, 'the saved domain XML is private');
 
     // The manager keeps trying its socket (no QEMU here) and says so in its status.
-    const status = JSON.parse(readFileSync(statusPath(name), 'utf8')) as { state: string };
-    assert.ok(['starting', 'connecting'].includes(status.state), status.state);
+    const deadline = Date.now() + 30000;
+    while ((JSON.parse(readFileSync(statusPath(name), 'utf8')) as { state: string }).state !== 'connecting') {
+      assert.ok(Date.now() < deadline, 'the manager never reached the connecting state');
+      await new Promise((r) => setTimeout(r, 100));
+    }
 
     const released = await runHook([name, 'release', 'end', '-'], xmlFor(name));
     assert.equal(released.code, 0, released.stderr);
