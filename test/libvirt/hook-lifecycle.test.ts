@@ -5,7 +5,7 @@
  * `virsh start` with our message; other domains are untouched; nothing hangs.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { TIERING_NS } from '../../plugin/libvirt/tiering-metadata.js';
 import { logPath, pidfilePath, statusPath } from '../../plugin/manager/paths.js';
 import { processStartTime, readPidfile } from '../../plugin/manager/pidfile.js';
@@ -82,6 +82,7 @@ describe('libvirt hook lifecycle (real libvirtd + QEMU)', function () {
     for (const n of names) {
       await removeDomain(n);
       killManagerOf(n);
+      rmSync(logPath(n), { force: true });
     }
     await hmmv(['hooks', 'uninstall', '--reload']);
   });
