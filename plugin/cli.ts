@@ -7,6 +7,9 @@ import { Command } from 'commander';
 import { registerLibvirtCommands } from './libvirt/commands.js';
 import { registerManagerCommands } from './manager/commands.js';
 import { registerQmpCommands } from '../qmp/cli.js';
+import { registerSimCommands } from './sim/commands.js';
+import { registerTraceCommands } from './sim/trace/commands.js';
+import { registerWorkloadCommands } from './sim/workloads/commands.js';
 
 const program = new Command();
 program
@@ -16,6 +19,9 @@ program
 
 registerLibvirtCommands(program);
 registerManagerCommands(program);
+registerTraceCommands(program);
+registerWorkloadCommands(program);
+registerSimCommands(program);
 registerQmpCommands(program);
 
 await program.parseAsync(process.argv);
