@@ -17,6 +17,7 @@ import { tieringFromDomainXml, type TieringConfig } from '../libvirt/tiering-met
 import { wallClock } from '../util/clock.js';
 import { QmpClient, QmpCommands } from '../../qmp/index.js';
 import { openBackend } from './backend.js';
+import { registerSimBackend } from './sim-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
 import { pidfilePath } from './paths.js';
 import { removePidfileIfOwn } from './pidfile.js';
@@ -57,6 +58,7 @@ function guestSummary(g: GuestInfo): NonNullable<ManagerStatus['guest']> {
 }
 
 export async function runManager(opts: ManageOptions): Promise<number> {
+  registerSimBackend();
   const log: Logger = pino({ base: { domain: opts.domain, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {

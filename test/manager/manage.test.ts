@@ -65,11 +65,11 @@ describe('hmmv manage (real QEMU)', function () {
     rmSync(statusPath(domain), { force: true });
   });
 
-  function startManager(socket: string): ChildProcess {
+  function startManager(socket: string, backend = 'backend="sim"', slowTier = ''): ChildProcess {
     const xml = path.join(dir, 'domain.xml');
     writeFileSync(
       xml,
-      `<domain type='qemu'><name>${domain}</name><metadata><hmmv:tiering xmlns:hmmv="${TIERING_NS}" backend="sim"><hmmv:dram quota="64MiB"/><hmmv:qmp socket="${socket}"/></hmmv:tiering></metadata></domain>`,
+      `<domain type='qemu'><name>${domain}</name><metadata><hmmv:tiering xmlns:hmmv="${TIERING_NS}" ${backend}><hmmv:dram quota="64MiB"/>${slowTier}<hmmv:qmp socket="${socket}"/></hmmv:tiering></metadata></domain>`,
     );
     const child = spawn(process.execPath, [CLI, 'manage', '--domain', domain, '--domain-xml', xml], { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout!.on('data', (d: Buffer) => (log += d));
@@ -78,7 +78,7 @@ describe('hmmv manage (real QEMU)', function () {
     return child;
   }
 
-  it('discovers the guest RAM over QMP, reports the unwired backend, leaves the guest running, exits on QMP EOF', async () => {
+  it('discovers the guest RAM over QMP, runs the engine on the sim backend, exits on QMP EOF', async () => {
     qemu = await startQemu({ paused: false });
     const child = startManager(qemu.qmpSocketPath);
     const status = await waitFor('the manager to connect', () => {
@@ -93,19 +93,36 @@ describe('hmmv manage (real QEMU)', function () {
     const ranges = (JSON.parse(connected!) as { guest: { ranges: { block: string; hva?: string; pathname?: string }[] } }).guest.ranges;
     assert.ok(ranges.some((r) => r.block === 'dram0' && r.hva && r.pathname === ''), `dram0 is anonymous memory in QEMU: ${JSON.stringify(ranges)}`);
     assert.ok(ranges.some((r) => r.block === 'nvm0' && r.pathname === qemu!.backingFiles['nvm0']), `nvm0 is the NVM stand-in file: ${JSON.stringify(ranges)}`);
-    const failed = await waitFor('the backend outcome', () => (readStatus(domain)?.state === 'failed' ? readStatus(domain) : undefined));
-    assert.match(failed.error ?? '', /tiering not started \(the guest runs unmanaged\): backend 'sim' is unavailable/);
 
-    // The manager's failure left QEMU alone.
-    assert.match(readFileSync(`/proc/${qemu.pid}/stat`, 'utf8'), /\) [RS] /);
-    const lines = log.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number });
-    assert.ok(lines.some((l) => l.msg === 'qmp connected'));
-    assert.ok(lines.some((l) => l.level >= 50 && /backend 'sim' is unavailable/.test(l.msg)));
+    // The dry run: the engine loops over a simulated host of the guest's size.
+    const running = await waitFor('engine windows in the status', () => {
+      const s = readStatus(domain);
+      return s?.state === 'running' && (s.engine?.windows ?? 0) >= 2 ? s : undefined;
+    });
+    assert.ok((running.engine?.rounds ?? 0) >= 2 * 8, JSON.stringify(running.engine));
+    assert.match(log, /"backend":"sim","pages":65536,"quotaPages":16384,"msg":"engine running"/);
 
     await qemu.stop();
     qemu = undefined;
     assert.equal(await exitOf(child), 0);
     assert.match(log, /"msg":"(QMP socket closed|guest SHUTDOWN event): stopping"/);
+    assert.match(log, /"msg":"engine stopped"/);
+    assert.equal(readStatus(domain)?.state, 'stopped');
+  });
+
+  it('a backend that cannot open is reported, and the guest is left alone', async () => {
+    qemu = await startQemu({ paused: false });
+    const child = startManager(qemu.qmpSocketPath, 'backend="linux"', '<hmmv:slow-tier numa-node="1"/>');
+    const failed = await waitFor('the backend outcome', () => (readStatus(domain)?.state === 'failed' ? readStatus(domain) : undefined));
+    assert.match(failed.error ?? '', /tiering not started \(the guest runs unmanaged\): backend 'linux' is unavailable/);
+    assert.equal(failed.guest?.ramBytes, 256 * 1024 ** 2, 'discovery still happened');
+    // QEMU still runs (state R or S, not stopped or a zombie).
+    assert.match(readFileSync(`/proc/${qemu.pid}/stat`, 'utf8'), /\) [RS] /);
+    const lines = log.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number });
+    assert.ok(lines.some((l) => l.level >= 50 && /backend 'linux' is unavailable/.test(l.msg)));
+    assert.equal(child.exitCode, null, 'the manager stays until the domain stops, so the failure shows in hmmv status');
+    child.kill('SIGTERM');
+    assert.equal(await exitOf(child), 0);
     assert.equal(readStatus(domain)?.state, 'failed', 'the failure stays visible after exit');
   });
 
