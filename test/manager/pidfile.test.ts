@@ -55,8 +55,12 @@ describe('manager pidfiles', () => {
     assert.equal(polite.signalCode, 'SIGTERM');
     assert.equal(existsSync(pidfilePath(domain)), false);
 
-    const stubborn = spawnIdle(['manage', '--domain', domain], true);
-    await new Promise((r) => setTimeout(r, 500)); // let it install its SIGTERM handler
+    // Ignores SIGTERM, and says so once its handler is in place.
+    const stubborn = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000);", 'manage', '--domain', domain], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    children.push(stubborn);
+    await new Promise((r) => stubborn.stdout!.once('data', r));
     writePidfile(pidfilePath(domain), { pid: stubborn.pid!, startTime: processStartTime(stubborn.pid!)!, domain });
     assert.equal(await stopManager(domain, 300), 'killed');
     await waitExit(stubborn);
