@@ -10,7 +10,7 @@ import { registerQmpCommands } from '../qmp/cli.js';
 import { registerSimCommands } from './sim/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
 import { registerWorkloadCommands } from './sim/workloads/commands.js';
-import { registerPoolCommands, registerStatusCommand } from './pool/commands.js';
+import { registerPoolCommands } from './pool/commands.js';
 
 const program = new Command();
 program
@@ -25,6 +25,5 @@ registerWorkloadCommands(program);
 registerSimCommands(program);
 registerQmpCommands(program);
 registerPoolCommands(program);
-registerStatusCommand(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,6 @@
 /**
- * `hmmv pool` (the daemon), `hmmv pool status`, and the pool part of
- * `hmmv status`.
+ * `hmmv pool` (the daemon) and `hmmv pool status`. `hmmv status` (in
+ * plugin/manager/commands.ts) appends `poolStatusSection` to its domain list.
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -114,12 +114,4 @@ export function registerPoolCommands(program: Command): void {
       }
     });
   statusFlags(pool.command('status').description('show the pool and each VM')).action(status);
-}
-
-/**
- * `hmmv status`: the pool part. (The libvirt side adds its list of managed
- * domains; both call their section functions from here once merged.)
- */
-export function registerStatusCommand(program: Command): void {
-  statusFlags(program.command('status').description('show the DRAM pool and each VM')).action(status);
 }

@@ -13,7 +13,7 @@ import { syntheticWindow } from './synthetic-vm.js';
 const run = promisify(execFile);
 const CLI = join(packageRoot(), 'dist', 'plugin', 'cli.js');
 
-describe('hmmv pool / hmmv status commands', function () {
+describe('hmmv pool / hmmv pool status / hmmv status commands', function () {
   const tmp = tempDir();
   const children: ChildProcess[] = [];
   const clients: PoolClient[] = [];
@@ -43,12 +43,16 @@ describe('hmmv pool / hmmv status commands', function () {
     c.report(reportFromWindow(syntheticWindow(20_000, 12_000, 4096, 7)));
     let text = '';
     for (let i = 0; i < 100 && !text.includes('100.0%'); i++) {
-      text = (await run(process.execPath, [CLI, 'status', '--socket', sock])).stdout;
+      text = (await run(process.execPath, [CLI, 'pool', 'status', '--socket', sock])).stdout;
       await new Promise((r) => setTimeout(r, 100));
     }
     assert.match(text, /^pool: 64\.0 MiB DRAM, policy utility, 64\.0 MiB allocated to 1 VM\(s\)/m);
     assert.match(text, /DOMAIN\s+LINK\s+QUOTA\s+SHARE/);
     assert.match(text, /vm-alpha\s+up\s+64\.0 MiB\s+100\.0%/);
+    // `hmmv status` lists the managed domains, then the pool.
+    const all = (await run(process.execPath, [CLI, 'status', '--pool-socket', sock])).stdout;
+    assert.match(all, /^pool: 64\.0 MiB DRAM, policy utility/m);
+    assert.match(all, /vm-alpha\s+up\s+64\.0 MiB\s+100\.0%/);
     const json = JSON.parse((await run(process.execPath, [CLI, 'pool', 'status', '--socket', sock, '--json'])).stdout) as { vms: { domain: string; hotSetPages: number }[] };
     assert.equal(json.vms[0]!.domain, 'vm-alpha');
     process.kill(child.pid!, 'SIGTERM');
@@ -56,8 +60,10 @@ describe('hmmv pool / hmmv status commands', function () {
     assert.equal(child.exitCode, 0);
   });
 
-  it('status without a daemon says so and fails', async () => {
-    const r = await run(process.execPath, [CLI, 'status', '--socket', join(tmp.dir, 'none.sock')]).then(
+  it('status without a daemon says so (and `hmmv pool status` fails)', async () => {
+    const all = await run(process.execPath, [CLI, 'status', '--pool-socket', join(tmp.dir, 'none.sock')]);
+    assert.match(all.stdout, /pool: no daemon at .*none\.sock.*static quotas/);
+    const r = await run(process.execPath, [CLI, 'pool', 'status', '--socket', join(tmp.dir, 'none.sock')]).then(
       () => assert.fail('status should fail without a daemon'),
       (err: { code: number; stdout: string }) => err,
     );
