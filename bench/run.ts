@@ -1,12 +1,16 @@
 /**
- * `npm run bench`: runs the benchmarks and writes JSON (stdout and
+ * `npm run bench`: runs the in-process benchmarks (engine window, simulator,
+ * workload generators, pool policies) and writes JSON (stdout and
  * out/bench.json). Not a test: figures vary with the machine's load; compare
- * ratios within one run.
+ * ratios within one run. The benchmarks that need real QEMU or libvirtd run on
+ * their own: `node dist/bench/qmp-roundtrip.js`, `node dist/bench/hook-latency.js`.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { benchEngineWindow } from './engine-window.js';
+import { benchPoolPolicies } from './pool-policies.js';
 import { measureSimThroughput } from './sim-throughput.js';
+import { benchWorkloads } from './workloads.js';
 
 const SIZES = [256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024];
 
@@ -18,6 +22,9 @@ async function main() {
   }
   process.stderr.write('simulator throughput...\n');
   const simulator = await measureSimThroughput();
+  process.stderr.write('workload generators, pool policies...\n');
+  const workloads = benchWorkloads();
+  const pool = benchPoolPolicies();
   const result = {
     date: new Date().toISOString(),
     node: process.version,
@@ -25,6 +32,8 @@ async function main() {
     cores: os.cpus().length,
     engineWindow: engine,
     simulator,
+    workloads,
+    pool,
     targets: { msPerWindowAt16MiPages: 100, bytesPerPage: 4 },
   };
   const json = JSON.stringify(result, null, 2);
