@@ -3,6 +3,9 @@ import type { EngineOptions } from '../../engine/run.js';
 import type { Policy } from '../policy.js';
 import { allDramPolicy } from './all-dram.js';
 import { hmmvPolicy } from './hmmv.js';
+import { memoryModePolicy } from './memory-mode.js';
+import { numaBalancingPolicy } from './numa-balancing.js';
+import { oraclePolicy } from './oracle.js';
 import { unmanagedPolicy } from './unmanaged.js';
 
 export interface PolicyOptions {
@@ -13,6 +16,10 @@ const FACTORIES: Readonly<Record<string, (options: PolicyOptions) => Policy>> = 
   'all-dram': () => allDramPolicy,
   unmanaged: () => unmanagedPolicy,
   hmmv: (options) => hmmvPolicy(options.engine),
+  'numa-balancing': () => numaBalancingPolicy(),
+  tpp: () => numaBalancingPolicy({ tpp: true }),
+  'memory-mode': () => memoryModePolicy(),
+  oracle: () => oraclePolicy(),
 };
 
 export const POLICY_NAMES: readonly string[] = Object.keys(FACTORIES);
