@@ -4,11 +4,15 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerSimCommands } from './sim/commands.js';
+import { registerTraceCommands } from './sim/trace/commands.js';
 
 const program = new Command();
 program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
+registerTraceCommands(program);
+registerSimCommands(program);
 
 await program.parseAsync(process.argv);

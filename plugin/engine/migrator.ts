@@ -6,8 +6,9 @@
  * what actually moved.
  */
 import { MigrationOutcome, Tier, type MemoryHost } from '../host/memory-host.js';
-import { bitmapClear, bitmapSet } from '../util/bitmap.js';
+import { bitmapClear, bitmapGet, bitmapSet } from '../util/bitmap.js';
 import type { Clock } from '../util/clock.js';
+import type { TemperatureHistograms } from './histograms.js';
 import type { PageState } from './page-state.js';
 import type { MigrationPlan } from './planner.js';
 
@@ -36,6 +37,7 @@ export class Migrator {
   constructor(
     private readonly host: MemoryHost,
     private readonly state: PageState,
+    private readonly histograms: TemperatureHistograms,
     private readonly clock: Clock,
     private readonly bytesPerSec: () => number,
     readonly totals: MigrationTotals = emptyMigrationTotals(),
@@ -57,8 +59,12 @@ export class Migrator {
         const page = batch[i]!;
         const outcome = result.outcome[i];
         if (outcome === MigrationOutcome.Moved || outcome === MigrationOutcome.AlreadyThere) {
-          if (target === Tier.NVM) bitmapSet(state.nvm, page);
-          else bitmapClear(state.nvm, page);
+          const toNvm = target === Tier.NVM;
+          if (bitmapGet(state.nvm, page) !== toNvm) {
+            this.histograms.changeTier(state.temperature[page]!, toNvm);
+            if (toNvm) bitmapSet(state.nvm, page);
+            else bitmapClear(state.nvm, page);
+          }
           if (outcome === MigrationOutcome.Moved) bitmapSet(state.movedNow, page);
         }
       }

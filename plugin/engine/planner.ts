@@ -12,7 +12,7 @@
  * two moves). Pages moved in this or the last window are not movable (anti-thrash).
  * Then one pass over the pages collects the chosen ones (skipped when the plan is empty).
  */
-import { bitmapGet, type Bitmap } from '../util/bitmap.js';
+import type { Bitmap } from '../util/bitmap.js';
 
 export interface PlanInput {
   readonly movableNvm: ArrayLike<number>;
@@ -116,30 +116,49 @@ export function planCounts(input: PlanInput): PlanCounts {
 
 export interface CollectInput {
   readonly temperature: Uint8Array;
+  /** Pages with temperature above 0. */
+  readonly warm: Bitmap;
   readonly nvm: Bitmap;
   readonly movedNow: Bitmap;
   readonly movedBefore: Bitmap;
+  readonly pageCount: number;
 }
 
-/** The one pass that turns plan counts into page lists (in page order). */
+/**
+ * The one pass that turns plan counts into page lists (in page order). Word at
+ * a time: only movable pages of the right tier are looked at (and, for
+ * promotion, only warm ones), and the pass
+ * stops as soon as both lists are full.
+ */
 export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationPlan {
   const promote = new Uint32Array(counts.promote);
   const demote = new Uint32Array(counts.demote);
-  if (counts.promote === 0 && counts.demote === 0) return { promote, demote };
-  const { temperature, nvm, movedNow, movedBefore } = pages;
+  const { temperature, warm, nvm, movedNow, movedBefore, pageCount } = pages;
+  const { promoteCut, promoteAtCut, demoteCut, demoteAtCut } = counts;
   let p = 0;
   let d = 0;
   let pAtCut = 0;
   let dAtCut = 0;
-  for (let i = 0; i < temperature.length && (p < promote.length || d < demote.length); i++) {
-    if (bitmapGet(movedNow, i) || bitmapGet(movedBefore, i)) continue;
-    const t = temperature[i]!;
-    if (bitmapGet(nvm, i)) {
-      if (t > counts.promoteCut || (t === counts.promoteCut && pAtCut++ < counts.promoteAtCut)) {
-        if (p < promote.length) promote[p++] = i;
+  const words = (pageCount + 31) >>> 5;
+  const tailBits = pageCount & 31;
+  for (let w = 0; w < words && (p < promote.length || d < demote.length); w++) {
+    let movable = ~(movedNow[w]! | movedBefore[w]!);
+    if (w === words - 1 && tailBits !== 0) movable &= (1 << tailBits) - 1;
+    let candidates = 0;
+    if (p < promote.length) {
+      // Promotion needs temperature >= 1.
+      candidates |= nvm[w]! & movable & warm[w]!;
+    }
+    if (d < demote.length) candidates |= ~nvm[w]! & movable;
+    for (let x = candidates; x !== 0; x &= x - 1) {
+      const bit = 31 - Math.clz32(x & -x);
+      const page = (w << 5) + bit;
+      const t = temperature[page]!;
+      if ((nvm[w]! & (1 << bit)) !== 0) {
+        if (p < promote.length && (t > promoteCut || (t === promoteCut && pAtCut++ < promoteAtCut))) promote[p++] = page;
+      } else if (d < demote.length && (t < demoteCut || (t === demoteCut && dAtCut++ < demoteAtCut))) {
+        demote[d++] = page;
       }
-    } else if (t < counts.demoteCut || (t === counts.demoteCut && dAtCut++ < counts.demoteAtCut)) {
-      if (d < demote.length) demote[d++] = i;
     }
   }
   return { promote: promote.subarray(0, p), demote: demote.subarray(0, d) };

@@ -13,12 +13,13 @@ import type { MemoryHost } from '../host/memory-host.js';
 import type { Clock } from '../util/clock.js';
 import { bitmapFill } from '../util/bitmap.js';
 import { hotSetCut } from './hot-set.js';
+import { TemperatureHistograms } from './histograms.js';
 import { Migrator, type MigrationTotals } from './migrator.js';
 import { PageState } from './page-state.js';
 import { collectPlan, planCounts } from './planner.js';
 import { accessRatePerPage } from './temperature.js';
 import { Tracker } from './tracker.js';
-import { closeWindow, createHistograms } from './window-close.js';
+import { closeWindow, createWindowStats, levelCounts } from './window-close.js';
 
 export interface EngineOptions {
   /** Pages of DRAM this VM may use. */
@@ -98,7 +99,8 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
     windows: 0, rounds: 0, pagesScanned: 0, dirtyLogEntries: 0, fullDirtyScans: 0, bufferFullExits: 0,
     promoted: 0, demoted: 0, busy: 0, failed: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [],
   };
-  const migrator = new Migrator(host, state, clock, () => options.migrationBytesPerSec, totals);
+  const histograms = new TemperatureHistograms();
+  const migrator = new Migrator(host, state, histograms, clock, () => options.migrationBytesPerSec, totals);
   let quota = options.dramQuotaPages;
   let snapshot: EngineSnapshot | undefined;
   const windowNs = options.roundsPerWindow * options.roundIntervalNs;
@@ -106,8 +108,9 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
 
   const loop = async (): Promise<EngineTotals> => {
     await host.readTierMap(state.nvm);
+    histograms.recount(state);
     bitmapFill(state.scan, host.pageCount);
-    const h = createHistograms();
+    const h = createWindowStats();
     let inFlight: Promise<void> = Promise.resolve();
     let lastMoved = 0;
     let lastWindowAt = clock.now();
@@ -127,9 +130,12 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
         await inFlight;
         if (signal.aborted) break;
         totals.windows++;
-        if (totals.windows % options.tierRefreshWindows === 0) await host.readTierMap(state.nvm);
+        if (totals.windows % options.tierRefreshWindows === 0) {
+          await host.readTierMap(state.nvm);
+          histograms.recount(state);
+        }
 
-        closeWindow(state, h);
+        closeWindow(state, histograms, h);
         const dramPages = host.pageCount - h.nvmPages;
         const cut = hotSetCut(h.all, quota);
         const budgetPages = (options.migrationBytesPerSec * windowNs) / 1e9 / host.pageSizeBytes;
@@ -154,7 +160,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           dramHistogram: h.dram.slice(),
           accessRatePerPage: rates,
           pagesScanned: windowScanned,
-          levels: h.levels.slice(),
+          levels: levelCounts(state),
           planned: { promote: plan.promote.length, demote: plan.demote.length },
           migratedPagesPerSec: ((moved - lastMoved) * 1e9) / Math.max(1, now - lastWindowAt),
           totals: { ...totals, lastFailures: [...totals.lastFailures] },

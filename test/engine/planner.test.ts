@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { collectPlan, planCounts } from '../../plugin/engine/planner.js';
-import { bitmapSet, createBitmap } from '../../plugin/util/bitmap.js';
+import { PageState } from '../../plugin/engine/page-state.js';
+import { bitmapSet } from '../../plugin/util/bitmap.js';
 import { rng } from './reference.js';
 
 interface Case {
@@ -31,20 +32,20 @@ function reference(c: Case): { promote: number[]; demote: number[] } {
 
 function run(c: Case) {
   const n = c.temps.length;
-  const nvm = createBitmap(n);
-  const movedNow = createBitmap(n);
-  const movedBefore = createBitmap(n);
+  const state = new PageState(n);
+  state.temperature.set(c.temps);
+  c.temps.forEach((t, i) => t > 0 && bitmapSet(state.warm, i));
   const movableNvm = new Uint32Array(256);
   const movableDram = new Uint32Array(256);
   let dramPages = 0;
   for (let i = 0; i < n; i++) {
-    if (c.inNvm[i]) bitmapSet(nvm, i); else dramPages++;
-    if (!c.movable[i]) bitmapSet(i % 2 ? movedNow : movedBefore, i);
+    if (c.inNvm[i]) bitmapSet(state.nvm, i); else dramPages++;
+    if (!c.movable[i]) bitmapSet(i % 2 ? state.movedNow : state.movedBefore, i);
     else if (c.inNvm[i]) movableNvm[c.temps[i]!]!++;
     else movableDram[c.temps[i]!]!++;
   }
   const counts = planCounts({ movableNvm, movableDram, dramPages, quotaPages: c.quota, budgetPages: c.budget, hysteresis: c.hysteresis, minPromoteTemperature: 1 });
-  const plan = collectPlan({ temperature: c.temps, nvm, movedNow, movedBefore }, counts);
+  const plan = collectPlan(state, counts);
   return { plan, dramPages };
 }
 

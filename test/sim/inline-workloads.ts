@@ -29,6 +29,7 @@ export function hotColdWorkload(opts: {
 }): Workload {
   const next = xorshift(opts.seed);
   const apo = opts.accessesPerOp ?? 4;
+  const hotPages = Math.max(1, Math.floor(opts.hotPages));
   const hotThreshold = Math.floor(opts.hotShare * 2 ** 32);
   const writeThreshold = Math.floor(opts.writeShare * 2 ** 32);
   // Scatter the hot pages over the address space so first touch by address order does not favour them.
@@ -41,7 +42,7 @@ export function hotColdWorkload(opts: {
     nextOps(ops: number, out: Uint32Array): void {
       for (let i = 0; i < ops * apo; i++) {
         const hot = next() < hotThreshold;
-        const k = hot ? next() % opts.hotPages : opts.hotPages + (next() % (opts.pageCount - opts.hotPages));
+        const k = hot ? next() % hotPages : hotPages + (next() % (opts.pageCount - hotPages));
         const page = (k * stride) % opts.pageCount;
         out[i] = encodeAccess(page, next() < writeThreshold);
       }
