@@ -5,6 +5,7 @@
  */
 import { Command } from 'commander';
 import { registerSimCommands } from './sim/commands.js';
+import { registerScenarioCommands } from './sim/report/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
 
 const program = new Command();
@@ -14,5 +15,6 @@ program
   .version('0.1.0');
 registerTraceCommands(program);
 registerSimCommands(program);
+registerScenarioCommands(program);
 
 await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import type { Policy } from '../policy.js';
 import { allDramPolicy } from './all-dram.js';
 import { hmmvPolicy } from './hmmv.js';
 import { memoryModePolicy } from './memory-mode.js';
+import { MEMTIERD_SAMPLE_CONFIG, memtierdPolicy } from './memtierd.js';
 import { numaBalancingPolicy } from './numa-balancing.js';
 import { oraclePolicy } from './oracle.js';
 import { unmanagedPolicy } from './unmanaged.js';
@@ -19,6 +20,8 @@ const FACTORIES: Readonly<Record<string, (options: PolicyOptions) => Policy>> = 
   'numa-balancing': () => numaBalancingPolicy(),
   tpp: () => numaBalancingPolicy({ tpp: true }),
   'memory-mode': () => memoryModePolicy(),
+  memtierd: () => memtierdPolicy(),
+  'memtierd-sample': () => memtierdPolicy(MEMTIERD_SAMPLE_CONFIG, 'memtierd-sample'),
   oracle: () => oraclePolicy(),
 };
 
