@@ -2,6 +2,7 @@
 import type { EngineOptions } from '../../engine/run.js';
 import type { Policy } from '../policy.js';
 import { allDramPolicy } from './all-dram.js';
+import { damonPolicy } from './damon.js';
 import { hmmvPolicy } from './hmmv.js';
 import { memoryModePolicy } from './memory-mode.js';
 import { MEMTIERD_SAMPLE_CONFIG, memtierdPolicy } from './memtierd.js';
@@ -22,6 +23,7 @@ const FACTORIES: Readonly<Record<string, (options: PolicyOptions) => Policy>> = 
   'memory-mode': () => memoryModePolicy(),
   memtierd: () => memtierdPolicy(),
   'memtierd-sample': () => memtierdPolicy(MEMTIERD_SAMPLE_CONFIG, 'memtierd-sample'),
+  damon: () => damonPolicy(),
   oracle: () => oraclePolicy(),
 };
 

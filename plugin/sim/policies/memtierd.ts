@@ -11,19 +11,25 @@
  *    old heat x HeatRetention^seconds); class = floor(HeatClasses x heat / HeatMax).
  *  moves (pkg/memtier/policy_heat.go, mover.go): if the mover is idle, every
  *    region whose class maps to NUMA nodes (HeatNumas) and is elsewhere gets a
- *    move task, hottest first; the mover moves at most Bandwidth MB/s, in steps
- *    every IntervalMs. Without NumaSize the policy does not know how much DRAM
- *    there is: a move into a full node fails page by page (move_pages ENOMEM).
+ *    move task; the mover moves at most Bandwidth MB/s, in steps every
+ *    IntervalMs. With NumaSize set (startMovesFillFastFree) it walks each
+ *    process's ranges hottest first and skips a range that does not fit in the
+ *    node's size by its own accounting; without it (startMovesNoLimits) it walks
+ *    ranges in address order, moves only ranges whose heat is at least 20 s old
+ *    and updated within 10 s, and does not know how much DRAM there is (a move
+ *    into a full node fails page by page, move_pages ENOMEM).
  *
  * Configuration: the repository's end-to-end test for moving pages with the
  * heat policy and the idle-page tracker
  * (test/e2e/memtierd.test-suite/policy-heat/n4c16/test02-move-idlepage):
  * interval 4000 ms, heatmax 0.01, retention 0, 2 classes (0 -> slow node,
  * 1 -> fast node), tracker 512 pages per region, no count limit, scan every
- * 500 ms, mover every 20 ms at 100 MB/s. MEMTIERD_SAMPLE_CONFIG is the heat
+ * 500 ms, mover every 20 ms at 100 MB/s, plus NumaSize of the DRAM node set to
+ * the host's DRAM (capacity-aware path). MEMTIERD_SAMPLE_CONFIG is the heat
  * policy of sample-configs/memtierd-heat-damon.yaml (interval 10 s, heatmax
  * 0.001, retention 0.99, 4 classes, 0 -> slow, 3 -> fast, mover 200 MB/s) with
- * the idle-page tracker's own defaults (512 pages, count limit 1, scan 5 s).
+ * the idle-page tracker's own defaults (512 pages, count limit 1, scan 5 s),
+ * no NumaSize.
  */
 import { Tier } from '../../host/memory-host.js';
 import { createBitmap, bitmapFill } from '../../util/bitmap.js';
@@ -43,7 +49,17 @@ export interface MemtierdConfig {
   readonly scanIntervalMs: number;
   readonly moverIntervalMs: number;
   readonly moverBandwidthMBps: number;
+  /**
+   * NumaSize of the DRAM node: 'host' = the host's DRAM (what a user who
+   * knows the machine writes); undefined = unset, which selects the policy's
+   * no-limits path.
+   */
+  readonly numaSizeDram: 'host' | undefined;
 }
+
+/** [policy_heat.go] startMovesNoLimits: a range is moved only once its heat is this old and this fresh. */
+export const MEMTIERD_NOLIMITS_MIN_AGE_MS = 20_000;
+export const MEMTIERD_NOLIMITS_MAX_STALE_MS = 10_000;
 
 export const MEMTIERD_E2E_IDLEPAGE_CONFIG: MemtierdConfig = {
   intervalMs: 4000,
@@ -56,6 +72,7 @@ export const MEMTIERD_E2E_IDLEPAGE_CONFIG: MemtierdConfig = {
   scanIntervalMs: 500,
   moverIntervalMs: 20,
   moverBandwidthMBps: 100,
+  numaSizeDram: 'host',
 };
 
 export const MEMTIERD_SAMPLE_CONFIG: MemtierdConfig = {
@@ -69,6 +86,7 @@ export const MEMTIERD_SAMPLE_CONFIG: MemtierdConfig = {
   scanIntervalMs: 5000,
   moverIntervalMs: 20,
   moverBandwidthMBps: 200,
+  numaSizeDram: undefined,
 };
 
 const MS = 1e6;
@@ -96,8 +114,10 @@ interface VmState {
   readonly regions: number;
   readonly counts: Float64Array;
   readonly heat: Float64Array;
-  /** 1 once the region has a heat (its first counters were read). */
+  /** 1 once the region has a heat (its first counters were read); when that was and when it was last updated, ns. */
   readonly seen: Uint8Array;
+  readonly created: Float64Array;
+  readonly updated: Float64Array;
   readonly scanSet: Uint32Array;
   readonly accessed: Uint32Array;
   /** Tracker scans since the policy last read the counters (none: the tracker reports no ranges). */
@@ -128,6 +148,8 @@ function startMemtierd(context: PolicyContext, config: MemtierdConfig): RunningP
       counts: new Float64Array(regions),
       heat: new Float64Array(regions),
       seen: new Uint8Array(regions),
+      created: new Float64Array(regions),
+      updated: new Float64Array(regions),
       scanSet,
       accessed: createBitmap(vm.pageCount),
       scansSinceRound: 0,
@@ -160,27 +182,67 @@ function startMemtierd(context: PolicyContext, config: MemtierdConfig): RunningP
     const now = clock.now();
     const seconds = (now - lastHeatUpdate) / 1e9;
     lastHeatUpdate = now;
-    const tasks: { task: MoveTask; heat: number }[] = [];
-    states.forEach((s, v) => {
-      if (s.scansSinceRound === 0) return;
+    for (const s of states) {
+      if (s.scansSinceRound === 0) continue; // the tracker reports no ranges
       s.scansSinceRound = 0;
       for (let r = 0; r < s.regions; r++) {
         const pages = Math.min(config.pagesInRegion, s.vm.pageCount - r * config.pagesInRegion);
         s.heat[r] = nextHeat(config, s.seen[r] ? s.heat[r]! : 0, s.counts[r]!, pages, s.seen[r] ? seconds : 0);
+        if (!s.seen[r]) s.created[r] = now;
         s.seen[r] = 1;
+        s.updated[r] = now;
         s.counts[r] = 0;
       }
-      if (queue.length > 0) return;
+    }
+    if (queue.length > 0) return;
+    queue = config.numaSizeDram === undefined ? movesNoLimits(now) : movesFillFastFree();
+  };
+
+  /** Pages of a region that are not on `target`. */
+  const pagesNotOn = (s: VmState, r: number, target: Tier): number => {
+    let n = 0;
+    const end = Math.min(s.vm.pageCount, (r + 1) * config.pagesInRegion);
+    for (let p = r * config.pagesInRegion; p < end; p++) if (s.vm.host.tier[p] !== target) n++;
+    return n;
+  };
+
+  /** [policy_heat.go] startMovesNoLimits: address order, old and fresh ranges only, no capacity check. */
+  const movesNoLimits = (now: number): MoveTask[] => {
+    const tasks: MoveTask[] = [];
+    states.forEach((s, v) => {
       for (let r = 0; r < s.regions; r++) {
+        if (!s.seen[r] || now - s.updated[r]! > MEMTIERD_NOLIMITS_MAX_STALE_MS * MS || now - s.created[r]! < MEMTIERD_NOLIMITS_MIN_AGE_MS * MS) continue;
         const target = config.heatTiers[heatClass(config, s.heat[r]!)];
-        if (target === undefined) continue;
-        tasks.push({ task: { vm: v, region: r, target }, heat: s.heat[r]! });
+        if (target !== undefined && pagesNotOn(s, r, target) > 0) tasks.push({ vm: v, region: r, target });
       }
     });
-    if (queue.length === 0) {
-      tasks.sort((a, b) => b.heat - a.heat || a.task.vm - b.task.vm || a.task.region - b.task.region);
-      queue = tasks.map((t) => t.task);
-    }
+    return tasks;
+  };
+
+  /** [policy_heat.go] startMovesFillFastFree: per VM hottest first; a range that does not fit in DRAM's NumaSize is skipped. */
+  const movesFillFastFree = (): MoveTask[] => {
+    const tasks: MoveTask[] = [];
+    const dramSize = context.load.capacityPages[Tier.DRAM]!;
+    let dramUsed = states.reduce((sum, s) => sum + s.vm.host.vmTierPages[Tier.DRAM]!, 0);
+    states.forEach((s, v) => {
+      const order = Array.from({ length: s.regions }, (_, r) => r).filter((r) => s.seen[r]);
+      order.sort((a, b) => s.heat[b]! - s.heat[a]! || a - b);
+      for (const r of order) {
+        const target = config.heatTiers[heatClass(config, s.heat[r]!)];
+        if (target === undefined) continue;
+        const moving = pagesNotOn(s, r, target);
+        if (moving === 0) continue;
+        if (target === Tier.DRAM) {
+          const length = Math.min(config.pagesInRegion, s.vm.pageCount - r * config.pagesInRegion);
+          if (dramSize - dramUsed - length < 0) continue; // not enough room by its accounting
+          dramUsed += moving;
+        } else {
+          dramUsed -= moving;
+        }
+        tasks.push({ vm: v, region: r, target });
+      }
+    });
+    return tasks;
   };
 
   /** One mover step: up to bandwidth x interval bytes of queued moves. */

@@ -6,14 +6,14 @@ import { SimHost } from '../../../plugin/sim/sim-host.js';
 import { TierLoad } from '../../../plugin/sim/tier-load.js';
 import { tierPreset } from '../../../plugin/sim/tiers.js';
 import { VirtualClock } from '../../../plugin/sim/virtual-clock.js';
-import type { Policy, PolicyVm, RunningPolicy } from '../../../plugin/sim/policy.js';
+import type { Policy, PolicyVm, PolicyVmReport, RunningPolicy } from '../../../plugin/sim/policy.js';
 
 export interface Harness {
   readonly clock: VirtualClock;
   readonly load: TierLoad;
   readonly hosts: SimHost[];
   readonly running: RunningPolicy;
-  readonly stop: () => Promise<void>;
+  readonly stop: () => Promise<readonly PolicyVmReport[]>;
 }
 
 /** VMs of `pageCount` pages each, every page backed at once (DRAM first while `firstTouchDram` lasts per VM). */
@@ -42,7 +42,7 @@ export async function startHarness(
     stop: async () => {
       abort.abort(new Error('test finished'));
       await clock.settle();
-      await running.stop();
+      return running.stop();
     },
   };
 }
