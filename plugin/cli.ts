@@ -4,9 +4,11 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerQmpCommands } from '../qmp/cli.js';
 import { registerSimCommands } from './sim/commands.js';
 import { registerScenarioCommands } from './sim/report/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
+import { registerWorkloadCommands } from './sim/workloads/commands.js';
 
 const program = new Command();
 program
@@ -14,7 +16,9 @@ program
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
 registerTraceCommands(program);
+registerWorkloadCommands(program);
 registerSimCommands(program);
 registerScenarioCommands(program);
+registerQmpCommands(program);
 
 await program.parseAsync(process.argv);

@@ -4,7 +4,7 @@
  * the comparison and writes it as JSON and an SVG chart.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { renderChart } from './chart.js';
+import { renderChart, renderTimeline } from './chart.js';
 import { prepareExperiment, runExperiment, type ExperimentConfig, type ExperimentVm } from './experiment.js';
 import { writeOutputs } from './output.js';
 import { POLICY_NAMES } from './policies/index.js';
@@ -22,6 +22,7 @@ export interface SimCliOptions {
   vcpus: number;
   workloads: string[];
   trace: string[];
+  param: string[];
   dram?: number;
   nvm?: number;
   quota?: number;
@@ -61,6 +62,15 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** MiB to whole pages. */
 const pagesOf = (mib: number): number => Math.floor((mib * MiB) / PAGE_SIZE_BYTES);
 
+/** `--param TARGET.NAME=VALUE`: TARGET is a VM name (vm0) or a workload kind (kv-zipf, trace). */
+export function parseParams(given: readonly string[]): { target: string; name: string; value: string }[] {
+  return given.map((text) => {
+    const m = /^([^.=\s]+)\.([A-Za-z_][\w]*)=(.+)$/.exec(text);
+    if (!m) throw new Error(`--param "${text}": expected TARGET.NAME=VALUE, e.g. kv-zipf.theta=0.9 or vm1.hotFraction=0.1`);
+    return { target: m[1]!, name: m[2]!, value: m[3]! };
+  });
+}
+
 /** Turns the command line into an experiment (throws on anything inconsistent). */
 export function experimentFromOptions(o: SimCliOptions): ExperimentConfig {
   const vmPages = pagesOf(o.vmSize);
@@ -71,19 +81,32 @@ export function experimentFromOptions(o: SimCliOptions): ExperimentConfig {
   const dramPages = o.dram !== undefined ? pagesOf(o.dram) : Math.floor(totalPages / 4);
   const nvmPages = o.nvm !== undefined ? pagesOf(o.nvm) : 4 * dramPages;
   if (o.workloads.length === 0 && o.trace.length === 0) throw new Error('--workloads is empty');
+  const params = parseParams(o.param);
   const vms: ExperimentVm[] = [];
+  const used = new Set<number>();
   for (let i = 0; i < o.vms; i++) {
     const trace = o.trace[i];
     const kind = trace !== undefined ? `trace:${trace}` : o.workloads[i % o.workloads.length]!;
+    const name = `vm${i}`;
+    const mine: Record<string, string> = {};
+    params.forEach((p, j) => {
+      if (p.target === name || p.target === kind || (trace !== undefined && p.target === 'trace')) {
+        mine[p.name] = p.value;
+        used.add(j);
+      }
+    });
     vms.push({
-      name: `vm${i}`,
-      workload: { kind, pageCount: vmPages },
+      name,
+      workload: { kind, pageCount: vmPages, ...(Object.keys(mine).length > 0 ? { params: mine } : {}) },
       // A trace VM is as large as the trace's footprint if that exceeds --vm-size.
       ...(trace === undefined ? { pageCount: vmPages } : {}),
       vcpus: o.vcpus,
       ...(o.quota !== undefined ? { dramQuotaPages: pagesOf(o.quota) } : {}),
     });
   }
+  params.forEach((p, j) => {
+    if (!used.has(j)) throw new Error(`--param ${p.target}.${p.name}: no VM is named "${p.target}" or runs that workload`);
+  });
   if (o.trace.length > o.vms) throw new Error(`${o.trace.length} trace files given for ${o.vms} VMs`);
   for (const p of o.policies) {
     if (!POLICY_NAMES.includes(p)) throw new Error(`unknown policy "${p}" (known: ${POLICY_NAMES.join(', ')})`);
@@ -136,6 +159,7 @@ export async function runSimCommand(o: SimCliOptions): Promise<void> {
   const written = await writeOutputs(o.out, {
     'results.json': JSON.stringify(result, null, 2) + '\n',
     'chart.svg': renderChart(result),
+    'timeline.svg': renderTimeline(result),
     'table.txt': `${tableText}\n\n${verdict}\n`,
   });
   process.stdout.write(`${tableText}\n\n${verdict}\n`);
@@ -152,6 +176,7 @@ export function registerSimCommands(program: Command): void {
     .option('--vcpus <n>', 'vCPUs per VM', positiveInt('--vcpus'), 2)
     .option('--workloads <list>', 'workload of each VM, comma-separated, cycled over the VMs (kinds below)', list, [...DEFAULT_WORKLOADS])
     .option('--trace <file>', 'replay a trace file in VM 0, 1, ... in the order given (repeatable; gzip allowed)', collect, [])
+    .option('--param <target.name=value>', 'a workload parameter for a VM (vm1.x=...) or every VM of a kind (kv-zipf.x=...); repeatable; see `hmmv workloads`', collect, [])
     .option('--dram <MiB>', 'host DRAM, MiB (default: a quarter of the VMs total)', nonNegative('--dram'))
     .option('--nvm <MiB>', 'host NVM, MiB (default: four times the DRAM)', nonNegative('--nvm'))
     .option('--quota <MiB>', 'DRAM quota of each VM under hmmv, MiB (default: DRAM split equally)', nonNegative('--quota'))
@@ -161,7 +186,7 @@ export function registerSimCommands(program: Command): void {
     .option('--seed <n>', 'seed of the workloads', nonNegativeInt('--seed'), 1)
     .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv'])
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)
-    .option('--out <dir>', 'output folder for results.json, chart.svg, table.txt', 'sim-results')
+    .option('--out <dir>', 'output folder for results.json, chart.svg, timeline.svg, table.txt', 'sim-results')
     .option('-q, --quiet', 'no progress on stderr', false)
     .addHelpText('after', `\nWorkloads:\n${describeWorkloadKinds()}\n\nTier presets:\n${Object.values(TIER_PRESETS).map((p) => `  ${p.name.padEnd(8)}${p.description}`).join('\n')}\n`)
     .action(async (options: SimCliOptions) => {

@@ -32,7 +32,11 @@ export const PML_KICK_NS_PER_VCPU = 1_500;
 export const SWITCH_NS_PER_PAGE = 100;
 export const SWITCH_SHOOTDOWN_NS = 3_000;
 
-/** Bandwidth of the migration copy (one kernel thread's memcpy), bytes per second. */
+/**
+ * Bandwidth of the migration copy (one kernel thread's memcpy), bytes per
+ * second, when the tiers have room; a loaded tier slows the copy down
+ * (TierLoad.copyBytesPerSec).
+ */
 export const DEFAULT_COPY_BYTES_PER_SEC = 4e9;
 
 /** Copies repeated for pages the guest keeps writing before they are reported Busy. */

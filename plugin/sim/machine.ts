@@ -5,6 +5,7 @@
  * VM runs to the slice's end, the tiers fold the slice's traffic into their
  * loaded latency, then due timers fire (the engines run) before the next slice.
  */
+import { setMaxListeners } from 'node:events';
 import { Tier } from '../host/memory-host.js';
 import type { Policy, PolicyVm, PolicyVmReport } from './policy.js';
 import { SimHost, UNALLOCATED } from './sim-host.js';
@@ -68,6 +69,16 @@ export interface VmResult {
   readonly policy: PolicyVmReport;
 }
 
+/** Per-VM figures sampled during the run (to see a policy converge). */
+export interface MachineTimeline {
+  /** End of each sample interval, ns since the measured run began. */
+  readonly endNs: number[];
+  readonly vms: { readonly opsPerSec: number[]; readonly dramHitRatio: number[] }[];
+}
+
+/** Samples per run in the timeline. */
+export const TIMELINE_SAMPLES = 20;
+
 export interface MachineResult {
   readonly policy: string;
   readonly durationNs: number;
@@ -80,6 +91,7 @@ export interface MachineResult {
     readonly readBytes: number;
     readonly writeBytes: number;
   }[];
+  readonly timeline: MachineTimeline;
 }
 
 export class SimMachine {
@@ -148,11 +160,19 @@ export class SimMachine {
     for (const runner of this.runners) runner.resetStats();
     this.load.resetTotals();
     const stop = new AbortController();
+    // Every engine and migration of every VM waits on this one signal.
+    setMaxListeners(0, stop.signal);
     const running = this.policy.start({ clock, vms: this.policyVms, load: this.load, signal: stop.signal });
     let reports: readonly PolicyVmReport[] = [];
+    const timeline: MachineTimeline = { endNs: [], vms: this.runners.map(() => ({ opsPerSec: [], dramHitRatio: [] })) };
     try {
       await clock.settle();
-      const end = clock.now() + durationNs;
+      const begin = clock.now();
+      const end = begin + durationNs;
+      const sampleNs = durationNs / TIMELINE_SAMPLES;
+      let nextSample = begin + sampleNs;
+      let lastSampleAt = begin;
+      const last = this.runners.map(() => ({ ops: 0, accesses: 0, dram: 0 }));
       let lastProgress = -1;
       while (clock.now() < end) {
         const start = clock.now();
@@ -162,6 +182,20 @@ export class SimMachine {
           this.load.endSlice(next - start);
         }
         await clock.advanceTo(next);
+        if (clock.now() >= nextSample || clock.now() >= end) {
+          const dt = clock.now() - lastSampleAt;
+          timeline.endNs.push(clock.now() - begin);
+          this.runners.forEach((runner, i) => {
+            const s = runner.stats;
+            const prev = last[i]!;
+            const accesses = s.accesses - prev.accesses;
+            timeline.vms[i]!.opsPerSec.push(dt > 0 ? ((s.ops - prev.ops) * 1e9) / dt : 0);
+            timeline.vms[i]!.dramHitRatio.push(accesses > 0 ? (s.dramAccesses - prev.dram) / accesses : 0);
+            last[i] = { ops: s.ops, accesses: s.accesses, dram: s.dramAccesses };
+          });
+          lastSampleAt = clock.now();
+          while (nextSample <= clock.now()) nextSample += sampleNs;
+        }
         const failure = running.failure();
         if (failure) throw failure;
         if (onProgress) {
@@ -179,7 +213,7 @@ export class SimMachine {
       // Migrations still sleeping on the clock were aborted with the signal; let them unwind.
       reports = await stopped.finally(() => Promise.all(this.hosts.map((h) => h.close())));
     }
-    return this.result(durationNs, reports);
+    return this.result(durationNs, reports, timeline);
   }
 
   private backUntouchedPages(): void {
@@ -191,7 +225,7 @@ export class SimMachine {
     }
   }
 
-  private result(durationNs: number, reports: readonly PolicyVmReport[]): MachineResult {
+  private result(durationNs: number, reports: readonly PolicyVmReport[], timeline: MachineTimeline): MachineResult {
     const vms = this.config.vms.map((vm, i): VmResult => {
       const host = this.hosts[i]!;
       const stats: VmRunStats = this.runners[i]!.stats;
@@ -238,6 +272,7 @@ export class SimMachine {
         readBytes: this.load.totalReadBytes[t]!,
         writeBytes: this.load.totalWriteBytes[t]!,
       })),
+      timeline,
     };
   }
 }

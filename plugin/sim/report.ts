@@ -46,9 +46,11 @@ export function formatVerdict(result: ExperimentResult): string {
   if (summary.hmmvBeatsUnmanagedPct !== undefined) {
     const pct = summary.hmmvBeatsUnmanagedPct;
     parts.push(
-      pct >= 0
-        ? `HMM-V beats unmanaged by ${pct.toFixed(1)}% (geometric mean of per-VM ops/s).`
-        : `HMM-V is ${(-pct).toFixed(1)}% slower than unmanaged (geometric mean of per-VM ops/s).`,
+      Math.abs(pct) < 0.05
+        ? 'HMM-V and unmanaged run at the same speed (geometric mean of per-VM ops/s).'
+        : pct > 0
+          ? `HMM-V beats unmanaged by ${pct.toFixed(1)}% (geometric mean of per-VM ops/s).`
+          : `HMM-V is ${(-pct).toFixed(1)}% slower than unmanaged (geometric mean of per-VM ops/s).`,
     );
   }
   return parts.join('\n');

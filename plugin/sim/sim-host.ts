@@ -401,15 +401,16 @@ export class SimHost implements MemoryHost {
     let busy = 0;
     for (let round = 0; pending.length > 0; round++) {
       const bytes = pending.length * PAGE_SIZE_BYTES;
-      const copyNs = (bytes / this.copyBytesPerSec) * 1e9;
-      this.load.startCopy(source, target, this.copyBytesPerSec);
+      const rate = this.load.copyBytesPerSec(source, target, this.copyBytesPerSec);
+      const copyNs = (bytes / rate) * 1e9;
+      this.load.startCopy(source, target, rate);
       let aborted = false;
       try {
         await this.clock.sleep(copyNs, signal);
       } catch {
         aborted = true;
       }
-      this.load.endCopy(source, target, this.copyBytesPerSec, bytes);
+      this.load.endCopy(source, target, rate, bytes);
       bytesCopied += bytes;
       if (round > 0) recopies += pending.length;
       if (aborted || this.closed) {

@@ -3,7 +3,7 @@
  * pages, the traffic of the current time slice, copy traffic in flight, and the
  * loaded latency every VM sees in the next slice (tiers.ts has the curve).
  */
-import { CACHE_LINE_BYTES, loadedLatencyFactor, type TierPreset } from './tiers.js';
+import { CACHE_LINE_BYTES, MAX_UTILISATION, loadedLatencyFactor, type TierPreset } from './tiers.js';
 
 /** Index into `latencyNs`: tier * 2 + (sequential ? 0 : 1). */
 export const latencyIndex = (tier: number, sequential: boolean): number => tier * 2 + (sequential ? 0 : 1);
@@ -14,6 +14,9 @@ export const latencyIndex = (tier: number, sequential: boolean): number => tier 
  * one slice to the next.
  */
 export const LOAD_SMOOTHING_NS = 2e6;
+
+/** A copy gets at least this share of its nominal bandwidth however loaded the tiers are. */
+export const MIN_COPY_SHARE = 0.05;
 
 export class TierLoad {
   readonly preset: TierPreset;
@@ -60,6 +63,19 @@ export class TierLoad {
 
   freePages(tier: number): number {
     return this.capacityPages[tier]! - this.usedPages[tier]!;
+  }
+
+  /**
+   * How fast a copy from `from` to `to` can go now: at most `maxBytesPerSec`,
+   * at most the bandwidth the two tiers have left (reads of the source, writes
+   * of the destination), and never below MIN_COPY_SHARE of the maximum (the
+   * copy competes for the device rather than waiting for it to go idle).
+   */
+  copyBytesPerSec(from: number, to: number, maxBytesPerSec: number): number {
+    const readLeft = (MAX_UTILISATION - this.utilisation[from]!) * this.preset.tiers[from]!.readBytesPerSec;
+    const writeLeft = (MAX_UTILISATION - this.utilisation[to]!) * this.preset.tiers[to]!.writeBytesPerSec;
+    const rate = Math.min(maxBytesPerSec, readLeft, writeLeft);
+    return Math.max(rate, MIN_COPY_SHARE * maxBytesPerSec);
   }
 
   startCopy(from: number, to: number, bytesPerSec: number): void {

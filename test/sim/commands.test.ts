@@ -46,15 +46,18 @@ describe('sim/commands (hmmv sim)', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /policy\s+vm\s+ops\/s\s+slowdown/);
     for (const policy of ['all-dram', 'unmanaged', 'hmmv']) assert.match(run.stdout, new RegExp(`^${policy}\\s+total`, 'm'));
-    assert.match(run.stdout, /HMM-V (beats unmanaged by|is) [\d.]+%/);
+    assert.match(run.stdout, /HMM-V (beats unmanaged by [\d.]+%|is [\d.]+% slower than unmanaged|and unmanaged run at the same speed)/);
     assert.match(run.stderr, /\[hmmv sim\] hmmv 100%/, 'progress on stderr');
-    assert.deepEqual(readdirSync(out1).sort(), ['chart.svg', 'results.json', 'table.txt']);
+    assert.deepEqual(readdirSync(out1).sort(), ['chart.svg', 'results.json', 'table.txt', 'timeline.svg']);
     const json = readFileSync(join(out1, 'results.json'), 'utf8');
     const result = JSON.parse(json) as { runs: { policy: string; vms: unknown[] }[]; summary: { totalSlowdown: Record<string, number> } };
     assert.deepEqual(result.runs.map((r) => r.policy), ['all-dram', 'unmanaged', 'hmmv']);
     assert.equal(result.runs[0]!.vms.length, 4);
     assert.equal(result.summary.totalSlowdown['all-dram'], 1);
-    assert.match(readFileSync(join(out1, 'chart.svg'), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>\n$/);
+    for (const svg of ['chart.svg', 'timeline.svg']) {
+      assert.match(readFileSync(join(out1, svg), 'utf8'), /^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"[\s\S]*<\/svg>\n$/);
+    }
+    assert.ok(!readFileSync(join(out1, 'timeline.svg'), 'utf8').includes('NaN'), 'no NaN coordinates');
 
     const out2 = join(dir, 'two');
     const again = await hmmv(['sim', ...SMALL, '--out', out2, '--quiet']);
@@ -70,6 +73,9 @@ describe('sim/commands (hmmv sim)', () => {
     ['an unknown policy', ['--policies', 'hmmv,clairvoyant'], /unknown policy "clairvoyant"/],
     ['an unknown preset', ['--preset', 'hbm'], /--preset.*hbm.*optane, cxl/],
     ['a negative duration', ['--duration', '-1'], /--duration must be a number > 0/],
+    ['a malformed --param', ['--param', 'theta=0.9'], /--param "theta=0.9": expected TARGET.NAME=VALUE/],
+    ['a --param for no VM', ['--param', 'graph.degree=3'], /no VM is named "graph" or runs that workload/],
+    ['an unknown workload parameter', ['--param', 'vm0.nope=1'], /workload kv-zipf: unknown parameter 'nope'/],
     ['a fractional seed', ['--seed', '1.5'], /--seed must be a whole number/],
   ];
   for (const [what, args, message] of bad) {

@@ -238,3 +238,47 @@ describe('sim/sim-host migration under concurrent writes', () => {
     assert.ok(run.vms[0]!.writes > 10_000);
   });
 });
+
+describe('sim/sim-host management costs', () => {
+  /** A policy that test-and-clears every page's accessed bit every `everyNs`. */
+  const scanner = (everyNs: number): Policy => ({
+    name: 'scanner',
+    description: 'test policy',
+    hostDramPages: (c) => c,
+    firstTouchDramPages: () => Infinity,
+    start(ctx) {
+      const host = ctx.vms[0]!.host;
+      const all = createBitmap(host.pageCount);
+      bitmapFill(all, host.pageCount);
+      const out = createBitmap(host.pageCount);
+      const loop = (async () => {
+        for (;;) {
+          await ctx.clock.sleep(everyNs, ctx.signal);
+          await host.testAndClearAccessed(all, out);
+          await host.drainDirtyLog();
+        }
+      })().catch(() => undefined);
+      return { failure: () => undefined, stop: async () => (await loop, []) };
+    },
+  });
+
+  it('scanning is charged to the VM: a VM scanned every millisecond does fewer operations', async () => {
+    const pages = 1 << 16;
+    const run = async (policy: Policy) => {
+      const writer = recordingWriter(pages, pages, 11);
+      const machine = new SimMachine(
+        { preset: tierPreset('optane'), dramPages: pages, nvmPages: pages, vms: [{ name: 'vm0', workload: writer.workload, pageCount: pages, vcpus: 2, dramQuotaPages: pages }] },
+        policy,
+      );
+      return (await machine.run(20e6)).vms[0]!;
+    };
+    const quiet = await run(scanner(1e9));
+    const scanned = await run(scanner(1e6));
+    assert.equal(quiet.pagesScanned, 0);
+    assert.ok(scanned.pagesScanned >= 19 * pages);
+    assert.ok(scanned.trackingCostPct > 1, `tracking cost ${scanned.trackingCostPct}%`);
+    assert.ok(scanned.opsPerSec < quiet.opsPerSec * 0.99, `${scanned.opsPerSec} vs ${quiet.opsPerSec} ops/s`);
+    assert.ok(quiet.pmlBufferFullExits > 0, 'a write-heavy VM fills PML buffers');
+    assert.ok(quiet.trackingCostPct > 0, 'and pays for the exits');
+  });
+});

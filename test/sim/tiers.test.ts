@@ -72,3 +72,18 @@ describe('sim/tiers', () => {
     assert.ok(dram.vms[0]!.opsPerSec > alone * 1.5);
   });
 });
+
+describe('sim/tier-load copies', () => {
+  it('a copy slows down when its destination tier is busy, but never stops', () => {
+    const load = new TierLoad(tierPreset('optane'), 100, 100);
+    assert.equal(load.copyBytesPerSec(Tier.DRAM, Tier.NVM, 4e9), 4e9, 'idle tiers: full speed');
+    // Optane writes at 12.5 GB/s: 10 GB/s of write-backs leaves ~2 GB/s.
+    for (let i = 0; i < 50; i++) {
+      load.sliceWrites[Tier.NVM] = 10e9 / 64 / 1000;
+      load.endSlice(1e6);
+    }
+    const busy = load.copyBytesPerSec(Tier.DRAM, Tier.NVM, 4e9);
+    assert.ok(busy < 4e9 && busy >= 0.05 * 4e9, `copy at ${busy / 1e9} GB/s`);
+    assert.equal(load.copyBytesPerSec(Tier.NVM, Tier.DRAM, 4e9), 4e9, 'reading Optane still has room');
+  });
+});

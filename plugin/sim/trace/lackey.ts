@@ -15,9 +15,12 @@
  *   spans two pages counts on both. Instruction fetches are not data accesses:
  *   they are counted as instructions (for cpu_ns_per_op) and only recorded as
  *   reads with includeInstructions.
- * - Optionally (cacheKib > 0) accesses first go through a 16-way LRU cache of
- *   64-byte lines of that size, and only misses are recorded: a trace of
- *   memory accesses (LLC misses) rather than of every load and store.
+ * - Optionally (cacheKib > 0) accesses first go through a 16-way LRU
+ *   write-back cache of 64-byte lines of that size, and only memory traffic is
+ *   recorded: a load miss is a read; a store that misses or that first dirties
+ *   a clean line is a write (the write-back it will cause, counted when the
+ *   line is dirtied, which is when a dirty log would see it); loads that hit
+ *   and stores to already dirty lines are not recorded.
  * - A new epoch starts every epochAccesses recorded accesses.
  * - cpu_ns_per_op = instructions × nsPerInstruction / recorded accesses:
  *   the CPU time between two recorded accesses when replayed one per op.
@@ -148,7 +151,7 @@ class LackeyConverter {
 
   private access(addr: number, size: number, write: boolean): void {
     const last = addr + Math.max(size, 1) - 1;
-    if (this.cache && !this.cache.missesOn(addr, last)) return;
+    if (this.cache && !this.cache.reachesMemory(addr, last, write)) return;
     const firstPage = Math.floor(addr / TRACE_PAGE_SIZE);
     const lastPage = Math.floor(last / TRACE_PAGE_SIZE);
     this.count(firstPage, write);
@@ -242,8 +245,8 @@ class LackeyConverter {
 }
 
 /**
- * A set-associative LRU cache of 64-byte lines (16 ways), tracking tags only:
- * missesOn() says whether any line of [first, last] was absent, and inserts them.
+ * A set-associative LRU write-back cache of 64-byte lines (16 ways), tracking
+ * tags and dirty bits only.
  */
 class LruCache {
   private static readonly LINE = 64;
@@ -251,36 +254,44 @@ class LruCache {
   private readonly sets: number;
   private readonly tags: Float64Array;
   private readonly stamps: Float64Array;
+  private readonly dirty: Uint8Array;
   private clock = 0;
 
   constructor(bytes: number) {
     this.sets = Math.max(1, Math.floor(bytes / LruCache.LINE / LruCache.WAYS));
     this.tags = new Float64Array(this.sets * LruCache.WAYS).fill(-1);
     this.stamps = new Float64Array(this.sets * LruCache.WAYS);
+    this.dirty = new Uint8Array(this.sets * LruCache.WAYS);
   }
 
-  missesOn(first: number, last: number): boolean {
-    let miss = false;
+  /**
+   * Whether an access to bytes [first, last] causes memory traffic: a load
+   * that misses on any line, or a store that misses or dirties a clean line.
+   */
+  reachesMemory(first: number, last: number, store: boolean): boolean {
+    let traffic = false;
     for (let line = Math.floor(first / LruCache.LINE); line <= Math.floor(last / LruCache.LINE); line++) {
-      if (this.touch(line)) miss = true;
+      if (this.touch(line, store)) traffic = true;
     }
-    return miss;
+    return traffic;
   }
 
-  /** Returns true on a miss (and fills the line, evicting the least recently used way). */
-  private touch(line: number): boolean {
+  private touch(line: number, store: boolean): boolean {
     const base = (line % this.sets) * LruCache.WAYS;
     let victim = base;
     this.clock++;
     for (let i = base; i < base + LruCache.WAYS; i++) {
       if (this.tags[i] === line) {
         this.stamps[i] = this.clock;
-        return false;
+        if (!store || this.dirty[i]) return false;
+        this.dirty[i] = 1;
+        return true;
       }
       if (this.stamps[i]! < this.stamps[victim]!) victim = i;
     }
     this.tags[victim] = line;
     this.stamps[victim] = this.clock;
+    this.dirty[victim] = store ? 1 : 0;
     return true;
   }
 }

@@ -60,11 +60,11 @@ function log1pOverX(x: number): number {
   return Math.abs(x) > 1e-8 ? Math.log1p(x) / x : 1 - x * (0.5 - x * (1 / 3 - x * 0.25));
 }
 
-const EXACT_TERMS = 10000;
+const EXACT_TERMS = 1000;
 
 /**
  * Generalised harmonic number H(m, theta) = sum_{i=1..m} i^-theta: exact for the
- * first 10^4 terms, Euler-Maclaurin for the tail (relative error far below 1e-9).
+ * first 1000 terms, Euler-Maclaurin for the tail (relative error far below 1e-9).
  */
 export function harmonic(m: number, theta: number): number {
   let sum = 0;
@@ -97,7 +97,7 @@ export function thetaForShare(n: number, dataFraction: number, accessShare: numb
   }
   let lo = 0;
   let hi = 8;
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 48; i++) {
     const mid = (lo + hi) / 2;
     if (zipfTopShare(n, mid, top) < accessShare) lo = mid;
     else hi = mid;

@@ -117,6 +117,11 @@ describe('sim/trace: lackey converter', () => {
     const cached = await convertLackey(chunks(repeated, 100), join(dir, 'c.trace'), { name: 'c', epochAccesses: 100, cacheKib: 32 });
     assert.equal(cached.accesses, 1);
     assert.equal(readTraceFile(join(dir, 'c.trace')).header.cache_kib, 32);
+    // Write-back: a load miss is a read, the first store to the clean line a write, later stores nothing; M on a miss is both.
+    const stores = [' L 0601000,8', ' S 0601008,8', ' S 0601010,8', ' M 0602000,8', ' M 0602000,8', ' S 0603000,8', ' L 0603000,8'].join('\n') + '\n';
+    const wb = await convertLackey(chunks(stores, 100), join(dir, 'wb.trace'), { name: 'wb', epochAccesses: 100, cacheKib: 32 });
+    assert.equal(wb.accesses, 5);
+    assert.equal(readFileSync(join(dir, 'wb.trace'), 'utf8').split('\n').slice(2).join('\n'), '0 1 1\n1 1 1\n2 0 1\n');
     // A cache smaller than the lines cycled through misses every time (LRU, 16 ways).
     const cycling = Array.from({ length: 4 }, () => Array.from({ length: 32 }, (_, i) => ` L ${(0x100000 + i * 64).toString(16)},8`).join('\n')).join('\n') + '\n';
     const thrash = await convertLackey(chunks(cycling, 1000), join(dir, 't.trace'), { name: 't', epochAccesses: 1000, cacheKib: 1 });

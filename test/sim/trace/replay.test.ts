@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { accessIsWrite, accessPage } from '../../../plugin/sim/workload.js';
 import { TRACE_PARAMS, TraceReplayWorkload } from '../../../plugin/sim/trace/replay.js';
 import { parseTrace } from '../../../plugin/sim/trace/reader.js';
@@ -98,3 +99,24 @@ describe('sim/trace: replay as a workload', () => {
 function paramsFor(): Params {
   return new Params('trace', TRACE_PARAMS, undefined);
 }
+
+describe('sim/trace: the traces of real programs in traces/', () => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..', 'traces');
+  for (const name of ['sort', 'gzip', 'kvstore']) {
+    it(`${name}.trace.gz loads, is small, and replays within its footprint`, () => {
+      const file = join(root, `${name}.trace.gz`);
+      assert.ok(statSync(file).size < 1 << 20, 'under 1 MiB gzipped');
+      const w = createWorkload({ kind: `trace:${file}`, pageCount: 0, seed: 1 });
+      assert.equal(w.name, `trace:${name}`);
+      assert.ok(w.pageCount > 100 && w.cpuNsPerOp > 0);
+      const out = new Uint32Array(100_000);
+      w.nextOps(out.length, out);
+      const touched = new Set<number>();
+      for (const a of out) {
+        assert.ok(accessPage(a) < w.pageCount);
+        touched.add(accessPage(a));
+      }
+      assert.ok(touched.size > 50, `${touched.size} pages touched`);
+    });
+  }
+});
