@@ -280,7 +280,12 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
       marked += updated;
       if (updated > 0) ranges--;
       virt -= end - start;
-      s.scanOffset = end >= n ? 0 : end;
+      if (end >= n) {
+        // The end of the address space ends this invocation; the next one starts over (reset_ptenuma_scan).
+        s.scanOffset = 0;
+        break;
+      }
+      s.scanOffset = end;
     }
     s.pagesMarked += marked;
     s.scans++;

@@ -15,6 +15,7 @@ describe('sim/baselines/numa-balancing', () => {
       const marked = (watched[p >>> 5]! & (1 << (p & 31))) !== 0;
       assert.equal(marked, host.tier[p] === Tier.NVM, `page ${p}`);
     }
+    assert.equal(host.counters.pagesScanned, 1024, 'one pass over the VM per scan, never more');
     const before = host.charges.faultNs;
     guestAccess(host, 600, h.clock.now());
     assert.equal(host.charges.faultNs - before, NUMA_HINT_FAULT_NS);
