@@ -58,6 +58,8 @@ export interface AccessHook {
    * the access's write-back traffic itself (the runner does not for hooked accesses).
    */
   access(page: number, write: boolean, nowNs: number): number;
+  /** Latency the last `access` adds on top of its tier's (e.g. Memory Mode's miss penalty), ns; 0 if none. */
+  readonly extraLatencyNs?: number;
 }
 
 export interface SimHostOptions {

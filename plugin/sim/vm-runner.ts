@@ -129,6 +129,7 @@ export class VmRunner {
         const write = (access & 1) !== 0;
         if (hook !== undefined && (watched === null || (watched[word]! & bit) !== 0)) {
           t = hook.access(page, write, now);
+          opMemNs += hook.extraLatencyNs ?? 0;
         } else if (write) {
           writesBack[t]!++;
         }

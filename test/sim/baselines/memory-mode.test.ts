@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { Tier } from '../../../plugin/host/memory-host.js';
-import { assignFrames, DirectMappedCache, memoryModePolicy } from '../../../plugin/sim/policies/memory-mode.js';
+import { assignFrames, DirectMappedCache, MEMORY_MODE_MISS_PENALTY_NS, memoryModePolicy } from '../../../plugin/sim/policies/memory-mode.js';
 import { TierLoad } from '../../../plugin/sim/tier-load.js';
 import { tierPreset } from '../../../plugin/sim/tiers.js';
 import { guestAccess, startHarness } from './harness.js';
@@ -47,6 +47,11 @@ describe('sim/baselines/memory-mode', () => {
     assert.ok(h.hosts.every((host) => host.vmTierPages[Tier.NVM] === 64));
     // VM 0 loops over 8 pages: after the first pass they hit unless VM 1 evicts them.
     for (let pass = 0; pass < 3; pass++) for (let p = 0; p < 8; p++) guestAccess(h.hosts[0]!, p, 0);
+    const hook = h.hosts[0]!.accessHook!;
+    assert.equal(guestAccess(h.hosts[0]!, 40, 0), Tier.NVM);
+    assert.equal(hook.extraLatencyNs, MEMORY_MODE_MISS_PENALTY_NS, 'a miss pays the tag check on top of Optane');
+    assert.equal(guestAccess(h.hosts[0]!, 40, 0), Tier.DRAM);
+    assert.equal(hook.extraLatencyNs, 0, 'a hit costs what DRAM costs');
     for (let p = 0; p < 64; p++) guestAccess(h.hosts[1]!, p, 0);
     const hits = [0, 1, 2, 3, 4, 5, 6, 7].filter((p) => guestAccess(h.hosts[0]!, p, 0) === Tier.DRAM).length;
     assert.ok(hits < 8, `VM 1's sweep over 64 pages through a 16-set cache must evict some of VM 0's pages (hits ${hits})`);
