@@ -182,7 +182,7 @@ export function registerSimCommands(program: Command): void {
     .option('--quota <MiB>', 'DRAM quota of each VM under hmmv, MiB (default: DRAM split equally)', nonNegative('--quota'))
     .addOption(new Option('--preset <name>', 'tier preset').choices(Object.keys(TIER_PRESETS)).default('optane'))
     .option('--duration <s>', 'simulated seconds per policy', positive('--duration'), 2)
-    .option('--warmup <s>', 'simulated seconds of unmanaged first touch before each run', nonNegative('--warmup'), 0.1)
+    .option('--warmup <s>', 'simulated seconds the workloads run unmanaged before each run, backing pages at their first touch; 0 = the guest initializes its memory in address order first, as at boot and load (see docs/simulator.md)', nonNegative('--warmup'), 0)
     .option('--seed <n>', 'seed of the workloads', nonNegativeInt('--seed'), 1)
     .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv'])
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)

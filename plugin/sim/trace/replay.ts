@@ -34,7 +34,6 @@ export class TraceReplayWorkload implements Workload {
   private bufferLength = 0;
   private bufferPos = 0;
   private nextEpoch = 0;
-  private cycle = 0;
 
   constructor(readonly trace: TraceData, spec: WorkloadSpec, params: Params) {
     if (trace.totalAccesses === 0) throw new Error(`trace ${trace.header.name}: the trace has no accesses to replay`);
@@ -49,12 +48,6 @@ export class TraceReplayWorkload implements Workload {
     for (let e = 0; e < trace.epochCount; e++) largest = Math.max(largest, this.epochAccesses(e));
     this.buffer = new Uint32Array(largest);
     this.rng = new Prng(spec.seed, 0);
-  }
-
-  /** Which epoch and pass over the trace the next access comes from. */
-  position(): { cycle: number; epoch: number; offset: number } {
-    if (this.bufferPos < this.bufferLength) return { cycle: this.cycle, epoch: this.nextEpoch - 1, offset: this.bufferPos };
-    return { cycle: this.cycle + (this.nextEpoch === this.trace.epochCount ? 1 : 0), epoch: this.nextEpoch % this.trace.epochCount, offset: 0 };
   }
 
   nextOps(ops: number, out: Uint32Array): void {
@@ -82,10 +75,7 @@ export class TraceReplayWorkload implements Workload {
     const t = this.trace;
     let len = 0;
     do {
-      if (this.nextEpoch === t.epochCount) {
-        this.nextEpoch = 0;
-        this.cycle++;
-      }
+      if (this.nextEpoch === t.epochCount) this.nextEpoch = 0;
       const e = this.nextEpoch++;
       const buf = this.buffer;
       len = 0;

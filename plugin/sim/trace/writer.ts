@@ -38,17 +38,21 @@ export function* traceChunks(trace: TraceData): Generator<string> {
 
 /** Writes a whole trace to `path` (gzip if it ends in .gz), atomically. */
 export async function writeTraceFile(path: string, trace: TraceData): Promise<void> {
+  formatHeader(trace.header); // a bad header fails here, before any file is opened
   await writeAtomically(path, Readable.from(traceChunks(trace)));
 }
 
 /** Pipes `source` (text chunks) into `path` through a temporary file; gzip if the name ends in .gz. */
 export async function writeAtomically(path: string, source: Readable): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
+  const file = createWriteStream(tmp);
   try {
-    if (path.endsWith('.gz')) await pipeline(source, createGzip({ level: 9 }), createWriteStream(tmp));
-    else await pipeline(source, createWriteStream(tmp));
+    if (path.endsWith('.gz')) await pipeline(source, createGzip({ level: 9 }), file);
+    else await pipeline(source, file);
     renameSync(tmp, path);
   } catch (err) {
+    // The stream may still be opening the file: wait until it is closed, then remove it.
+    if (!file.closed) await once(file, 'close').catch(() => undefined);
     rmSync(tmp, { force: true });
     throw err;
   }

@@ -2,11 +2,12 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { formatHeader, parseHeader } from '../../../plugin/sim/trace/header.js';
 import { parseTrace, readTraceFile } from '../../../plugin/sim/trace/reader.js';
 import { traceFromEpochs, type TraceData } from '../../../plugin/sim/trace/trace-data.js';
-import { writeTraceFile } from '../../../plugin/sim/trace/writer.js';
+import { writeAtomically, writeTraceFile } from '../../../plugin/sim/trace/writer.js';
 import { Prng } from '../../../plugin/sim/workloads/prng.js';
 
 /** A random trace: `epochs` epochs over `pages` pages, each touching a random subset. */
@@ -122,6 +123,17 @@ describe('sim/trace: format', () => {
     await assert.rejects(writeTraceFile(path, t), /bad trace header: name must match pattern/);
     assert.equal(existsSync(path), false);
     assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('never')), []);
+  });
+
+  it('a write that fails half-way leaves neither the file nor a temporary behind', async () => {
+    async function* failing(): AsyncGenerator<string> {
+      yield '# trace half page_size=4096 epoch_accesses=1\nepoch 0\n';
+      throw new Error('source failed');
+    }
+    for (const name of ['half.trace', 'half.trace.gz']) {
+      await assert.rejects(writeAtomically(join(dir, name), Readable.from(failing())), /source failed/);
+      assert.deepEqual(readdirSync(dir).filter((f) => f.startsWith('half')), []);
+    }
   });
 
   it('formats and parses headers symmetrically', () => {
