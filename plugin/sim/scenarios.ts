@@ -65,7 +65,7 @@ function base(o: ScenarioOptions) {
   return {
     preset: o.preset ?? 'optane',
     durationNs: Math.round((o.durationSec ?? 10) * 1e9),
-    warmupNs: Math.round((o.warmupSec ?? 0.1) * 1e9),
+    warmupNs: Math.round((o.warmupSec ?? 0) * 1e9),
     seed: o.seed ?? 1,
     trafficScale: o.trafficScale ?? 8,
   };

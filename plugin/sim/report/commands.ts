@@ -127,7 +127,7 @@ export function registerScenarioCommands(program: Command): void {
     .description(`run a named experiment under every policy and write a report folder (scenarios: ${Object.keys(SCENARIOS).join(', ')})`)
     .argument('<name>', `scenario: ${Object.keys(SCENARIOS).join(', ')}`)
     .option('--duration <s>', 'simulated seconds per run', number('--duration', (n) => n > 0), 10)
-    .option('--warmup <s>', 'simulated seconds of first-touch warm-up before each run', number('--warmup', (n) => n >= 0), 0.1)
+    .option('--warmup <s>', 'simulated seconds the workloads run before each run, backing pages at first touch; 0 = the guest initializes its memory in address order (as hmmv sim)', number('--warmup', (n) => n >= 0), 0)
     .option('--vm-size <MiB>', 'guest RAM per VM, MiB (default 128)', number('--vm-size', (n) => n > 0))
     .option('--vcpus <n>', 'vCPUs per VM (default 2; traces 1)', number('--vcpus', (n) => Number.isInteger(n) && n > 0))
     .option('--seed <n>', 'seed of the workloads', number('--seed', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff), 1)
