@@ -8,6 +8,7 @@ import { registerLibvirtCommands } from './libvirt/commands.js';
 import { registerManagerCommands } from './manager/commands.js';
 import { registerQmpCommands } from '../qmp/cli.js';
 import { registerSimCommands } from './sim/commands.js';
+import { registerScenarioCommands } from './sim/report/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
 import { registerWorkloadCommands } from './sim/workloads/commands.js';
 import { registerPoolCommands } from './pool/commands.js';
@@ -23,6 +24,7 @@ registerManagerCommands(program);
 registerTraceCommands(program);
 registerWorkloadCommands(program);
 registerSimCommands(program);
+registerScenarioCommands(program);
 registerQmpCommands(program);
 registerPoolCommands(program);
 

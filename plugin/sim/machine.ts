@@ -125,7 +125,7 @@ export class SimMachine {
           this.clock,
         ),
     );
-    this.runners = config.vms.map((vm, i) => new VmRunner(this.hosts[i]!, vm.workload, this.load));
+    this.runners = config.vms.map((vm, i) => new VmRunner(this.hosts[i]!, policy.wrapWorkload?.(i, vm.workload) ?? vm.workload, this.load));
     this.policyVms = config.vms.map((vm, i) => ({
       name: vm.name,
       host: this.hosts[i]!,

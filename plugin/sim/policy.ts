@@ -7,6 +7,7 @@
 import type { Clock } from '../util/clock.js';
 import type { SimHost } from './sim-host.js';
 import type { TierLoad } from './tier-load.js';
+import type { Workload } from './workload.js';
 
 export interface PolicyVm {
   readonly name: string;
@@ -42,6 +43,11 @@ export interface Policy {
   /** DRAM pages a VM may take at first touch before its pages land in NVM. */
   firstTouchDramPages(vm: { readonly pageCount: number; readonly dramQuotaPages: number }): number;
   start(context: PolicyContext): RunningPolicy;
+  /**
+   * Optional: the workload VM `vmIndex` runs, wrapped (the oracle reads each
+   * window's accesses ahead of the guest). The wrapper must pass the stream through unchanged.
+   */
+  wrapWorkload?(vmIndex: number, workload: Workload): Workload;
 }
 
 /** A policy that never moves anything after placement. */

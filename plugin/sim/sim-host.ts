@@ -44,6 +44,24 @@ export const PAGE_SIZE_BYTES = 4096;
 /** tier[] value of a page the guest has not touched yet (no host memory behind it). */
 export const UNALLOCATED = 2;
 
+/**
+ * An optional per-access hook a policy installs on a host (NUMA balancing's
+ * hint faults, Memory Mode's DRAM cache). The runner's hot loop tests one field
+ * for it, so an unhooked host pays nothing more.
+ */
+export interface AccessHook {
+  /** Pages whose accesses go through `access`; null: every access does. */
+  readonly watched: Bitmap | null;
+  /**
+   * One guest access to a watched page at VM time `nowNs`. Returns the tier
+   * whose latency the access pays and whose reads it counts; the hook accounts
+   * the access's write-back traffic itself (the runner does not for hooked accesses).
+   */
+  access(page: number, write: boolean, nowNs: number): number;
+  /** Latency the last `access` adds on top of its tier's (e.g. Memory Mode's miss penalty), ns; 0 if none. */
+  readonly extraLatencyNs?: number;
+}
+
 export interface SimHostOptions {
   readonly name: string;
   readonly pageCount: number;
@@ -60,6 +78,8 @@ export interface SimHostOptions {
 export interface SimHostCharges {
   scanNs: number;
   tlbFlushNs: number;
+  /** Faults taken to track accesses (NUMA hint faults), charged by policies. */
+  faultNs: number;
   pmlExitNs: number;
   pmlKickNs: number;
   switchNs: number;
@@ -98,8 +118,10 @@ export class SimHost implements MemoryHost {
   readonly vmTierPages = new Float64Array(2);
   /** CPU time owed by the VM that its runner has not yet taken, ns. */
   pendingCpuNs = 0;
+  /** Set by a policy that must see accesses (AccessHook); undefined on the fast path. */
+  accessHook: AccessHook | undefined = undefined;
 
-  readonly charges: SimHostCharges = { scanNs: 0, tlbFlushNs: 0, pmlExitNs: 0, pmlKickNs: 0, switchNs: 0 };
+  readonly charges: SimHostCharges = { scanNs: 0, tlbFlushNs: 0, faultNs: 0, pmlExitNs: 0, pmlKickNs: 0, switchNs: 0 };
   readonly counters: SimHostCounters = {
     pagesScanned: 0,
     scanRounds: 0,
@@ -220,10 +242,46 @@ export class SimHost implements MemoryHost {
     this.pendingCpuNs += ns;
   }
 
+  /** CPU time a policy's own machinery takes from this VM (baselines that do not go through MemoryHost calls). */
+  chargeCpu(kind: keyof SimHostCharges, ns: number): void {
+    this.charge(kind, ns);
+  }
+
+  /** Counts pages a policy's own tracker scanned (for the tracking-cost table). */
+  countScanned(pages: number): void {
+    this.counters.pagesScanned += pages;
+  }
+
+  /**
+   * Moves one page at once, for kernel paths that copy a page with the guest
+   * stopped on it (NUMA balancing promotes in the faulting vCPU's context;
+   * reclaim demotes an unmapped page) and for the oracle, whose moves are free.
+   * The caller charges the time. Returns false (nothing changes) if the page is
+   * untouched, being migrated, already there, or the target tier is full.
+   */
+  relocate(page: number, target: Tier, countTraffic = true): boolean {
+    const source = this.tier[page]!;
+    if (source === target || source > 1) return false;
+    if ((this.inFlight[page >>> 5]! & (1 << (page & 31))) !== 0) return false;
+    if (this.load.freePages(target) <= 0) return false;
+    this.load.usedPages[source]!--;
+    this.load.usedPages[target]!++;
+    this.vmTierPages[source]!--;
+    this.vmTierPages[target]!++;
+    this.tier[page] = target;
+    if (countTraffic) {
+      this.load.addCopyBytes(source, target, PAGE_SIZE_BYTES);
+      this.counters.bytesCopied += PAGE_SIZE_BYTES;
+      if (target === Tier.DRAM) this.counters.migratedToDram++;
+      else this.counters.migratedToNvm++;
+    }
+    return true;
+  }
+
   /** All management CPU time charged so far that counts as tracking (scans, flushes, PML). */
   trackingCpuNs(): number {
     const c = this.charges;
-    return c.scanNs + c.tlbFlushNs + c.pmlExitNs + c.pmlKickNs;
+    return c.scanNs + c.tlbFlushNs + c.faultNs + c.pmlExitNs + c.pmlKickNs;
   }
 
   // ---------------------------------------------------------------- MemoryHost

@@ -90,6 +90,13 @@ export class TierLoad {
     this.totalWriteBytes[to]! += bytes;
   }
 
+  /** A copy done at once (a synchronous page migration): its bytes count in this slice's traffic. */
+  addCopyBytes(from: number, to: number, bytes: number): void {
+    const lines = bytes / CACHE_LINE_BYTES / this.trafficScale;
+    this.sliceReads[from]! += lines;
+    this.sliceWrites[to]! += lines;
+  }
+
   /** Closes a slice of `sliceNs`: folds its traffic into the utilisation and sets next slice's latencies. */
   endSlice(sliceNs: number): void {
     if (sliceNs <= 0) return;

@@ -89,6 +89,8 @@ export class VmRunner {
     const vcpus = host.vcpuCount;
     const perOp = this.workload.accessesPerOp;
     const cpuNsPerOp = this.workload.cpuNsPerOp;
+    const hook = host.accessHook;
+    const watched = hook?.watched ?? null;
     const buf = this.buffer;
     const stats = this.stats;
     let now = this.localNs;
@@ -122,16 +124,22 @@ export class VmRunner {
         if (page >= pageCount) throw new Error(`workload ${this.workload.name} touched page ${page}, past the VM's ${pageCount} pages`);
         let t = tier[page]!;
         if (t > 1) t = host.allocateOnTouch(page);
+        const word = page >>> 5;
+        const bit = 1 << (page & 31);
+        const write = (access & 1) !== 0;
+        if (hook !== undefined && (watched === null || (watched[word]! & bit) !== 0)) {
+          t = hook.access(page, write, now);
+          opMemNs += hook.extraLatencyNs ?? 0;
+        } else if (write) {
+          writesBack[t]!++;
+        }
         opMemNs += latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]!;
         prev = page;
         if (t === 0) dram++;
         else nvm++;
-        const word = page >>> 5;
-        const bit = 1 << (page & 31);
         accessedBits[word]! |= bit;
-        if ((access & 1) !== 0) {
+        if (write) {
           writes++;
-          writesBack[t]!++;
           version[page]!++;
           if ((dirtyBits[word]! & bit) === 0) {
             dirtyBits[word]! |= bit;

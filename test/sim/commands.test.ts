@@ -72,7 +72,7 @@ describe('sim/commands (hmmv sim)', () => {
     ['an unknown workload', ['--workloads', 'kv-zipf,nope'], /unknown workload 'nope'/],
     ['a quota larger than the host', ['--quota', '64'], /DRAM quotas add up to .* more than the host's/],
     ['a VM larger than both tiers', ['--dram', '2', '--nvm', '4'], /VM vm0 has 2048 pages, more than DRAM \(512\) and NVM \(1024\) together/],
-    ['an unknown policy', ['--policies', 'hmmv,oracle'], /unknown policy "oracle"/],
+    ['an unknown policy', ['--policies', 'hmmv,clairvoyant'], /unknown policy "clairvoyant"/],
     ['an unknown preset', ['--preset', 'hbm'], /--preset.*hbm.*optane, cxl/],
     ['a negative duration', ['--duration', '-1'], /--duration must be a number > 0/],
     ['a malformed --param', ['--param', 'theta=0.9'], /--param "theta=0.9": expected TARGET.NAME=VALUE/],

@@ -2,7 +2,12 @@
 import type { EngineOptions } from '../../engine/run.js';
 import type { Policy } from '../policy.js';
 import { allDramPolicy } from './all-dram.js';
+import { damonPolicy } from './damon.js';
 import { hmmvPolicy } from './hmmv.js';
+import { memoryModePolicy } from './memory-mode.js';
+import { MEMTIERD_SAMPLE_CONFIG, memtierdPolicy } from './memtierd.js';
+import { numaBalancingPolicy } from './numa-balancing.js';
+import { oraclePolicy } from './oracle.js';
 import { unmanagedPolicy } from './unmanaged.js';
 import { hmmvPoolPolicy } from '../../pool/sim-policy.js';
 
@@ -18,6 +23,13 @@ const FACTORIES: Readonly<Record<string, (options: PolicyOptions) => Policy>> = 
   'hmmv-pool': (options) => hmmvPoolPolicy(options.engine ? { engine: options.engine } : {}),
   'hmmv-pool-fair': (options) => hmmvPoolPolicy({ policy: 'fair', ...(options.engine ? { engine: options.engine } : {}) }),
   'hmmv-pool-weighted': (options) => hmmvPoolPolicy({ policy: 'weighted', ...(options.engine ? { engine: options.engine } : {}) }),
+  'numa-balancing': () => numaBalancingPolicy(),
+  tpp: () => numaBalancingPolicy({ tpp: true }),
+  'memory-mode': () => memoryModePolicy(),
+  memtierd: () => memtierdPolicy(),
+  'memtierd-sample': () => memtierdPolicy(MEMTIERD_SAMPLE_CONFIG, 'memtierd-sample'),
+  damon: () => damonPolicy(),
+  oracle: () => oraclePolicy(),
 };
 
 export const POLICY_NAMES: readonly string[] = Object.keys(FACTORIES);
