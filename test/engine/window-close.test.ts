@@ -71,11 +71,11 @@ describe('engine/window-close (multi-level queue, temperature)', () => {
 
   it('ages a cooled page and heats a written page faster than a read one', () => {
     assert.equal(nextTemperature(0, 8, 0), 16);
-    assert.equal(nextTemperature(0, 8, 8), 48);
+    assert.equal(nextTemperature(0, 8, 8), 24);
     assert.equal(nextTemperature(40, 0, 0), 20);
     let t = 0;
     for (let w = 0; w < 20; w++) t = nextTemperature(t, 8, 8);
-    assert.equal(t, 96, 'a page written every round settles at 96');
+    assert.equal(t, 48, 'a page written every round settles at 48');
     const { state, hist } = setUp(2);
     state.temperature[0] = 64;
     bitmapSet(state.warm, 0);
