@@ -42,7 +42,7 @@ export interface LinuxHostOptions {
   readonly damon?: Partial<DamonAttrs>;
   /** Entries one drainDirtyLog may return before it reports overflow (default: vcpuCount * 512 * 64). */
   readonly dirtyLogCapacity?: number;
-  /** Pages per move_pages call (default 1024). */
+  /** Pages per move_pages call that moves (default 64: bounds how long a page may be unmapped). */
   readonly migrateBatchPages?: number;
   /** Skip the capability probe (tests that already probed). */
   readonly probe?: ProbeReport;
@@ -91,6 +91,7 @@ export class LinuxMemoryHost implements MemoryHost {
   private readonly pendingDirty: Bitmap;
   private readonly dirtyLogCapacity: number;
   private readonly batch: number;
+  private readonly queryBatch = 4096;
   private readonly dramNodes: readonly number[];
   private readonly nvmNodes: readonly number[];
   private closed = false;
@@ -112,7 +113,7 @@ export class LinuxMemoryHost implements MemoryHost {
     this.lastAccessMs = new Uint32Array(first);
     this.pendingDirty = createBitmap(first);
     this.dirtyLogCapacity = options.dirtyLogCapacity ?? this.vcpuCount * 512 * 64;
-    this.batch = options.migrateBatchPages ?? 1024;
+    this.batch = options.migrateBatchPages ?? 64;
     this.pagemap = new PagemapReader(this.pid);
     // Start from a clean soft-dirty state: everything written before counts as dirty once.
     this.harvestSoftDirty();
@@ -159,7 +160,8 @@ export class LinuxMemoryHost implements MemoryHost {
         if (d.end <= gStart || d.start >= gEnd) continue;
         const lo = Number(((d.start > gStart ? d.start : gStart) - gStart) / BigInt(PAGE));
         const hi = Number(((d.end < gEnd ? d.end : gEnd) - gStart + BigInt(PAGE - 1)) / BigInt(PAGE));
-        const seen = d.nrAccesses > 0 ? now : d.age > 0 ? Math.max(1, now - d.age * aggrMs) : 0;
+        // Idle for `age` intervals after the interval in which it was last seen accessed.
+        const seen = d.nrAccesses > 0 ? now : Math.max(1, now - (d.age + 1) * aggrMs);
         if (seen > 0) this.lastAccessMs.fill(seen, g.firstPage + lo, g.firstPage + hi);
       }
     }
@@ -239,8 +241,8 @@ export class LinuxMemoryHost implements MemoryHost {
   queryNodes(pages: Uint32Array): Int32Array {
     this.assertOpen();
     const status = new Int32Array(pages.length);
-    for (let off = 0; off < pages.length; off += this.batch) {
-      const n = Math.min(this.batch, pages.length - off);
+    for (let off = 0; off < pages.length; off += this.queryBatch) {
+      const n = Math.min(this.queryBatch, pages.length - off);
       const addrs = new BigUint64Array(n);
       for (let k = 0; k < n; k++) addrs[k] = this.pageAddress(pages[off + k]!);
       const st = new Int32Array(n);
@@ -307,7 +309,8 @@ export class LinuxMemoryHost implements MemoryHost {
       const t = process.hrtime.bigint();
       movePagesRaw(this.pid, addrs, nodes, status);
       const dt = Number(process.hrtime.bigint() - t);
-      // Upper bound: a page is unmapped at most for the whole call (batched unmap-copy-remap).
+      // Upper bound per page: the kernel unmaps a page for part of this call only
+      // (migration entry during its copy); we cannot see finer than the call.
       let movedHere = 0;
       for (let j = 0; j < idx.length; j++) {
         const k = off + idx[j]!;

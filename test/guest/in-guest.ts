@@ -1,0 +1,300 @@
+/**
+ * Runs INSIDE the test-bed guest (Debian's 6.12 kernel, two NUMA nodes):
+ * drives the project's linux backend against the workload process (a stand-in
+ * for QEMU's guest RAM with a known hot and cold region) and prints one
+ * "HMMV-RESULT {json}" line per measured fact on the serial console. The mocha
+ * suite on the host (test/host/linux/testbed.test.ts) asserts on them.
+ * Scenarios: "probe" (capabilities only), "backend" (everything but the engine).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { bitmapFill, bitmapGet, createBitmap, type Bitmap } from '../../plugin/util/bitmap.js';
+import { MigrationOutcome, Tier } from '../../plugin/host/memory-host.js';
+import { openLinuxHost, type LinuxMemoryHost } from '../../plugin/host/linux/linux-host.js';
+import { probeHost } from '../../plugin/host/linux/probe.js';
+import { readTopology } from '../../plugin/host/linux/topology.js';
+import { readText, writeText } from '../../plugin/host/linux/sysfs.js';
+
+function report(check: string, data: Record<string, unknown>): void {
+  process.stdout.write(`HMMV-RESULT ${JSON.stringify({ check, ...data })}\n`);
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+
+interface WorkloadRegion {
+  name: 'hot-read' | 'hot-write' | 'cold';
+  start: string;
+  pages: number;
+}
+
+class Workload {
+  readonly lines: string[] = [];
+  private waiters: ((line: string) => void)[] = [];
+  private constructor(
+    readonly proc: ChildProcessWithoutNullStreams,
+    readonly pid: number,
+    readonly regions: WorkloadRegion[],
+  ) {}
+
+  static async start(hotRead: number, hotWrite: number, cold: number): Promise<Workload> {
+    const proc = spawn('/bin/workload', [String(hotRead), String(hotWrite), String(cold)]);
+    const rl = createInterface({ input: proc.stdout });
+    const first = await new Promise<string>((resolve, reject) => {
+      rl.once('line', resolve);
+      proc.once('exit', (code) => reject(new Error(`workload exited (${code})`)));
+    });
+    const info = JSON.parse(first.replace(/^WORKLOAD /, '')) as { pid: number; regions: WorkloadRegion[] };
+    const w = new Workload(proc, info.pid, info.regions);
+    rl.on('line', (l) => {
+      const waiter = w.waiters.shift();
+      if (waiter) waiter(l);
+      else w.lines.push(l);
+    });
+    return w;
+  }
+
+  /** Asks the workload to check every page against what it last wrote. */
+  async verify(): Promise<Record<string, number>> {
+    const line = new Promise<string>((resolve) => this.waiters.push(resolve));
+    process.kill(this.pid, 'SIGUSR1');
+    return JSON.parse((await line).replace(/^VERIFY /, '')) as Record<string, number>;
+  }
+
+  stop(): void {
+    this.proc.kill('SIGKILL');
+  }
+}
+
+/** Page ranges [first, first+count) of each workload region in the host's page numbering. */
+function regionPages(host: LinuxMemoryHost): Record<string, { first: number; count: number }> {
+  const out: Record<string, { first: number; count: number }> = {};
+  for (const r of host.regions()) out[r.name] = { first: r.firstPage, count: r.pageCount };
+  return out;
+}
+
+function fractionSet(map: Bitmap, first: number, count: number): number {
+  let n = 0;
+  for (let i = first; i < first + count; i++) if (bitmapGet(map, i)) n++;
+  return n / count;
+}
+
+function perRegion(host: LinuxMemoryHost, map: Bitmap): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, r] of Object.entries(regionPages(host))) out[name] = Number(fractionSet(map, r.first, r.count).toFixed(3));
+  return out;
+}
+
+/** sha256 of each page of a range of the workload's memory, read through /proc/PID/mem. */
+function pageHashes(pid: number, start: bigint, pages: number): string[] {
+  const fd = openSync(`/proc/${pid}/mem`, 'r');
+  const buf = Buffer.alloc(4096);
+  const out: string[] = [];
+  try {
+    for (let p = 0; p < pages; p++) {
+      const got = readSync(fd, buf, 0, 4096, Number(start) + p * 4096);
+      if (got !== 4096) throw new Error(`short read of /proc/${pid}/mem`);
+      out.push(createHash('sha256').update(buf).digest('hex').slice(0, 16));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return out;
+}
+
+function nodesOf(host: LinuxMemoryHost, pages: Uint32Array): Int32Array {
+  return host.queryNodes(pages);
+}
+
+function range(first: number, count: number, step = 1): Uint32Array {
+  const out: number[] = [];
+  for (let i = first; i < first + count; i += step) out.push(i);
+  return Uint32Array.from(out);
+}
+
+async function backendScenario(): Promise<void> {
+  const topo = readTopology();
+  report('topology', { topology: topo });
+
+  const HOT_READ = 1024;
+  const HOT_WRITE = 512;
+  const COLD = 2048;
+  const w = await Workload.start(HOT_READ, HOT_WRITE, COLD);
+  let host: LinuxMemoryHost | undefined;
+  try {
+    host = await openLinuxHost({
+      pid: w.pid,
+      ram: w.regions.map((r) => ({ name: r.name, start: BigInt(r.start), lengthBytes: r.pages * 4096 })),
+      dramNodes: [0],
+      nvmNodes: [1],
+      damon: { sampleUs: 5000, aggrUs: 100_000, updateUs: 1_000_000, minRegions: 100, maxRegions: 1000 },
+    });
+    report('opened', { info: host.info, pageCount: host.pageCount, regions: host.regions().map((r) => ({ ...r, hostVirtAddr: r.hostVirtAddr?.toString(16) })) });
+    const all = createBitmap(host.pageCount);
+    bitmapFill(all, host.pageCount);
+
+    // Tier map at start: the workload ran on node 0's CPUs, so all on DRAM.
+    const tierMap = createBitmap(host.pageCount);
+    await host.readTierMap(tierMap);
+    report('tiers-at-start', { nvmFraction: perRegion(host, tierMap), usage: await host.tierUsage() });
+
+    // Accessed bits: let DAMON settle its regions, clear, wait, test.
+    await sleep(3000);
+    await host.testAndClearAccessed(all, createBitmap(host.pageCount));
+    const accessedRounds: Record<string, number>[] = [];
+    for (let round = 0; round < 3; round++) {
+      await sleep(1500);
+      const accessed = createBitmap(host.pageCount);
+      await host.testAndClearAccessed(all, accessed);
+      accessedRounds.push(perRegion(host, accessed));
+    }
+    report('accessed', { rounds: accessedRounds });
+
+    // Dirty bits: clear, wait, test; then the emulated dirty log.
+    await host.testAndClearDirty(all, createBitmap(host.pageCount));
+    await sleep(1000);
+    const dirty = createBitmap(host.pageCount);
+    await host.testAndClearDirty(all, dirty);
+    report('dirty', { fraction: perRegion(host, dirty) });
+    await host.drainDirtyLog();
+    await sleep(1000);
+    const drain = await host.drainDirtyLog();
+    const logMap = createBitmap(host.pageCount);
+    for (let k = 0; k < drain.count; k++) logMap[drain.pages[k]! >>> 5]! |= 1 << (drain.pages[k]! & 31);
+    report('dirty-log', { count: drain.count, overflowed: drain.overflowed, fraction: perRegion(host, logMap) });
+    // Scan-set semantics: pages outside the scan set keep their dirty evidence.
+    await host.testAndClearDirty(all, createBitmap(host.pageCount));
+    await sleep(1000);
+    const rp = regionPages(host);
+    const half = createBitmap(host.pageCount);
+    for (let i = rp['hot-write']!.first; i < rp['hot-write']!.first + rp['hot-write']!.count / 2; i++) half[i >>> 5]! |= 1 << (i & 31);
+    process.kill(w.pid, 'SIGSTOP'); // no writes between the two reads below
+    const d1 = createBitmap(host.pageCount);
+    await host.testAndClearDirty(half, d1);
+    const d2 = createBitmap(host.pageCount);
+    await host.testAndClearDirty(all, d2);
+    process.kill(w.pid, 'SIGCONT');
+    const halfCount = rp['hot-write']!.count / 2;
+    const firstHalf = rp['hot-write']!.first;
+    const secondHalf = firstHalf + halfCount;
+    report('dirty-scan-set', {
+      firstCall: { scanned: fractionSet(d1, firstHalf, halfCount), notScanned: fractionSet(d1, secondHalf, halfCount) },
+      secondCall: { firstHalf: fractionSet(d2, firstHalf, halfCount), secondHalf: fractionSet(d2, secondHalf, halfCount) },
+      otherRegions: { firstCall: perRegion(host, d1), secondCall: perRegion(host, d2) },
+    });
+
+    // Migration: chosen pages to node 1 while the workload keeps writing, then back.
+    const hr = rp['hot-read']!;
+    const hw = rp['hot-write']!;
+    const cold = rp['cold']!;
+    const chosen = Uint32Array.from([...range(cold.first, cold.count, 2), ...range(hw.first, hw.count, 2), ...range(hr.first, hr.count / 2)]);
+    const chosenSet = new Set(chosen);
+    const others = Uint32Array.from(range(0, host.pageCount).filter((i) => !chosenSet.has(i)));
+    const stableBefore = [...pageHashes(w.pid, BigInt(w.regions[0]!.start), HOT_READ), ...pageHashes(w.pid, BigInt(w.regions[2]!.start), COLD)];
+    const versionBefore = (await w.verify()).hotWriteVersion0!;
+    const t1 = process.hrtime.bigint();
+    const toNvm = await host.migrate(chosen, Tier.NVM);
+    const sec1 = Number(process.hrtime.bigint() - t1) / 1e9;
+    const nodesChosen = nodesOf(host, chosen);
+    const nodesOthers = nodesOf(host, others);
+    const count = (a: Int32Array, v: number) => a.reduce((n, x) => n + (x === v ? 1 : 0), 0);
+    const stableMid = [...pageHashes(w.pid, BigInt(w.regions[0]!.start), HOT_READ), ...pageHashes(w.pid, BigInt(w.regions[2]!.start), COLD)];
+    const verifyMid = await w.verify();
+    report('move-to-nvm', {
+      requested: chosen.length,
+      moved: toNvm.moved,
+      busy: toNvm.busy,
+      failed: toNvm.failed,
+      failures: toNvm.failures.slice(0, 5),
+      chosenOnNode1: count(nodesChosen, 1),
+      othersOnNode0: count(nodesOthers, 0),
+      others: others.length,
+      stableUnchanged: stableMid.every((h, i) => h === stableBefore[i]),
+      verify: verifyMid,
+      hotWriteVersionAdvanced: verifyMid.hotWriteVersion0! > versionBefore,
+      seconds: sec1,
+      pauseMs: toNvm.pauseNs / 1e6,
+      maxPauseMs: toNvm.maxPauseNs / 1e6,
+    });
+    await host.readTierMap(tierMap);
+    report('tiers-after-move', { nvmFraction: perRegion(host, tierMap), usage: await host.tierUsage() });
+    const again = await host.migrate(chosen, Tier.NVM);
+    report('move-again', { alreadyThere: again.outcome.filter((o) => o === MigrationOutcome.AlreadyThere).length, moved: again.moved, requested: chosen.length });
+
+    const toDram = await host.migrate(chosen, Tier.DRAM);
+    const nodesBack = nodesOf(host, chosen);
+    const stableAfter = [...pageHashes(w.pid, BigInt(w.regions[0]!.start), HOT_READ), ...pageHashes(w.pid, BigInt(w.regions[2]!.start), COLD)];
+    const verifyEnd = await w.verify();
+    report('move-back', {
+      requested: chosen.length,
+      moved: toDram.moved,
+      failed: toDram.failed,
+      chosenOnNode0: count(nodesBack, 0),
+      othersOnNode0: count(nodesOf(host, others), 0),
+      stableUnchanged: stableAfter.every((h, i) => h === stableBefore[i]),
+      verify: verifyEnd,
+      hotWriteVersionAdvanced: verifyEnd.hotWriteVersion0! > verifyMid.hotWriteVersion0!,
+    });
+
+    // Bad input: a page outside guest RAM is a clear error, nothing moved.
+    try {
+      await host.migrate(Uint32Array.from([host.pageCount + 5]), Tier.NVM);
+      report('bad-page', { threw: false });
+    } catch (err) {
+      report('bad-page', { threw: true, message: (err as Error).message });
+    }
+
+    // Throughput (TCG: for the record only): the whole cold region there and back.
+    const coldPages = range(cold.first, cold.count);
+    const t2 = process.hrtime.bigint();
+    const there = await host.migrate(coldPages, Tier.NVM);
+    const s2 = Number(process.hrtime.bigint() - t2) / 1e9;
+    const t3 = process.hrtime.bigint();
+    const back = await host.migrate(coldPages, Tier.DRAM);
+    const s3 = Number(process.hrtime.bigint() - t3) / 1e9;
+    report('throughput', {
+      pages: coldPages.length,
+      toNvm: { moved: there.moved, seconds: s2, mibPerSec: (there.moved * 4096) / 2 ** 20 / s2 },
+      toDram: { moved: back.moved, seconds: s3, mibPerSec: (back.moved * 4096) / 2 ** 20 / s3 },
+    });
+  } finally {
+    await host?.close();
+    w.stop();
+  }
+
+  // numa_balancing = 2 (memory tiering mode) as a baseline for later.
+  const before = readText('/proc/sys/kernel/numa_balancing');
+  let accepted = true;
+  let error: string | undefined;
+  try {
+    writeText('/proc/sys/kernel/numa_balancing', '2');
+  } catch (err) {
+    accepted = false;
+    error = (err as Error).message;
+  }
+  report('numa-balancing', {
+    before,
+    after: readText('/proc/sys/kernel/numa_balancing'),
+    accepted,
+    error,
+    demotionEnabled: readText('/sys/kernel/mm/numa/demotion_enabled'),
+    promoteRateLimitMBps: readText('/proc/sys/kernel/numa_balancing_promote_rate_limit_MBps'),
+  });
+}
+
+async function main(scenario: string): Promise<void> {
+  report('started', { scenario, uptime: uptime() });
+  report('probe', { probe: probeHost() });
+  if (scenario === 'backend' || scenario === 'all') await backendScenario();
+  report('done', { uptime: uptime() });
+}
+
+main(process.argv[2] ?? 'all').then(
+  () => process.exit(0),
+  (err: Error) => {
+    report('error', { message: err.message, stack: err.stack });
+    process.exit(1);
+  },
+);
