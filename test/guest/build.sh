@@ -4,7 +4,8 @@
 #   $CACHE/base.cpio       busybox-static, node and its shared libraries, the workload, /init
 #   $CACHE/app.cpio        the project's dist/ and koffi (rebuilt every run: small)
 #   $CACHE/initrd.cpio     base + app concatenated (the kernel unpacks both)
-# Usage: build.sh REPO_DIR CACHE_DIR. Everything but app.cpio is cached by content.
+# Usage: build.sh REPO_DIR CACHE_DIR [base]. Everything but app.cpio is cached by
+# content; with "base" only the kernel and base.cpio are built (CI set-up step).
 set -euo pipefail
 repo=$(cd "$1" && pwd)
 mkdir -p "$2"
@@ -57,6 +58,8 @@ if [ ! -s "$cache/base-$key.cpio" ]; then
   rm -rf "$root"
   find "$cache" -name 'base-*.cpio' ! -name "base-$key.cpio" -delete
 fi
+
+[ "${3:-}" = base ] && exit 0
 
 # --- app: dist/ and koffi ----------------------------------------------
 app=$(mktemp -d)
