@@ -56,3 +56,4 @@ export function bitmapForEach(map: Bitmap, fn: (i: number) => void): void {
     }
   }
 }
+

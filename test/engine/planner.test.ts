@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { collectPlan, planCounts } from '../../plugin/engine/planner.js';
+import { PageState } from '../../plugin/engine/page-state.js';
+import { bitmapSet } from '../../plugin/util/bitmap.js';
+import { rng } from './reference.js';
+
+interface Case {
+  temps: Uint8Array;
+  inNvm: boolean[];
+  movable: boolean[];
+  quota: number;
+  budget: number;
+  hysteresis: number;
+}
+
+/** The planner's rules applied by comparison sort: returns the temperatures promoted and demoted. */
+function reference(c: Case): { promote: number[]; demote: number[] } {
+  const idx = [...c.temps.keys()];
+  const nvm = idx.filter((i) => c.inNvm[i] && c.movable[i] && c.temps[i]! >= 1).map((i) => c.temps[i]!).sort((a, b) => b - a);
+  const dram = idx.filter((i) => !c.inNvm[i] && c.movable[i]).map((i) => c.temps[i]!).sort((a, b) => a - b);
+  let budget = c.budget;
+  let free = c.quota - idx.filter((i) => !c.inNvm[i]).length;
+  const promote: number[] = [];
+  const demote: number[] = [];
+  while (free < 0 && budget > 0 && dram.length > 0) { demote.push(dram.shift()!); free++; budget--; }
+  while (free > 0 && budget > 0 && nvm.length > 0) { promote.push(nvm.shift()!); free--; budget--; }
+  while (budget >= 2 && nvm.length > 0 && dram.length > 0 && nvm[0]! > dram[0]! + c.hysteresis) {
+    promote.push(nvm.shift()!); demote.push(dram.shift()!); budget -= 2;
+  }
+  return { promote: promote.sort((a, b) => a - b), demote: demote.sort((a, b) => a - b) };
+}
+
+function run(c: Case) {
+  const n = c.temps.length;
+  const state = new PageState(n);
+  state.temperature.set(c.temps);
+  c.temps.forEach((t, i) => t > 0 && bitmapSet(state.warm, i));
+  const movableNvm = new Uint32Array(256);
+  const movableDram = new Uint32Array(256);
+  let dramPages = 0;
+  for (let i = 0; i < n; i++) {
+    if (c.inNvm[i]) bitmapSet(state.nvm, i); else dramPages++;
+    if (!c.movable[i]) bitmapSet(i % 2 ? state.movedNow : state.movedBefore, i);
+    else if (c.inNvm[i]) movableNvm[c.temps[i]!]!++;
+    else movableDram[c.temps[i]!]!++;
+  }
+  const counts = planCounts({ movableNvm, movableDram, dramPages, quotaPages: c.quota, budgetPages: c.budget, hysteresis: c.hysteresis, minPromoteTemperature: 1 });
+  const plan = collectPlan(state, counts);
+  return { plan, dramPages };
+}
+
+describe('engine/planner', () => {
+  it('matches a brute-force application of its rules on random cases', () => {
+    const random = rng(7);
+    for (let trial = 0; trial < 400; trial++) {
+      const n = 1 + Math.floor(random() * 300);
+      const spread = 1 + Math.floor(random() * 64);
+      const c: Case = {
+        temps: Uint8Array.from({ length: n }, () => Math.floor(random() * spread)),
+        inNvm: Array.from({ length: n }, () => random() < 0.6),
+        movable: Array.from({ length: n }, () => random() < 0.85),
+        quota: Math.floor(random() * n * 1.2),
+        budget: Math.floor(random() * n),
+        hysteresis: Math.floor(random() * 6),
+      };
+      const { plan } = run(c);
+      const got = {
+        promote: Array.from(plan.promote, (i) => c.temps[i]!).sort((a, b) => a - b),
+        demote: Array.from(plan.demote, (i) => c.temps[i]!).sort((a, b) => a - b),
+      };
+      assert.deepEqual(got, reference(c), `trial ${trial}`);
+      for (const i of plan.promote) assert.ok(c.inNvm[i] && c.movable[i], `promoted page ${i} must be a movable NVM page`);
+      for (const i of plan.demote) assert.ok(!c.inNvm[i] && c.movable[i], `demoted page ${i} must be a movable DRAM page`);
+      assert.ok(plan.promote.length + plan.demote.length <= c.budget, 'plan within the rate budget');
+    }
+  });
+
+  it('demotes first when the quota shrinks, coldest first', () => {
+    const c: Case = { temps: Uint8Array.from([50, 3, 9, 1, 70]), inNvm: [false, false, false, false, true], movable: [true, true, true, true, true], quota: 2, budget: 100, hysteresis: 4 };
+    const { plan } = run(c);
+    // Over quota by 2: pages 3 (temperature 1) and 1 (3) go; then DRAM is full and the
+    // NVM page at 70 swaps with the coldest remaining DRAM page (page 2, at 9).
+    assert.deepEqual(Array.from(plan.demote), [1, 2, 3]);
+    assert.deepEqual(Array.from(plan.promote), [4]);
+  });
+
+  it('does not move a page that moved in this or the last window (anti-thrash)', () => {
+    const c: Case = { temps: Uint8Array.from([90, 0]), inNvm: [true, false], movable: [false, true], quota: 1, budget: 10, hysteresis: 0 };
+    const { plan } = run(c);
+    assert.equal(plan.promote.length, 0);
+    assert.equal(plan.demote.length, 0);
+  });
+
+  it('keeps near-equal pages where they are (hysteresis)', () => {
+    const c: Case = { temps: Uint8Array.from([12, 10]), inNvm: [true, false], movable: [true, true], quota: 1, budget: 10, hysteresis: 4 };
+    assert.equal(run(c).plan.promote.length, 0);
+    c.temps[0] = 15;
+    assert.deepEqual(Array.from(run(c).plan.promote), [0]);
+  });
+});
