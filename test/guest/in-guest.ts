@@ -118,15 +118,27 @@ async function backendScenario(): Promise<void> {
   const topo = readTopology();
   report('topology', { topology: topo });
 
+  // The kernel's own NUMA balancing (on by default in Debian's kernel) would
+  // move pages back behind the backend's back: the backend refuses to start
+  // with it on. Show that, then turn it off for the checks.
+  writeText('/proc/sys/kernel/numa_balancing', '1');
   const HOT_READ = 1024;
   const HOT_WRITE = 512;
   const COLD = 2048;
   const w = await Workload.start(HOT_READ, HOT_WRITE, COLD);
   let host: LinuxMemoryHost | undefined;
   try {
+    const ram = w.regions.map((r) => ({ name: r.name, start: BigInt(r.start), lengthBytes: r.pages * 4096 }));
+    try {
+      await openLinuxHost({ pid: w.pid, ram, dramNodes: [0], nvmNodes: [1] });
+      report('refuses-numa-balancing', { threw: false });
+    } catch (err) {
+      report('refuses-numa-balancing', { threw: true, message: (err as Error).message });
+    }
+    writeText('/proc/sys/kernel/numa_balancing', '0');
     host = await openLinuxHost({
       pid: w.pid,
-      ram: w.regions.map((r) => ({ name: r.name, start: BigInt(r.start), lengthBytes: r.pages * 4096 })),
+      ram,
       dramNodes: [0],
       nvmNodes: [1],
       damon: { sampleUs: 5000, aggrUs: 100_000, updateUs: 1_000_000, minRegions: 100, maxRegions: 1000 },
@@ -150,7 +162,10 @@ async function backendScenario(): Promise<void> {
       await host.testAndClearAccessed(all, accessed);
       accessedRounds.push(perRegion(host, accessed));
     }
-    report('accessed', { rounds: accessedRounds });
+    const damonRegions = host.lastSnapshot
+      .filter((d) => d.end > BigInt(w.regions[0]!.start) && d.start < BigInt(w.regions[2]!.start) + BigInt(COLD * 4096))
+      .map((d) => `${d.start.toString(16)}-${d.end.toString(16)} n=${d.nrAccesses} age=${d.age}`);
+    report('accessed', { rounds: accessedRounds, damonRegions, workloadRegions: w.regions });
 
     // Dirty bits: clear, wait, test; then the emulated dirty log.
     await host.testAndClearDirty(all, createBitmap(host.pageCount));

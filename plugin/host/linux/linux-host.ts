@@ -20,7 +20,7 @@ import type { Bitmap } from '../../util/bitmap.js';
 import { bitmapForEach, createBitmap, popcount32 as popcount } from '../../util/bitmap.js';
 import type { DirtyLogDrain, GuestRamRegion, MemoryHost, MigrationResult, TierUsage } from '../memory-host.js';
 import { MigrationOutcome, Tier, TIER_NAMES } from '../memory-host.js';
-import { DamonVaddrMonitor, type DamonAttrs } from './damon.js';
+import { DamonVaddrMonitor, type DamonAttrs, type DamonRegion } from './damon.js';
 import type { RamMapping } from './maps.js';
 import { movePagesRaw, statusReason, Errno } from './move-pages.js';
 import { clearSoftDirty, PagemapReader, PM_HI_PRESENT, PM_HI_SOFT_DIRTY } from './pagemap.js';
@@ -44,6 +44,12 @@ export interface LinuxHostOptions {
   readonly dirtyLogCapacity?: number;
   /** Pages per move_pages call that moves (default 64: bounds how long a page may be unmapped). */
   readonly migrateBatchPages?: number;
+  /**
+   * Start even though kernel.numa_balancing is on. Off by default: the
+   * kernel's own NUMA balancing migrates pages too (back to the node of the
+   * CPU that touches them) and undoes hmmv's placement.
+   */
+  readonly allowNumaBalancing?: boolean;
   /** Skip the capability probe (tests that already probed). */
   readonly probe?: ProbeReport;
 }
@@ -67,6 +73,12 @@ export async function openLinuxHost(options: LinuxHostOptions): Promise<LinuxMem
     }
   }
   const warnings = checkTierNodes(readTopology(), options.dramNodes, options.nvmNodes);
+  const balancing = readText('/proc/sys/kernel/numa_balancing');
+  if (balancing !== undefined && balancing !== '0') {
+    const why = `kernel.numa_balancing is ${balancing}: the kernel's own NUMA balancing moves pages back to the node of the CPU that touches them and undoes hmmv's placement`;
+    if (!options.allowNumaBalancing) throw new Error(`${why}; turn it off (sysctl kernel.numa_balancing=0) or pass allowNumaBalancing`);
+    warnings.push(why);
+  }
   return new LinuxMemoryHost(options, warnings);
 }
 
@@ -95,6 +107,8 @@ export class LinuxMemoryHost implements MemoryHost {
   private readonly dramNodes: readonly number[];
   private readonly nvmNodes: readonly number[];
   private closed = false;
+  /** The DAMON regions behind the last testAndClearAccessed (diagnostics). */
+  lastSnapshot: readonly DamonRegion[] = [];
 
   constructor(options: LinuxHostOptions, warnings: string[]) {
     this.pid = options.pid;
@@ -150,6 +164,7 @@ export class LinuxMemoryHost implements MemoryHost {
   testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> {
     this.assertOpen();
     const regions = this.damon.snapshot();
+    this.lastSnapshot = regions;
     const now = Date.now() - this.t0;
     const aggrMs = this.damon.attrs.aggrUs / 1000;
     this.lastAccessMs.fill(0);

@@ -45,6 +45,12 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
     assert.equal(probe.accessTracker, 'damon-vaddr');
   });
 
+  it('the backend refuses to start while kernel.numa_balancing is on, saying why', () => {
+    const r = result('refuses-numa-balancing');
+    assert.equal(r.threw, true);
+    assert.match(r.message, /kernel\.numa_balancing is 1: .*undoes hmmv's placement; turn it off \(sysctl kernel\.numa_balancing=0\)/);
+  });
+
   it('all workload pages start on node 0 (DRAM)', () => {
     assert.deepEqual(result('tiers-at-start').nvmFraction, { 'hot-read': 0, 'hot-write': 0, cold: 0 });
   });
