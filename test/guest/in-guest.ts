@@ -156,16 +156,21 @@ async function backendScenario(): Promise<void> {
     await sleep(3000);
     await host.testAndClearAccessed(all, createBitmap(host.pageCount));
     const accessedRounds: Record<string, number>[] = [];
+    const accessedMs: number[] = [];
+    const snapshotMs: { request: number; read: number }[] = [];
     for (let round = 0; round < 3; round++) {
       await sleep(1500);
       const accessed = createBitmap(host.pageCount);
+      const t = Date.now();
       await host.testAndClearAccessed(all, accessed);
+      accessedMs.push(Date.now() - t);
+      snapshotMs.push(host.damon.lastSnapshotMs);
       accessedRounds.push(perRegion(host, accessed));
     }
     const damonRegions = host.lastSnapshot
       .filter((d) => d.end > BigInt(w.regions[0]!.start) && d.start < BigInt(w.regions[2]!.start) + BigInt(COLD * 4096))
       .map((d) => `${d.start.toString(16)}-${d.end.toString(16)} n=${d.nrAccesses} age=${d.age}`);
-    report('accessed', { rounds: accessedRounds, damonRegions, workloadRegions: w.regions });
+    report('accessed', { rounds: accessedRounds, callMs: accessedMs, snapshotMs, damonRegionCount: host.lastSnapshot.length, damonRegions, workloadRegions: w.regions });
 
     // Dirty bits: clear, wait, test; then the emulated dirty log.
     await host.testAndClearDirty(all, createBitmap(host.pageCount));
@@ -175,10 +180,12 @@ async function backendScenario(): Promise<void> {
     report('dirty', { fraction: perRegion(host, dirty) });
     await host.drainDirtyLog();
     await sleep(1000);
+    const tDrain = Date.now();
     const drain = await host.drainDirtyLog();
+    const drainMs = Date.now() - tDrain;
     const logMap = createBitmap(host.pageCount);
     for (let k = 0; k < drain.count; k++) logMap[drain.pages[k]! >>> 5]! |= 1 << (drain.pages[k]! & 31);
-    report('dirty-log', { count: drain.count, overflowed: drain.overflowed, fraction: perRegion(host, logMap) });
+    report('dirty-log', { drainMs, count: drain.count, overflowed: drain.overflowed, fraction: perRegion(host, logMap) });
     // Scan-set semantics: pages outside the scan set keep their dirty evidence.
     await host.testAndClearDirty(all, createBitmap(host.pageCount));
     await sleep(1000);
@@ -299,10 +306,89 @@ async function backendScenario(): Promise<void> {
   });
 }
 
+/**
+ * The full engine loop on the real kernel: the hot regions start on node 1 and
+ * the cold one on node 0 (the worst placement), the DRAM quota is smaller than
+ * the footprint, and the engine runs until the hot regions are on node 0 and
+ * the cold one on node 1 (or a bounded time passes).
+ */
+async function engineScenario(): Promise<void> {
+  writeText('/proc/sys/kernel/numa_balancing', '0');
+  const HOT_READ = 1024;
+  const HOT_WRITE = 512;
+  const COLD = 2048;
+  const QUOTA = HOT_READ + HOT_WRITE + 64;
+  const w = await Workload.start(HOT_READ, HOT_WRITE, COLD);
+  let host: LinuxMemoryHost | undefined;
+  try {
+    host = await openLinuxHost({
+      pid: w.pid,
+      ram: w.regions.map((r) => ({ name: r.name, start: BigInt(r.start), lengthBytes: r.pages * 4096 })),
+      dramNodes: [0],
+      nvmNodes: [1],
+      damon: { sampleUs: 5000, aggrUs: 100_000, updateUs: 1_000_000, minRegions: 100, maxRegions: 1000 },
+    });
+    const h = host;
+    const rp = regionPages(h);
+    const hot = Uint32Array.from([...range(rp['hot-read']!.first, rp['hot-read']!.count), ...range(rp['hot-write']!.first, rp['hot-write']!.count)]);
+    const setup = await h.migrate(hot, Tier.NVM);
+    const tierMap = createBitmap(h.pageCount);
+    await h.readTierMap(tierMap);
+    report('engine-start', { quotaPages: QUOTA, footprintPages: h.pageCount, setupMoved: setup.moved, nvmFraction: perRegion(h, tierMap) });
+
+    const { startEngine, defaultEngineOptions } = await import('../../plugin/engine/run.js');
+    const { wallClock } = await import('../../plugin/util/clock.js');
+    const stop = new AbortController();
+    const windows: Record<string, unknown>[] = [];
+    const started = Date.now();
+    let converged: number | undefined;
+    let checking = false;
+    const engine = startEngine(h, wallClock, {
+      ...defaultEngineOptions(QUOTA),
+      roundsPerWindow: 4,
+      roundIntervalNs: 100e6,
+      migrationBytesPerSec: 64 << 20,
+      onWindow: (snap) => {
+        windows.push({ window: snap.window, dram: snap.dramPages, nvm: snap.nvmPages, hotSet: snap.hotSetPages, warm: snap.warmPages, planned: snap.planned, promoted: snap.totals.promoted, demoted: snap.totals.demoted });
+        if (checking || converged !== undefined) return;
+        checking = true;
+        void h.readTierMap(tierMap).then(() => {
+          checking = false;
+          const f = perRegion(h, tierMap);
+          const hotInNvm = f['hot-read']! * HOT_READ + f['hot-write']! * HOT_WRITE;
+          // DAMON sees regions, not pages: a few hot pages at a region edge can look cold (1% allowed).
+          if (hotInNvm <= 0.01 * (HOT_READ + HOT_WRITE) && f['cold']! * COLD >= COLD - (QUOTA - HOT_READ - HOT_WRITE) - 0.01 * COLD) {
+            converged = (Date.now() - started) / 1000;
+            setTimeout(() => stop.abort(new Error('converged')), 2000); // a little longer: it must stay put
+          }
+        });
+      },
+    }, stop.signal);
+    const limit = setTimeout(() => stop.abort(new Error('time limit')), 120_000);
+    const totals = await engine.done;
+    clearTimeout(limit);
+    await h.readTierMap(tierMap);
+    const verify = await w.verify();
+    report('engine-end', {
+      converged,
+      seconds: (Date.now() - started) / 1000,
+      nvmFraction: perRegion(h, tierMap),
+      totals: { ...totals, lastFailures: totals.lastFailures.slice(0, 5) },
+      windows: windows.slice(-6),
+      windowCount: windows.length,
+      verify,
+    });
+  } finally {
+    await host?.close();
+    w.stop();
+  }
+}
+
 async function main(scenario: string): Promise<void> {
   report('started', { scenario, uptime: uptime() });
   report('probe', { probe: probeHost() });
   if (scenario === 'backend' || scenario === 'all') await backendScenario();
+  if (scenario === 'engine' || scenario === 'all') await engineScenario();
   report('done', { uptime: uptime() });
 }
 

@@ -42,9 +42,11 @@ export function runningKdamonds(): number[] {
 }
 
 export class DamonVaddrMonitor {
-  private readonly k = `${DAMON_ADMIN}/kdamonds/0`;
+  readonly k = `${DAMON_ADMIN}/kdamonds/0`;
   private readonly ctx = `${DAMON_ADMIN}/kdamonds/0/contexts/0`;
   private running = false;
+  /** How long the last snapshot waited for kdamond and spent reading sysfs (diagnostics). */
+  lastSnapshotMs = { request: 0, read: 0 };
 
   private constructor(
     readonly pid: number,
@@ -109,7 +111,9 @@ export class DamonVaddrMonitor {
       this.running = false;
       throw new Error(`DAMON kdamond stopped by itself (target process ${this.pid} exited?)`);
     }
+    const t0 = Date.now();
     writeText(`${this.k}/state`, 'update_schemes_tried_regions');
+    const t1 = Date.now();
     const dir = `${this.ctx}/schemes/0/tried_regions`;
     const out: DamonRegion[] = [];
     for (const name of listDir(dir)) {
@@ -121,6 +125,7 @@ export class DamonVaddrMonitor {
       out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(readText(`${r}/nr_accesses`) ?? '0'), age: Number(readText(`${r}/age`) ?? '0') });
     }
     out.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
+    this.lastSnapshotMs = { request: t1 - t0, read: Date.now() - t1 };
     return out;
   }
 

@@ -93,7 +93,7 @@ export class LinuxMemoryHost implements MemoryHost {
   private readonly ram: readonly RamMapping[];
   private readonly regionList: GuestRamRegion[];
   private readonly pagemap: PagemapReader;
-  private readonly damon: DamonVaddrMonitor;
+  readonly damon: DamonVaddrMonitor;
   private readonly t0 = Date.now();
   /** Per page: ms since t0 when its accessed evidence was last cleared. */
   private readonly lastClearMs: Uint32Array;
