@@ -56,12 +56,18 @@ export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
   const dram = opts.dramMiB ?? 512;
   const nvm = opts.nvmMiB ?? 256;
   const args = [
-    '-machine', 'pc,accel=tcg', '-cpu', 'max', '-smp', '2', '-m', `${dram + nvm}M`,
+    '-machine', 'pc,accel=tcg,hmat=on', '-cpu', 'max', '-smp', '2', '-m', `${dram + nvm}M`,
     '-object', `memory-backend-ram,id=dram,size=${dram}M`,
     '-object', `memory-backend-file,id=nvm,size=${nvm}M,mem-path=${join(work, 'nvm.img')},share=on`,
-    '-numa', 'node,nodeid=0,memdev=dram,cpus=0-1',
-    '-numa', 'node,nodeid=1,memdev=nvm',
+    '-numa', 'node,nodeid=0,memdev=dram,cpus=0-1,initiator=0',
+    '-numa', 'node,nodeid=1,memdev=nvm,initiator=0',
     '-numa', 'dist,src=0,dst=1,val=30',
+    // ACPI HMAT: node 1 is slower (Optane-like latency and bandwidth), so the
+    // guest kernel can place it in a lower memory tier.
+    '-numa', 'hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=80',
+    '-numa', 'hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=20G',
+    '-numa', 'hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-latency,latency=300',
+    '-numa', 'hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=4G',
     '-kernel', join(cacheDir, 'vmlinuz'), '-initrd', initrd,
     '-append', `console=ttyS0 loglevel=4 panic=-1 hmmv.scenario=${opts.scenario}`,
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-nodefaults', '-no-reboot',

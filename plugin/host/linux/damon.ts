@@ -10,7 +10,7 @@
  * regions (split/merge) so that pages in a region share a pattern; region
  * counts are evidence for every page of the region, not per-page truth.
  */
-import { listDir, readText, writeText } from './sysfs.js';
+import { listDir, readAttr, readText, writeText } from './sysfs.js';
 
 export const DAMON_ADMIN = '/sys/kernel/mm/damon/admin';
 
@@ -119,10 +119,10 @@ export class DamonVaddrMonitor {
     for (const name of listDir(dir)) {
       if (!/^\d+$/.test(name)) continue;
       const r = `${dir}/${name}`;
-      const start = readText(`${r}/start`);
-      const end = readText(`${r}/end`);
+      const start = readAttr(`${r}/start`);
+      const end = readAttr(`${r}/end`);
       if (start === undefined || end === undefined) continue;
-      out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(readText(`${r}/nr_accesses`) ?? '0'), age: Number(readText(`${r}/age`) ?? '0') });
+      out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(readAttr(`${r}/nr_accesses`) ?? '0'), age: Number(readAttr(`${r}/age`) ?? '0') });
     }
     out.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
     this.lastSnapshotMs = { request: t1 - t0, read: Date.now() - t1 };

@@ -2,7 +2,7 @@
  * Small, synchronous readers for sysfs/procfs files. These files are tiny and
  * served from kernel memory, so sync reads are the simple and cheap choice.
  */
-import { readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
 export function readText(path: string): string | undefined {
@@ -10,6 +10,29 @@ export function readText(path: string): string | undefined {
     return readFileSync(path, 'utf8').trim();
   } catch {
     return undefined;
+  }
+}
+
+const small = Buffer.allocUnsafe(4096);
+
+/**
+ * Reads a sysfs attribute (at most 4 KiB, one page, as sysfs serves them) with
+ * open+read+close and no stat: thousands of these per DAMON snapshot.
+ */
+export function readAttr(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const n = readSync(fd, small, 0, small.length, 0);
+    return small.toString('utf8', 0, n).trim();
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -133,9 +133,18 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
     console.log(`      engine converged in ${end.converged} s (${end.windowCount} windows, promoted ${end.totals.promoted}, demoted ${end.totals.demoted})`);
   });
 
-  it('numa_balancing = 2 (memory tiering mode) is accepted as a baseline', () => {
+  it('the guest kernel puts node 1 in a lower memory tier (from QEMU\'s ACPI HMAT)', () => {
+    const tiers = result('numa-balancing').memoryTiers as { rank: number; nodes: number[] }[];
+    const rankOf = (node: number) => tiers.find((t) => t.nodes.includes(node))?.rank;
+    assert.ok(rankOf(1)! > rankOf(0)!, JSON.stringify(tiers));
+  });
+
+  it('numa_balancing = 2 (memory tiering mode) works there as a baseline: it promotes a hot region from node 1', () => {
     const r = result('numa-balancing');
     assert.equal(r.accepted, true, r.error);
     assert.equal(r.after, '2');
+    const last = r.timeline[r.timeline.length - 1];
+    assert.ok(last.hotOnNode0 >= 0.9 && r.pgpromoteSuccess > 0, JSON.stringify(r.timeline));
+    console.log(`      numa_balancing=2 promoted the hot region: ${JSON.stringify(r.timeline.map((t: { second: number; hotOnNode0: number }) => [t.second, t.hotOnNode0]))}`);
   });
 });
