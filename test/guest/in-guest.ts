@@ -186,6 +186,15 @@ async function backendScenario(): Promise<void> {
     const logMap = createBitmap(host.pageCount);
     for (let k = 0; k < drain.count; k++) logMap[drain.pages[k]! >>> 5]! |= 1 << (drain.pages[k]! & 31);
     report('dirty-log', { drainMs, count: drain.count, overflowed: drain.overflowed, fraction: perRegion(host, logMap) });
+    // A log smaller than the written set overflows; the full scan then finds the pages.
+    host.dirtyLogCapacity = 100;
+    await host.drainDirtyLog();
+    await sleep(1000);
+    const over = await host.drainDirtyLog();
+    const full = createBitmap(host.pageCount);
+    await host.testAndClearDirty(all, full);
+    host.dirtyLogCapacity = 1 << 20;
+    report('dirty-log-overflow', { overflowed: over.overflowed, count: over.count, fullScan: perRegion(host, full) });
     // Scan-set semantics: pages outside the scan set keep their dirty evidence.
     await host.testAndClearDirty(all, createBitmap(host.pageCount));
     await sleep(1000);

@@ -101,7 +101,8 @@ export class LinuxMemoryHost implements MemoryHost {
   private readonly lastAccessMs: Uint32Array;
   /** Soft-dirty bits harvested (and cleared in the kernel) but not yet handed out. */
   private readonly pendingDirty: Bitmap;
-  private readonly dirtyLogCapacity: number;
+  /** Entries one drainDirtyLog may return before it reports overflow (tunable while running). */
+  dirtyLogCapacity: number;
   private readonly batch: number;
   private readonly queryBatch = 4096;
   private readonly dramNodes: readonly number[];

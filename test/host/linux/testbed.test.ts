@@ -72,6 +72,13 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
     assert.deepEqual(log.fraction, { 'hot-read': 0, 'hot-write': 1, cold: 0 });
   });
 
+  it('a dirty log smaller than the written set overflows, and the full scan then finds every written page', () => {
+    const r = result('dirty-log-overflow');
+    assert.equal(r.overflowed, true);
+    assert.equal(r.count, 0);
+    assert.deepEqual(r.fullScan, { 'hot-read': 0, 'hot-write': 1, cold: 0 });
+  });
+
   it('testAndClearDirty leaves pages outside the scan set alone', () => {
     const r = result('dirty-scan-set');
     assert.deepEqual(r.firstCall, { scanned: 1, notScanned: 0 });
