@@ -13,6 +13,8 @@ cache=$(cd "$2" && pwd)
 here="$repo/test/guest"
 
 need() { command -v "$1" >/dev/null || { echo "missing $1: apt-get install $2" >&2; exit 3; }; }
+need node "node 20 (the project's runtime)"
+need strip binutils
 need busybox busybox-static
 need cpio cpio
 need gcc gcc
