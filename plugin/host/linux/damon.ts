@@ -10,6 +10,7 @@
  * regions (split/merge) so that pages in a region share a pattern; region
  * counts are evidence for every page of the region, not per-page truth.
  */
+import { writeFile } from 'node:fs/promises';
 import { listDir, readAttr, readText, writeText } from './sysfs.js';
 
 export const DAMON_ADMIN = '/sys/kernel/mm/damon/admin';
@@ -102,27 +103,34 @@ export class DamonVaddrMonitor {
   }
 
   /**
-   * The regions of the last aggregation interval, sorted by address. Blocks
-   * until kdamond has served the request (up to about one aggregation interval).
+   * The regions of the last aggregation interval, sorted by address. Waits
+   * until kdamond has served the request (up to about one aggregation
+   * interval); that wait is asynchronous (libuv's thread pool), so the
+   * caller's event loop keeps running meanwhile.
    */
-  snapshot(): DamonRegion[] {
+  async snapshot(): Promise<DamonRegion[]> {
     if (!this.running) throw new Error('DAMON monitor is stopped');
     if (readText(`${this.k}/state`) !== 'on') {
       this.running = false;
       throw new Error(`DAMON kdamond stopped by itself (target process ${this.pid} exited?)`);
     }
     const t0 = Date.now();
-    writeText(`${this.k}/state`, 'update_schemes_tried_regions');
+    try {
+      await writeFile(`${this.k}/state`, 'update_schemes_tried_regions');
+    } catch (err) {
+      throw new Error(`asking DAMON for its regions (${this.k}/state) failed: ${(err as Error).message}`);
+    }
     const t1 = Date.now();
     const dir = `${this.ctx}/schemes/0/tried_regions`;
     const out: DamonRegion[] = [];
-    for (const name of listDir(dir)) {
-      if (!/^\d+$/.test(name)) continue;
-      const r = `${dir}/${name}`;
-      const start = readAttr(`${r}/start`);
-      const end = readAttr(`${r}/end`);
+    // Synchronous reads: a few syscalls each, microseconds on real hardware;
+    // the thread pool's per-file overhead made them slower here.
+    for (const r of listDir(dir)) {
+      if (!/^\d+$/.test(r)) continue;
+      const start = readAttr(`${dir}/${r}/start`);
+      const end = readAttr(`${dir}/${r}/end`);
       if (start === undefined || end === undefined) continue;
-      out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(readAttr(`${r}/nr_accesses`) ?? '0'), age: Number(readAttr(`${r}/age`) ?? '0') });
+      out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(readAttr(`${dir}/${r}/nr_accesses`) ?? '0'), age: Number(readAttr(`${dir}/${r}/age`) ?? '0') });
     }
     out.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
     this.lastSnapshotMs = { request: t1 - t0, read: Date.now() - t1 };

@@ -110,6 +110,7 @@ export class LinuxMemoryHost implements MemoryHost {
   private closed = false;
   /** The DAMON regions behind the last testAndClearAccessed (diagnostics). */
   lastSnapshot: readonly DamonRegion[] = [];
+  private lastSnapshotAt = 0;
 
   constructor(options: LinuxHostOptions, warnings: string[]) {
     this.pid = options.pid;
@@ -162,10 +163,16 @@ export class LinuxMemoryHost implements MemoryHost {
    * was last accessed about a * aggr_us ago. A page counts as accessed since
    * its last clear when its region's last access is later than that clear.
    */
-  testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> {
+  async testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> {
     this.assertOpen();
-    const regions = this.damon.snapshot();
-    this.lastSnapshot = regions;
+    // DAMON has nothing new within one aggregation interval: reuse the last snapshot.
+    const aggrMsReal = this.damon.attrs.aggrUs / 1000;
+    if (this.lastSnapshotAt === 0 || Date.now() - this.lastSnapshotAt >= aggrMsReal) {
+      this.lastSnapshot = await this.damon.snapshot();
+      this.lastSnapshotAt = Date.now();
+      this.assertOpen();
+    }
+    const regions = this.lastSnapshot;
     const now = Date.now() - this.t0;
     const aggrMs = this.damon.attrs.aggrUs / 1000;
     this.lastAccessMs.fill(0);
@@ -188,7 +195,7 @@ export class LinuxMemoryHost implements MemoryHost {
       if (this.lastAccessMs[i]! > this.lastClearMs[i]!) accessed[i >>> 5]! |= 1 << (i & 31);
       this.lastClearMs[i] = now;
     });
-    return Promise.resolve(n);
+    return n;
   }
 
   // ---- dirty bits (soft-dirty) ----

@@ -17,7 +17,7 @@ const small = Buffer.allocUnsafe(4096);
 
 /**
  * Reads a sysfs attribute (at most 4 KiB, one page, as sysfs serves them) with
- * open+read+close and no stat: thousands of these per DAMON snapshot.
+ * open+read+close and no stat: hundreds of these per DAMON snapshot.
  */
 export function readAttr(path: string): string | undefined {
   let fd: number;
