@@ -39,8 +39,8 @@ class Workload {
     readonly regions: WorkloadRegion[],
   ) {}
 
-  static async start(hotRead: number, hotWrite: number, cold: number): Promise<Workload> {
-    const proc = spawn('/bin/workload', [String(hotRead), String(hotWrite), String(cold)]);
+  static async start(hotRead: number, hotWrite: number, cold: number, thpCold = false): Promise<Workload> {
+    const proc = spawn('/bin/workload', [String(hotRead), String(hotWrite), String(cold)], { env: { ...process.env, WORKLOAD_THP: thpCold ? '1' : '0' } });
     const rl = createInterface({ input: proc.stdout });
     const first = await new Promise<string>((resolve, reject) => {
       rl.once('line', resolve);
@@ -433,11 +433,43 @@ async function engineScenario(): Promise<void> {
   }
 }
 
+/**
+ * Transparent huge pages: the backend reports guest RAM backed by THP, and
+ * move_pages moves a huge page whole (the kernel's choice; hmmv never splits).
+ */
+async function thpScenario(): Promise<void> {
+  writeText('/proc/sys/kernel/numa_balancing', '0');
+  const w = await Workload.start(16, 16, 2048, true);
+  let host: LinuxMemoryHost | undefined;
+  try {
+    host = await openLinuxHost({
+      pid: w.pid,
+      ram: w.regions.map((r) => ({ name: r.name, start: BigInt(r.start), lengthBytes: r.pages * 4096 })),
+      dramNodes: [0],
+      nvmNodes: [1],
+    });
+    const cold = regionPages(host)['cold']!;
+    const one = await host.migrate(Uint32Array.of(cold.first + 5), Tier.NVM);
+    const hugePage = host.queryNodes(range(cold.first, 512));
+    report('thp', {
+      thpBytes: host.thpBytes(),
+      infoThpBytes: host.info.thpBytes,
+      movedNamed: one.moved,
+      hugePageOnNode1: hugePage.reduce((n, x) => n + (x === 1 ? 1 : 0), 0),
+      thpSetting: readText('/sys/kernel/mm/transparent_hugepage/enabled'),
+    });
+  } finally {
+    await host?.close();
+    w.stop();
+  }
+}
+
 async function main(scenario: string): Promise<void> {
   report('started', { scenario, uptime: uptime() });
   report('probe', { probe: probeHost() });
   if (scenario === 'backend' || scenario === 'all') await backendScenario();
   if (scenario === 'engine' || scenario === 'all') await engineScenario();
+  if (scenario === 'thp' || scenario === 'all') await thpScenario();
   if (scenario === 'numa-balancing' || scenario === 'all') await numaBalancingBaseline();
   report('done', { uptime: uptime() });
 }

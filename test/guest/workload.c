@@ -9,6 +9,8 @@
  * Prints one line "WORKLOAD {json}" with the region addresses, then loops.
  * SIGUSR1: verify every page against what this process last wrote there and
  * print "VERIFY {json}". SIGUSR2: stop writing (pause the hot-write region).
+ * WORKLOAD_THP=1 in the environment: the cold region asks for transparent huge
+ * pages (MADV_HUGEPAGE) instead of refusing them.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -45,24 +47,28 @@ static int check(const uint64_t *p, uint64_t region, uint64_t page, uint64_t ver
   return 1;
 }
 
-static uint64_t *map_region(char **cursor, size_t pages) {
+static uint64_t *map_region(char **cursor, size_t pages, int thp) {
   uint64_t *p = mmap(*cursor, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
   if (p == MAP_FAILED) { perror("mmap"); exit(2); }
-  /* 4 KiB pages only: the test names single pages, and a THP would move whole. */
-  madvise(p, pages * PAGE, MADV_NOHUGEPAGE);
-  *cursor += pages * PAGE + GAP;
+  /* 4 KiB pages unless asked: the test names single pages, and a THP moves whole. */
+  madvise(p, pages * PAGE, thp ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+  /* next region: 2 MiB aligned, after an unmapped-for-use gap */
+  *cursor = (char *)(((uintptr_t)*cursor + pages * PAGE + GAP - 1) & ~((uintptr_t)GAP - 1)) + GAP;
   return p;
 }
 
 int main(int argc, char **argv) {
   if (argc != 4) { fprintf(stderr, "usage: workload HOT_READ_PAGES HOT_WRITE_PAGES COLD_PAGES\n"); return 2; }
   size_t n[3] = { strtoul(argv[1], 0, 10), strtoul(argv[2], 0, 10), strtoul(argv[3], 0, 10) };
-  size_t total = (n[0] + n[1] + n[2]) * PAGE + 4 * (size_t)GAP;
+  size_t total = (n[0] + n[1] + n[2]) * PAGE + 8 * (size_t)GAP;
+  const char *thp_env = getenv("WORKLOAD_THP");
+  int thp = thp_env && thp_env[0] == '1';
   char *base = mmap(0, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) { perror("mmap reserve"); return 2; }
-  char *cursor = base + GAP;
+  /* Regions start on 2 MiB boundaries (GAP is a multiple), so huge pages can back them. */
+  char *cursor = (char *)(((uintptr_t)base + GAP) & ~((uintptr_t)GAP - 1)) + GAP;
   uint64_t *r[3];
-  for (int k = 0; k < 3; k++) r[k] = map_region(&cursor, n[k]);
+  for (int k = 0; k < 3; k++) r[k] = map_region(&cursor, n[k], thp && k == 2);
   uint64_t *version = calloc(n[1], sizeof(uint64_t)); /* last version written per hot-write page */
   for (int k = 0; k < 3; k++)
     for (size_t p = 0; p < n[k]; p++) fill(r[k] + p * WORDS, k, p, 0);

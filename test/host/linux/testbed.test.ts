@@ -140,6 +140,13 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
     console.log(`      engine converged in ${end.converged} s (${end.windowCount} windows, promoted ${end.totals.promoted}, demoted ${end.totals.demoted})`);
   });
 
+  it('reports guest RAM backed by transparent huge pages, and a huge page moves whole (never split by hmmv)', () => {
+    const r = result('thp');
+    assert.ok(r.thpBytes >= 2 << 20, JSON.stringify(r));
+    assert.equal(r.movedNamed, 1);
+    assert.equal(r.hugePageOnNode1, 512, 'naming one 4 KiB page of a 2 MiB huge page moved all 512');
+  });
+
   it('the guest kernel puts node 1 in a lower memory tier (from QEMU\'s ACPI HMAT)', () => {
     const tiers = result('numa-balancing').memoryTiers as { rank: number; nodes: number[] }[];
     const rankOf = (node: number) => tiers.find((t) => t.nodes.includes(node))?.rank;
