@@ -222,17 +222,15 @@ export class LinuxMemoryHost implements MemoryHost {
     this.harvestSoftDirty();
     const pending = this.pendingDirty;
     let n = 0;
+    // pending has no bits past pageCount, so word operations need no per-page care.
     const words = Math.min(scan.length, pending.length);
     for (let w = 0; w < words; w++) {
       const s = scan[w]!;
       if (s === 0) continue;
-      const hit = pending[w]! & s;
-      dirty[w]! |= hit;
+      n += popcount(w === pending.length - 1 ? s & lastWordMask(this.pageCount) : s);
+      dirty[w]! |= pending[w]! & s;
       pending[w]! &= ~s;
     }
-    bitmapForEach(scan, (i) => {
-      if (i < this.pageCount) n++;
-    });
     return Promise.resolve(n);
   }
 
@@ -411,3 +409,8 @@ export class LinuxMemoryHost implements MemoryHost {
   }
 }
 
+/** Bits of the last bitmap word that are real pages. */
+function lastWordMask(pageCount: number): number {
+  const rest = pageCount & 31;
+  return rest === 0 ? 0xffffffff : (1 << rest) - 1;
+}
