@@ -6,6 +6,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { benchEngineWindow } from './engine-window.js';
+import { measureSimThroughput } from './sim-throughput.js';
 
 const SIZES = [256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024];
 
@@ -15,12 +16,15 @@ async function main() {
     process.stderr.write(`engine window: ${pages} pages...\n`);
     engine.push(await benchEngineWindow(pages));
   }
+  process.stderr.write('simulator throughput...\n');
+  const simulator = await measureSimThroughput();
   const result = {
     date: new Date().toISOString(),
     node: process.version,
     cpu: os.cpus()[0]?.model,
     cores: os.cpus().length,
     engineWindow: engine,
+    simulator,
     targets: { msPerWindowAt16MiPages: 100, bytesPerPage: 4 },
   };
   const json = JSON.stringify(result, null, 2);

@@ -5,13 +5,20 @@
  */
 import { Command } from 'commander';
 import { registerHostCommands } from './host/commands.js';
+import { registerQmpCommands } from '../qmp/cli.js';
+import { registerSimCommands } from './sim/commands.js';
+import { registerTraceCommands } from './sim/trace/commands.js';
+import { registerWorkloadCommands } from './sim/workloads/commands.js';
 
 const program = new Command();
 program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
-
+registerTraceCommands(program);
+registerWorkloadCommands(program);
+registerSimCommands(program);
+registerQmpCommands(program);
 registerHostCommands(program);
 
 await program.parseAsync(process.argv);

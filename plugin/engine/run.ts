@@ -40,7 +40,7 @@ export interface EngineOptions {
 export const defaultEngineOptions = (dramQuotaPages: number): EngineOptions => ({
   dramQuotaPages,
   roundsPerWindow: 8,
-  roundIntervalNs: 25e6,
+  roundIntervalNs: 10e6,
   migrationBytesPerSec: 1 << 30,
   hysteresis: 4,
   tierRefreshWindows: 32,

@@ -4,14 +4,19 @@
  *
  * Each round harvests (test-and-clear) the accessed bits of the due pages and
  * adds one to each accessed page's "rounds accessed" counter; the dirty log is
- * drained every round and adds one to "rounds written" for each logged page.
- * The counters are bit-sliced (PageState.reads/writes), so a round costs
- * O(pages / 32) word operations however many pages were touched, plus one bit
- * set per dirty-log entry. A page the queue leaves alone keeps its accessed
- * bit uncleared until it is due again; its logged writes keep counting.
+ * drained every round and adds one to "rounds written" for each logged page
+ * that is due this window. The counters are bit-sliced (PageState.reads/
+ * writes), so a round costs O(pages / 32) word operations however many pages
+ * were touched, plus one bit set per dirty-log entry.
+ *
+ * A page the queue leaves alone gathers no evidence at all: its accessed bit
+ * is not cleared until it is due again, and its logged writes are dropped.
+ * (Counting a skipped page's writes but not its reads would let a page that
+ * settled at a high level come back with up to 16 windows of writes against
+ * one window of reads, and outrank pages read far more often.)
  */
 import type { MemoryHost } from '../host/memory-host.js';
-import { bitmapFill, createBitmap, popcount32, type Bitmap } from '../util/bitmap.js';
+import { bitmapAndInPlace, bitmapFill, createBitmap, popcount32, type Bitmap } from '../util/bitmap.js';
 import type { PageState } from './page-state.js';
 
 export interface RoundStats {
@@ -42,6 +47,7 @@ export class Tracker {
       this.allPages ??= fullBitmap(state.pageCount);
       await this.host.testAndClearDirty(this.allPages, scratch);
     }
+    bitmapAndInPlace(scratch, state.scan);
     addRoundToCounters(scratch, state.writes, state.pending);
     return {
       pagesScanned,

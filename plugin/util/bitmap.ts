@@ -30,6 +30,11 @@ export function bitmapFill(map: Bitmap, bits: number): void {
   if (rest !== 0) map[fullWords] = (1 << rest) - 1;
 }
 
+/** map &= mask, word by word. */
+export function bitmapAndInPlace(map: Bitmap, mask: Bitmap): void {
+  for (let w = 0; w < map.length; w++) map[w] = map[w]! & mask[w]!;
+}
+
 export function popcount32(x: number): number {
   x = x - ((x >>> 1) & 0x55555555);
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);

@@ -1,0 +1,81 @@
+/**
+ * gups: random read-modify-write updates of 8-byte elements (HPCC
+ * RandomAccess / GUPS), with the hot set of HeMem's GUPS (Raybuck et al.,
+ * "HeMem: Scalable Tiered Memory Management for Big Data Applications and Real
+ * NVM", SOSP 2021; microbenchmarks/gups.c in github.com/cuhk-mass/hemem).
+ *
+ * In HeMem's gups.c each round does 8 to 11 updates (lfsr % 4 + 8, 9.5 on
+ * average) inside the hot set and then one update anywhere in the region, so
+ * 9.5/10.5 = 0.905 of the updates target the hot set: hence hotShare = 0.9.
+ * HeMem's run.sh sweeps the hot set from 2^30 to 2^38 bytes of a 2^39-byte
+ * region; the default hotFraction = 1/8 (2^36 of 2^39) sits in that sweep.
+ * hotFraction = 0 gives classic uniform GUPS. HeMem's hot set is contiguous at
+ * the start of the region; here it is scattered over the region by default
+ * (hotLayout=scattered) so that first-touch placement does not get it into DRAM
+ * by accident; hotLayout=contiguous reproduces HeMem's layout.
+ *
+ * One operation = one update: a read of the element's line, then its write
+ * (the write-back of the dirtied line): accessesPerOp = 2 (a read then writes).
+ * CPU per update: 5 ns (an xorshift step and an 8-byte copy).
+ */
+import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
+import { randomPermutation } from './permutation.js';
+import { Prng } from './prng.js';
+
+export const GUPS_PARAMS: readonly ParamSpec[] = [
+  { name: 'hotFraction', default: 0.125, min: 0, max: 1, description: 'fraction of the region in the hot set (0: uniform GUPS; HeMem sweeps 2^-9..2^-1)' },
+  { name: 'hotShare', default: 0.9, min: 0, max: 1, description: "share of updates inside the hot set (HeMem gups.c: 9.5 of 10.5)" },
+  { name: 'hotLayout', default: 'scattered', choices: ['scattered', 'contiguous'], description: 'hot pages scattered over the region, or contiguous at its start as in HeMem' },
+  ...costParams(5, 2),
+];
+
+export class GupsWorkload implements Workload {
+  readonly name = 'gups';
+  readonly pageCount: number;
+  readonly cpuNsPerOp: number;
+  readonly accessesPerOp: number;
+  readonly hotPages: number;
+  readonly hotShare: number;
+  private readonly rng: Prng;
+  /** Hot-set slot -> page; null when the hot set is the contiguous prefix. */
+  private readonly hotPage: Uint32Array | null;
+
+  constructor(spec: WorkloadSpec) {
+    const p = new Params('gups', GUPS_PARAMS, spec.params);
+    checkPageCount('gups', spec.pageCount, 1);
+    this.pageCount = spec.pageCount;
+    this.cpuNsPerOp = p.num('cpuNsPerOp');
+    this.accessesPerOp = p.num('accessesPerOp');
+    const hotFraction = p.num('hotFraction');
+    this.hotPages = hotFraction === 0 ? 0 : Math.max(1, Math.round(hotFraction * spec.pageCount));
+    this.hotShare = this.hotPages === 0 ? 0 : p.num('hotShare');
+    const scattered = p.str('hotLayout') === 'scattered' && this.hotPages > 0 && this.hotPages < spec.pageCount;
+    this.hotPage = scattered ? randomPermutation(spec.pageCount, new Prng(spec.seed, 1)).slice(0, this.hotPages) : null;
+    this.rng = new Prng(spec.seed, 0);
+  }
+
+  /** True if `page` is in the hot set (O(hot pages); for tests and reports). */
+  isHot(page: number): boolean {
+    if (this.hotPage === null) return page < this.hotPages;
+    return this.hotPage.includes(page);
+  }
+
+  nextOps(ops: number, out: Uint32Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out);
+    const rng = this.rng;
+    const per = this.accessesPerOp;
+    let o = 0;
+    for (let i = 0; i < ops; i++) {
+      let page: number;
+      if (this.hotPages > 0 && rng.nextFloat() < this.hotShare) {
+        const slot = rng.nextBelow(this.hotPages);
+        page = this.hotPage === null ? slot : this.hotPage[slot]!;
+      } else {
+        page = rng.nextBelow(this.pageCount);
+      }
+      out[o++] = encodeAccess(page, false);
+      for (let a = 1; a < per; a++) out[o++] = encodeAccess(page, true);
+    }
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * phase: a program whose hot set is replaced at a phase change (e.g. a batch
+ * job moving from one input partition to the next). During each phase of
+ * phaseOps operations, hotShare of the accesses go uniformly to a hot set of
+ * hotFraction of the pages and the rest uniformly to all pages. At the
+ * change the hot set is replaced by the next hotFraction of a seeded random
+ * permutation of the pages, so consecutive hot sets are disjoint (as long as
+ * hotFraction <= 0.5) and scattered. Phase k spans operations
+ * [k * phaseOps, (k + 1) * phaseOps): the change happens after a number of
+ * operations, never after a time.
+ *
+ * One operation: accessesPerOp = 2 independent accesses (e.g. a lookup and an
+ * update in two structures), each a write with probability writeShare = 0.3;
+ * 100 ns of CPU. The default phase length (4 M operations, about 1.6 s of a VM
+ * on DRAM) spans several 200-1000 ms monitoring windows, so a tiering policy
+ * has time to settle before the change and must react after it.
+ */
+import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
+import { randomPermutation } from './permutation.js';
+import { Prng } from './prng.js';
+
+export const PHASE_PARAMS: readonly ParamSpec[] = [
+  { name: 'hotFraction', default: 0.1, min: 0.0001, max: 1, description: 'fraction of the pages in each phase\'s hot set' },
+  { name: 'hotShare', default: 0.9, min: 0, max: 1, description: 'share of accesses that go to the current hot set' },
+  { name: 'phaseOps', default: 4_000_000, min: 1, integer: true, description: 'operations per phase (the hot set is replaced after this many)' },
+  { name: 'writeShare', default: 0.3, min: 0, max: 1, description: 'share of accesses that are writes' },
+  ...costParams(100, 2),
+];
+
+export class PhaseWorkload implements Workload {
+  readonly name = 'phase';
+  readonly pageCount: number;
+  readonly cpuNsPerOp: number;
+  readonly accessesPerOp: number;
+  readonly hotPages: number;
+  readonly phaseOps: number;
+  private readonly hotShare: number;
+  private readonly writeShare: number;
+  private readonly order: Uint32Array;
+  private readonly rng: Prng;
+  /** Operations generated so far. */
+  private opIndex = 0;
+
+  constructor(spec: WorkloadSpec) {
+    const p = new Params('phase', PHASE_PARAMS, spec.params);
+    checkPageCount('phase', spec.pageCount, 2);
+    this.pageCount = spec.pageCount;
+    this.cpuNsPerOp = p.num('cpuNsPerOp');
+    this.accessesPerOp = p.num('accessesPerOp');
+    this.hotPages = Math.max(1, Math.round(p.num('hotFraction') * spec.pageCount));
+    this.hotShare = p.num('hotShare');
+    this.phaseOps = p.num('phaseOps');
+    this.writeShare = p.num('writeShare');
+    this.order = randomPermutation(spec.pageCount, new Prng(spec.seed, 1));
+    this.rng = new Prng(spec.seed, 0);
+  }
+
+  /** Phase of operation number `op` (0-based). */
+  phaseOf(op: number): number {
+    return Math.floor(op / this.phaseOps);
+  }
+
+  /** The hot set of phase k (a copy; for tests and reports). */
+  hotSetOfPhase(k: number): Uint32Array {
+    const set = new Uint32Array(this.hotPages);
+    const start = (k * this.hotPages) % this.pageCount;
+    for (let i = 0; i < this.hotPages; i++) set[i] = this.order[(start + i) % this.pageCount]!;
+    return set;
+  }
+
+  nextOps(ops: number, out: Uint32Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out);
+    const rng = this.rng;
+    const n = this.pageCount;
+    const hot = this.hotPages;
+    const per = this.accessesPerOp;
+    let o = 0;
+    let done = 0;
+    while (done < ops) {
+      // Generate up to the end of the current phase with that phase's hot-set offset.
+      const phase = Math.floor(this.opIndex / this.phaseOps);
+      const chunk = Math.min(ops - done, (phase + 1) * this.phaseOps - this.opIndex);
+      const start = (phase * hot) % n;
+      for (let i = 0; i < chunk * per; i++) {
+        let page: number;
+        if (rng.nextFloat() < this.hotShare) {
+          let slot = start + rng.nextBelow(hot);
+          if (slot >= n) slot -= n;
+          page = this.order[slot]!;
+        } else {
+          page = rng.nextBelow(n);
+        }
+        out[o++] = encodeAccess(page, rng.nextFloat() < this.writeShare);
+      }
+      done += chunk;
+      this.opIndex += chunk;
+    }
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * scan: sequential scans over a hot window that moves through memory, plus a
+ * background full scan (a streaming/analytics job whose working set drifts,
+ * e.g. a sliding time window over a log).
+ *
+ * A window of windowFraction of the pages is scanned page by page, over and
+ * over; after each pass it slides forward by stepFraction of its size
+ * (wrapping at the end of memory), so pages enter the hot set at the front and
+ * cool down at the back. With the default 1/50, a page stays in the window
+ * for 50 passes: about 0.8 s of a 256 Ki-page VM on DRAM, a few monitoring
+ * windows, so a tracker can follow the window but must keep moving pages. A coldShare of the operations instead read the next
+ * page of a full scan over all pages.
+ *
+ * One operation = processing one 4 KiB page: accessesPerOp = 4 demand misses
+ * that the hardware stream prefetcher does not hide (it hides most of the 64
+ * lines of a sequentially read page), 200 ns of CPU (about 3 ns per 64-byte
+ * line). Scans only read unless writeShare > 0 (in-place updates).
+ */
+import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
+import { Prng } from './prng.js';
+
+export const SCAN_PARAMS: readonly ParamSpec[] = [
+  { name: 'windowFraction', default: 0.1, min: 0.0001, max: 1, description: 'size of the hot window as a fraction of the pages' },
+  { name: 'stepFraction', default: 0.02, min: 0, max: 1, description: 'how far the window slides after each pass, as a fraction of its size' },
+  { name: 'coldShare', default: 0.1, min: 0, max: 1, description: 'share of operations that read the next page of a full scan' },
+  { name: 'writeShare', default: 0, min: 0, max: 1, description: 'share of operations that also write the page they scan' },
+  ...costParams(200, 4),
+];
+
+export class ScanWorkload implements Workload {
+  readonly name = 'scan';
+  readonly pageCount: number;
+  readonly cpuNsPerOp: number;
+  readonly accessesPerOp: number;
+  readonly windowPages: number;
+  readonly stepPages: number;
+  private readonly coldShare: number;
+  private readonly writeShare: number;
+  private readonly rng: Prng;
+  /** First page of the window, position inside it, and the full-scan cursor. */
+  private windowStart = 0;
+  private windowPos = 0;
+  private coldCursor = 0;
+
+  constructor(spec: WorkloadSpec) {
+    const p = new Params('scan', SCAN_PARAMS, spec.params);
+    checkPageCount('scan', spec.pageCount, 1);
+    this.pageCount = spec.pageCount;
+    this.cpuNsPerOp = p.num('cpuNsPerOp');
+    this.accessesPerOp = p.num('accessesPerOp');
+    this.windowPages = Math.max(1, Math.round(p.num('windowFraction') * spec.pageCount));
+    this.stepPages = Math.round(p.num('stepFraction') * this.windowPages);
+    this.coldShare = p.num('coldShare');
+    this.writeShare = p.num('writeShare');
+    this.rng = new Prng(spec.seed, 0);
+    // The window and the full scan start at seeded places, not both at page 0.
+    this.windowStart = new Prng(spec.seed, 1).nextBelow(spec.pageCount);
+    this.coldCursor = new Prng(spec.seed, 2).nextBelow(spec.pageCount);
+  }
+
+  /** First page of the hot window now (it wraps at pageCount). */
+  get currentWindowStart(): number {
+    return this.windowStart;
+  }
+
+  nextOps(ops: number, out: Uint32Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out);
+    const rng = this.rng;
+    const n = this.pageCount;
+    const per = this.accessesPerOp;
+    let o = 0;
+    for (let i = 0; i < ops; i++) {
+      let page: number;
+      if (this.coldShare > 0 && rng.nextFloat() < this.coldShare) {
+        page = this.coldCursor;
+        this.coldCursor = page + 1 === n ? 0 : page + 1;
+      } else {
+        page = this.windowStart + this.windowPos;
+        if (page >= n) page -= n;
+        if (++this.windowPos === this.windowPages) {
+          this.windowPos = 0;
+          this.windowStart = (this.windowStart + this.stepPages) % n;
+        }
+      }
+      const write = this.writeShare > 0 && rng.nextFloat() < this.writeShare;
+      for (let a = 0; a < per; a++) out[o++] = encodeAccess(page, write && a === per - 1);
+    }
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Tiny deterministic workloads for the simulator's own tests (the real
+ * generators live in plugin/sim/workloads/). Not a test file itself.
+ */
+import { encodeAccess, type Workload } from '../../plugin/sim/workload.js';
+
+/** xorshift32: deterministic, seedable, fast. */
+export function xorshift(seed: number): () => number {
+  let x = seed >>> 0 || 0x9e3779b9;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+/** A hot set (the first `hotPages` pages, scattered by a stride) takes `hotShare` of accesses. */
+export function hotColdWorkload(opts: {
+  pageCount: number;
+  hotPages: number;
+  hotShare: number;
+  writeShare: number;
+  seed: number;
+  accessesPerOp?: number;
+  cpuNsPerOp?: number;
+}): Workload {
+  const next = xorshift(opts.seed);
+  const apo = opts.accessesPerOp ?? 4;
+  const hotPages = Math.max(1, Math.floor(opts.hotPages));
+  const hotThreshold = Math.floor(opts.hotShare * 2 ** 32);
+  const writeThreshold = Math.floor(opts.writeShare * 2 ** 32);
+  // Scatter the hot pages over the address space so first touch by address order does not favour them.
+  const stride = 7919;
+  return {
+    name: 'hotcold',
+    pageCount: opts.pageCount,
+    cpuNsPerOp: opts.cpuNsPerOp ?? 200,
+    accessesPerOp: apo,
+    nextOps(ops: number, out: Uint32Array): void {
+      for (let i = 0; i < ops * apo; i++) {
+        const hot = next() < hotThreshold;
+        const k = hot ? next() % hotPages : hotPages + (next() % (opts.pageCount - hotPages));
+        const page = (k * stride) % opts.pageCount;
+        out[i] = encodeAccess(page, next() < writeThreshold);
+      }
+    },
+  };
+}
+
+/** Every access writes, to pages chosen uniformly from the first `pages` pages. */
+export function writerWorkload(pageCount: number, pages: number, seed: number): Workload {
+  const next = xorshift(seed);
+  return {
+    name: 'writer',
+    pageCount,
+    cpuNsPerOp: 50,
+    accessesPerOp: 1,
+    nextOps(ops: number, out: Uint32Array): void {
+      for (let i = 0; i < ops; i++) out[i] = encodeAccess(next() % pages, true);
+    },
+  };
+}
