@@ -110,6 +110,7 @@ export class LinuxMemoryHost implements MemoryHost {
   private closed = false;
   /** The DAMON regions behind the last testAndClearAccessed (diagnostics). */
   lastSnapshot: readonly DamonRegion[] = [];
+  /** When lastSnapshot was taken, ms since t0 (0 = never). */
   private lastSnapshotAt = 0;
 
   constructor(options: LinuxHostOptions, warnings: string[]) {
@@ -159,22 +160,24 @@ export class LinuxMemoryHost implements MemoryHost {
   /**
    * DAMON gives, per region, the accesses seen in the last aggregation
    * interval and the age (intervals the pattern held). A region with
-   * nr_accesses > 0 was accessed "now"; one with nr_accesses == 0 and age a
-   * was last accessed about a * aggr_us ago. A page counts as accessed since
-   * its last clear when its region's last access is later than that clear.
+   * nr_accesses > 0 was accessed at the snapshot; one with nr_accesses == 0
+   * and age a was last accessed about (a + 1) aggregation intervals before it.
+   * A page counts as accessed since its last clear when its region's last
+   * access is later than that clear. Within one aggregation interval DAMON has
+   * nothing new, so the last snapshot is reused (and, being older than the
+   * clears made since, reports nothing twice).
    */
   async testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> {
     this.assertOpen();
-    // DAMON has nothing new within one aggregation interval: reuse the last snapshot.
-    const aggrMsReal = this.damon.attrs.aggrUs / 1000;
-    if (this.lastSnapshotAt === 0 || Date.now() - this.lastSnapshotAt >= aggrMsReal) {
+    const aggrMs = this.damon.attrs.aggrUs / 1000;
+    if (this.lastSnapshotAt === 0 || Date.now() - this.t0 - this.lastSnapshotAt >= aggrMs) {
       this.lastSnapshot = await this.damon.snapshot();
-      this.lastSnapshotAt = Date.now();
+      this.lastSnapshotAt = Math.max(1, Date.now() - this.t0);
       this.assertOpen();
     }
     const regions = this.lastSnapshot;
+    const at = this.lastSnapshotAt;
     const now = Date.now() - this.t0;
-    const aggrMs = this.damon.attrs.aggrUs / 1000;
     this.lastAccessMs.fill(0);
     for (const g of this.regionList) {
       const gStart = g.hostVirtAddr!;
@@ -183,9 +186,8 @@ export class LinuxMemoryHost implements MemoryHost {
         if (d.end <= gStart || d.start >= gEnd) continue;
         const lo = Number(((d.start > gStart ? d.start : gStart) - gStart) / BigInt(PAGE));
         const hi = Number(((d.end < gEnd ? d.end : gEnd) - gStart + BigInt(PAGE - 1)) / BigInt(PAGE));
-        // Idle for `age` intervals after the interval in which it was last seen accessed.
-        const seen = d.nrAccesses > 0 ? now : Math.max(1, now - (d.age + 1) * aggrMs);
-        if (seen > 0) this.lastAccessMs.fill(seen, g.firstPage + lo, g.firstPage + hi);
+        const seen = d.nrAccesses > 0 ? at : Math.max(1, at - (d.age + 1) * aggrMs);
+        this.lastAccessMs.fill(seen, g.firstPage + lo, g.firstPage + hi);
       }
     }
     let n = 0;
