@@ -65,11 +65,17 @@ fi
 
 # --- app: dist/ and koffi ----------------------------------------------
 app=$(mktemp -d)
-mkdir -p "$app/hmmv/node_modules/@koromix"
+mkdir -p "$app/hmmv/node_modules"
 cp "$repo/package.json" "$app/hmmv/"
 cp -r "$repo/dist" "$app/hmmv/dist"
-cp -r "$repo/node_modules/koffi" "$app/hmmv/node_modules/koffi"
-cp -r "$repo/node_modules/@koromix/koffi-linux-x64" "$app/hmmv/node_modules/@koromix/"
+# the production dependencies only (koffi with its prebuilt binary, commander, ...)
+(cd "$repo" && npm ls --omit=dev --all --parseable 2>/dev/null | tail -n +2) | while read -r dir; do
+  rel=${dir#"$repo"/}
+  [ -e "$app/hmmv/$rel" ] && continue
+  mkdir -p "$app/hmmv/$(dirname "$rel")"
+  cp -r "$dir" "$app/hmmv/$rel"
+done
+[ -e "$app/hmmv/node_modules/koffi" ] || { echo "koffi is not installed (npm ci)" >&2; exit 3; }
 (cd "$app" && find . | cpio -o -H newc --quiet -R 0:0) > "$cache/app.cpio"
 rm -rf "$app"
 cat "$cache/base-$key.cpio" "$cache/app.cpio" > "$cache/initrd.cpio"

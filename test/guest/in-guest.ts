@@ -6,7 +6,7 @@
  * suite on the host (test/host/linux/testbed.test.ts) asserts on them.
  * Scenarios: "probe" (capabilities only), "backend" (everything but the engine).
  */
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -467,6 +467,8 @@ async function thpScenario(): Promise<void> {
 async function main(scenario: string): Promise<void> {
   report('started', { scenario, uptime: uptime() });
   report('probe', { probe: probeHost() });
+  const cli = spawnSync(process.execPath, ['dist/plugin/cli.js', 'host', 'check'], { encoding: 'utf8' });
+  report('host-check', { status: cli.status, stdout: cli.stdout, stderr: cli.stderr });
   if (scenario === 'backend' || scenario === 'all') await backendScenario();
   if (scenario === 'engine' || scenario === 'all') await engineScenario();
   if (scenario === 'thp' || scenario === 'all') await thpScenario();

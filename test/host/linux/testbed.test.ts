@@ -45,6 +45,14 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
     assert.equal(probe.accessTracker, 'damon-vaddr');
   });
 
+  it('`hmmv host check` in the guest says ready and exits 0', () => {
+    const r = result('host-check');
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    for (const id of ['damon-vaddr', 'soft-dirty', 'move-pages', 'numa-nodes', 'privileges']) assert.match(r.stdout, new RegExp(`^  ${id} +present `, 'm'));
+    assert.match(r.stdout, /^  page-idle +missing .*\n.*CONFIG_IDLE_PAGE_TRACKING/m);
+    assert.match(r.stdout, /^ready: accessed bits from damon-vaddr, dirty bits from soft-dirty, migration by move_pages$/m);
+  });
+
   it('the backend refuses to start while kernel.numa_balancing is on, saying why', () => {
     const r = result('refuses-numa-balancing');
     assert.equal(r.threw, true);
