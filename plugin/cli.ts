@@ -5,6 +5,8 @@
  */
 import { Command } from 'commander';
 import { registerHostCommands } from './host/commands.js';
+import { registerLibvirtCommands } from './libvirt/commands.js';
+import { registerManagerCommands } from './manager/commands.js';
 import { registerQmpCommands } from '../qmp/cli.js';
 import { registerSimCommands } from './sim/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
@@ -15,6 +17,9 @@ program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
+
+registerLibvirtCommands(program);
+registerManagerCommands(program);
 registerTraceCommands(program);
 registerWorkloadCommands(program);
 registerSimCommands(program);

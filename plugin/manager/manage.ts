@@ -1,0 +1,169 @@
+/**
+ * `hmmv manage --domain NAME`: the per-domain manager the hook launches.
+ *
+ * Loads the tiering config (from the domain XML the hook saved, or from
+ * libvirtd), connects to the manager's own QMP socket, discovers the guest RAM,
+ * opens the configured memory host and runs the engine until the guest shuts
+ * down, the socket closes, or SIGTERM. Every step is logged as JSON and shown in
+ * the status file. A failure never touches the guest: the manager records it
+ * (state 'failed') and stays until the domain stops, so `hmmv status` shows it.
+ */
+import { readFileSync } from 'node:fs';
+import { pino, type Logger } from 'pino';
+import { defaultEngineOptions, startEngine, type RunningEngine } from '../engine/run.js';
+import type { MemoryHost } from '../host/memory-host.js';
+import { LibvirtConnection } from '../libvirt/connection.js';
+import { tieringFromDomainXml, type TieringConfig } from '../libvirt/tiering-metadata.js';
+import { wallClock } from '../util/clock.js';
+import { QmpClient, QmpCommands } from '../../qmp/index.js';
+import { openBackend } from './backend.js';
+import { registerSimBackend } from './sim-backend.js';
+import { discoverGuest, type GuestInfo } from './guest-discovery.js';
+import { pidfilePath } from './paths.js';
+import { removePidfileIfOwn } from './pidfile.js';
+import { writeStatus, type ManagerState, type ManagerStatus } from './status-file.js';
+
+export interface ManageOptions {
+  domain: string;
+  /** The domain XML saved by the hook; without it the manager asks libvirtd. */
+  domainXmlFile?: string;
+  /** How long to keep trying the QMP socket (QEMU may still be creating it). */
+  connectTimeoutMs?: number;
+}
+
+async function loadConfig(opts: ManageOptions): Promise<TieringConfig> {
+  const xml = opts.domainXmlFile
+    ? readFileSync(opts.domainXmlFile, 'utf8')
+    : await LibvirtConnection.with((c) => c.liveXml(opts.domain));
+  const config = tieringFromDomainXml(xml);
+  if (!config) throw new Error(`domain '${opts.domain}' has no hmmv tiering metadata: nothing to manage`);
+  return config;
+}
+
+async function connectWithRetry(socket: string, timeoutMs: number, signal: AbortSignal): Promise<QmpClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await QmpClient.connect({ path: socket }, { greetingTimeoutMs: 5000 });
+    } catch (error) {
+      if (signal.aborted) throw signal.reason;
+      if (Date.now() > deadline) throw new Error(`cannot connect to the QMP socket ${socket} within ${timeoutMs} ms: ${(error as Error).message}`, { cause: error });
+      await wallClock.sleep(200e6, signal);
+    }
+  }
+}
+
+function guestSummary(g: GuestInfo): NonNullable<ManagerStatus['guest']> {
+  return { ramBytes: g.ramBytes, vcpus: g.vcpus.length, memdevs: g.memdevs.map((m) => m.id), ramBlocks: g.ramBlocks.map((b) => b.name) };
+}
+
+export async function runManager(opts: ManageOptions): Promise<number> {
+  registerSimBackend();
+  const log: Logger = pino({ base: { domain: opts.domain, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
+  const stop = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    log.info({ signal: sig }, 'signal: stopping');
+    stop.abort(new Error(`stopped by ${sig}`));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  const status: ManagerStatus = { domain: opts.domain, state: 'starting', since: new Date().toISOString(), pid: process.pid };
+  const setState = (state: ManagerState, extra: Partial<ManagerStatus> = {}) => {
+    Object.assign(status, extra, { state, since: new Date().toISOString() });
+    writeStatus(status);
+  };
+  const fail = (what: string, error: unknown) => {
+    const message = `${what}: ${(error as Error).message ?? String(error)}`;
+    log.error({ err: error }, message);
+    setState('failed', { error: message });
+  };
+
+  let client: QmpClient | undefined;
+  let host: MemoryHost | undefined;
+  let engine: RunningEngine | undefined;
+  let exitCode = 0;
+  try {
+    log.info({ argv: process.argv.slice(2) }, 'manager starting');
+    const config = await loadConfig(opts);
+    setState('connecting', { backend: config.backend, qmpSocket: config.qmp.socket });
+    log.info({ config }, 'tiering config loaded');
+
+    client = await connectWithRetry(config.qmp.socket, opts.connectTimeoutMs ?? 30000, stop.signal);
+    const qmp = new QmpCommands(client);
+    // The guest going away ends the manager; a lost socket is the same for us.
+    client.on('SHUTDOWN', (event: unknown) => {
+      log.info({ event }, 'guest SHUTDOWN event: stopping');
+      stop.abort(new Error('guest shut down'));
+    });
+    client.on('close', (error: Error | undefined) => {
+      if (!stop.signal.aborted) log.info({ reason: error?.message }, 'QMP socket closed: stopping');
+      stop.abort(new Error('QMP socket closed'));
+    });
+
+    const guest = await discoverGuest(qmp);
+    const qemu: NonNullable<ManagerStatus['qemu']> = { version: guest.qemuVersion, runState: guest.runState };
+    if (guest.qemuPid !== undefined) qemu.pid = guest.qemuPid;
+    setState('connected', { qemu, guest: guestSummary(guest) });
+    const ranges = guest.ranges.map((r) => ({ ...r, gpa: `0x${r.gpa.toString(16)}`, hva: r.hva === undefined ? undefined : `0x${r.hva.toString(16)}` }));
+    log.info({ qmpSocket: config.qmp.socket, qemu, guest: { ...guestSummary(guest), ranges } }, 'qmp connected');
+    if (guest.layoutError) log.warn({ error: guest.layoutError }, 'guest RAM layout unknown');
+
+    try {
+      host = await openBackend({ domain: opts.domain, config, guest });
+      const options = defaultEngineOptions(Math.floor(config.dram.quotaBytes / host.pageSizeBytes));
+      options.roundsPerWindow = config.tracking.rounds;
+      options.roundIntervalNs = (config.tracking.windowMs * 1e6) / config.tracking.rounds;
+      options.migrationBytesPerSec = config.migration.bytesPerSecond;
+      let lastWrite = 0;
+      options.onWindow = () => {
+        // Keep the status file fresh without rewriting it every window.
+        if (Date.now() - lastWrite < 1000 || !engine) return;
+        lastWrite = Date.now();
+        writeStatus({ ...status, engine: numericTotals(engine) });
+      };
+      engine = startEngine(host, wallClock, options, stop.signal);
+      setState('running');
+      log.info({ backend: host.kind, pages: host.pageCount, quotaPages: options.dramQuotaPages }, 'engine running');
+      engine.done.catch((error: unknown) => {
+        if (!stop.signal.aborted) fail('engine stopped', error);
+      });
+    } catch (error) {
+      // The guest is untouched: report and wait for the domain to stop.
+      fail('tiering not started (the guest runs unmanaged)', error);
+    }
+
+    await new Promise<void>((resolve) => {
+      if (stop.signal.aborted) resolve();
+      else stop.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  } catch (error) {
+    if (!stop.signal.aborted) {
+      fail('manager failed', error);
+      exitCode = 1;
+    }
+  } finally {
+    const failed = status.state === 'failed';
+    if (!failed) setState('stopping');
+    if (!stop.signal.aborted) stop.abort(new Error('manager exiting'));
+    if (engine) {
+      const totals = await engine.done.catch(() => undefined);
+      if (totals) log.info({ totals: numericTotals(engine) }, 'engine stopped');
+    }
+    await host?.close().catch((e: unknown) => log.warn({ err: e }, 'closing the memory host failed'));
+    await client?.close().catch(() => undefined);
+    if (failed) writeStatus(status);
+    else setState('stopped');
+    removePidfileIfOwn(pidfilePath(opts.domain), process.pid);
+    log.info({ reason: (stop.signal.reason as Error | undefined)?.message, exitCode }, 'manager stopped');
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+  }
+  return exitCode;
+}
+
+function numericTotals(engine: RunningEngine): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(engine.totals())) if (typeof v === 'number') out[k] = v;
+  return out;
+}
