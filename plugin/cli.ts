@@ -11,6 +11,7 @@ import { registerQmpCommands } from '../qmp/cli.js';
 import { registerSimCommands } from './sim/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
 import { registerWorkloadCommands } from './sim/workloads/commands.js';
+import { registerPoolCommands } from './pool/commands.js';
 
 const program = new Command();
 program
@@ -24,6 +25,7 @@ registerTraceCommands(program);
 registerWorkloadCommands(program);
 registerSimCommands(program);
 registerQmpCommands(program);
+registerPoolCommands(program);
 registerHostCommands(program);
 
 await program.parseAsync(process.argv);

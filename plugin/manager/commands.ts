@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { runManager } from './manage.js';
 import { listManagedDomains, type DomainStatusRow } from './status-file.js';
 import { logPath } from './paths.js';
+import { DEFAULT_POOL_SOCKET } from '../pool/commands.js';
+import { poolStatusSection } from '../pool/status.js';
 
 function formatRow(r: DomainStatusRow): string {
   const ram = r.guest ? `${(r.guest.ramBytes / 2 ** 20).toFixed(0)}MiB/${r.guest.vcpus}vcpu` : '-';
@@ -23,17 +25,19 @@ export function registerManagerCommands(program: Command): void {
   program
     .command('status')
     .description('list the domains hmmv manages and the state of their managers')
-    .option('--json', 'print JSON')
-    .action((opts: { json?: boolean }) => {
+    .option('--json', 'print JSON (the domains; `hmmv pool status --json` has the pool)')
+    .option('--pool-socket <path>', 'the DRAM pool daemon\'s socket', DEFAULT_POOL_SOCKET)
+    .action(async (opts: { json?: boolean; poolSocket: string }) => {
       const rows = listManagedDomains();
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
+      const pool = (await poolStatusSection({ socketPath: opts.poolSocket }, 2000)).text;
       if (rows.length === 0) {
-        process.stdout.write('no managed domains\n');
+        process.stdout.write(`no managed domains\n\n${pool}\n`);
         return;
       }
-      process.stdout.write(['DOMAIN\tSTATE\tMANAGER\tBACKEND\tQEMU\tGUEST', ...rows.map(formatRow)].join('\n') + '\n');
+      process.stdout.write(['DOMAIN\tSTATE\tMANAGER\tBACKEND\tQEMU\tGUEST', ...rows.map(formatRow)].join('\n') + `\n\n${pool}\n`);
     });
 }

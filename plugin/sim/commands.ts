@@ -184,7 +184,7 @@ export function registerSimCommands(program: Command): void {
     .option('--duration <s>', 'simulated seconds per policy', positive('--duration'), 2)
     .option('--warmup <s>', 'simulated seconds the workloads run unmanaged before each run, backing pages at their first touch; 0 = the guest initializes its memory in address order first, as at boot and load (see docs/simulator.md)', nonNegative('--warmup'), 0)
     .option('--seed <n>', 'seed of the workloads', nonNegativeInt('--seed'), 1)
-    .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv'])
+    .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv', 'hmmv-pool'])
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)
     .option('--out <dir>', 'output folder for results.json, chart.svg, timeline.svg, table.txt', 'sim-results')
     .option('-q, --quiet', 'no progress on stderr', false)

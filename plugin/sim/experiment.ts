@@ -52,6 +52,8 @@ export interface ExperimentSummary {
   readonly totalSlowdown: Readonly<Record<string, number>>;
   /** How much faster HMM-V runs than unmanaged (geometric mean over VMs), percent; absent if either is missing. */
   readonly hmmvBeatsUnmanagedPct?: number;
+  /** How much faster HMM-V runs with the DRAM pool than with the static split (geometric mean over VMs), percent. */
+  readonly poolBeatsStaticPct?: number;
 }
 
 export interface ExperimentResult {
@@ -145,11 +147,15 @@ export function summarise(runs: readonly MachineResult[]): ExperimentSummary {
     const speedups = hmmv.vms.map((vm, i) => vm.opsPerSec / unmanaged.vms[i]!.opsPerSec);
     hmmvBeatsUnmanagedPct = 100 * (geomean(speedups) - 1);
   }
+  const pool = runs.find((r) => r.policy === 'hmmv-pool');
+  let poolBeatsStaticPct: number | undefined;
+  if (hmmv && pool) poolBeatsStaticPct = 100 * (geomean(pool.vms.map((vm, i) => vm.opsPerSec / hmmv.vms[i]!.opsPerSec)) - 1);
   return {
     vms,
     totalOpsPerSec,
     totalSlowdown,
     ...(hmmvBeatsUnmanagedPct !== undefined ? { hmmvBeatsUnmanagedPct } : {}),
+    ...(poolBeatsStaticPct !== undefined ? { poolBeatsStaticPct } : {}),
   };
 }
 

@@ -45,13 +45,15 @@ describe('sim/commands (hmmv sim)', () => {
     const run = await hmmv(['sim', ...SMALL, '--out', out1]);
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /policy\s+vm\s+ops\/s\s+slowdown/);
-    for (const policy of ['all-dram', 'unmanaged', 'hmmv']) assert.match(run.stdout, new RegExp(`^${policy}\\s+total`, 'm'));
+    for (const policy of ['all-dram', 'unmanaged', 'hmmv', 'hmmv-pool']) assert.match(run.stdout, new RegExp(`^${policy}\\s+total`, 'm'));
     assert.match(run.stdout, /HMM-V (beats unmanaged by [\d.]+%|is [\d.]+% slower than unmanaged|and unmanaged run at the same speed)/);
     assert.match(run.stderr, /\[hmmv sim\] hmmv 100%/, 'progress on stderr');
+    assert.match(run.stdout, /The DRAM pool (beats the static equal split by [\d.]+%|is [\d.]+% slower than the static equal split|and the static equal split run at the same speed)/);
+    assert.match(run.stdout, /^hmmv-pool\s+vm0 .* \d+ -> \d+ \(\d+\.\.\d+\)$/m, 'the pool column shows how the quota moved');
     assert.deepEqual(readdirSync(out1).sort(), ['chart.svg', 'results.json', 'table.txt', 'timeline.svg']);
     const json = readFileSync(join(out1, 'results.json'), 'utf8');
     const result = JSON.parse(json) as { runs: { policy: string; vms: unknown[] }[]; summary: { totalSlowdown: Record<string, number> } };
-    assert.deepEqual(result.runs.map((r) => r.policy), ['all-dram', 'unmanaged', 'hmmv']);
+    assert.deepEqual(result.runs.map((r) => r.policy), ['all-dram', 'unmanaged', 'hmmv', 'hmmv-pool']);
     assert.equal(result.runs[0]!.vms.length, 4);
     assert.equal(result.summary.totalSlowdown['all-dram'], 1);
     for (const svg of ['chart.svg', 'timeline.svg']) {

@@ -10,6 +10,7 @@ import { GUPS_PARAMS, GupsWorkload } from './gups.js';
 import { KV_ZIPF_PARAMS, KvZipfWorkload } from './kv-zipf.js';
 import type { ParamSpec } from './params.js';
 import { PHASE_PARAMS, PhaseWorkload } from './phase.js';
+import { RESIZE_PARAMS, ResizeWorkload } from './resize.js';
 import { SCAN_PARAMS, ScanWorkload } from './scan.js';
 
 export interface WorkloadKind {
@@ -24,6 +25,7 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = [
   { kind: 'gups', description: "random read-modify-write updates (GUPS) with HeMem's hot set: 90% of updates to 1/8 of memory", params: GUPS_PARAMS },
   { kind: 'scan', description: 'sequential scans of a hot window that slides through memory, plus a background full scan', params: SCAN_PARAMS },
   { kind: 'phase', description: 'a scattered hot set (10% of pages, 90% of accesses) replaced by a disjoint one every phaseOps operations', params: PHASE_PARAMS },
+  { kind: 'resize', description: 'a scattered hot set that grows or shrinks once (5% -> 40% of pages by default) after phaseOps operations', params: RESIZE_PARAMS },
   { kind: 'graph', description: 'random walk on a power-law (Chung-Lu) graph in CSR layout: vertex pages and edge-list pages', params: GRAPH_PARAMS },
   { kind: 'trace:<file>', description: 'replay of a trace file (docs/trace-format.md), epochs in order, starting over at the end', params: TRACE_PARAMS },
 ];
@@ -42,6 +44,8 @@ export function createWorkload(spec: WorkloadSpec): Workload {
       return new PhaseWorkload(spec);
     case 'graph':
       return new GraphWorkload(spec);
+    case 'resize':
+      return new ResizeWorkload(spec);
     default:
       if (spec.kind === 'trace' || spec.kind.startsWith('trace:')) return createTraceWorkload(spec);
       throw new Error(`unknown workload '${spec.kind}' (known: ${WORKLOAD_KINDS.map((k) => k.kind).join(', ')})`);

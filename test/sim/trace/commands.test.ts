@@ -36,7 +36,7 @@ describe('sim: hmmv trace info and hmmv workloads', () => {
     const r = hmmv('workloads', '--json');
     assert.equal(r.status, 0, r.stderr);
     const kinds = (JSON.parse(r.stdout) as { kind: string; params: { name: string }[] }[]).map((k) => k.kind);
-    assert.deepEqual(kinds, ['kv-zipf', 'gups', 'scan', 'phase', 'graph', 'trace:<file>']);
+    assert.deepEqual(kinds, ['kv-zipf', 'gups', 'scan', 'phase', 'resize', 'graph', 'trace:<file>']);
     assert.match(hmmv('workloads').stdout, /theta \(default derived\)/);
   });
 });

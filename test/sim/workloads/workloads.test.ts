@@ -8,7 +8,7 @@ import { PhaseWorkload } from '../../../plugin/sim/workloads/phase.js';
 import { ScanWorkload } from '../../../plugin/sim/workloads/scan.js';
 import { countPages, take } from './helpers.js';
 
-const SYNTHETIC = ['kv-zipf', 'gups', 'scan', 'phase', 'graph'];
+const SYNTHETIC = ['kv-zipf', 'gups', 'scan', 'phase', 'resize', 'graph'];
 
 describe('sim/workloads: every synthetic workload', () => {
   for (const kind of SYNTHETIC) {
@@ -54,7 +54,7 @@ describe('sim/workloads: every synthetic workload', () => {
   }
 
   it('an unknown kind is an error listing the known ones', () => {
-    assert.throws(() => createWorkload({ kind: 'zipf', pageCount: 10, seed: 1 }), /unknown workload 'zipf' \(known: kv-zipf, gups, scan, phase, graph, trace:<file>\)/);
+    assert.throws(() => createWorkload({ kind: 'zipf', pageCount: 10, seed: 1 }), /unknown workload 'zipf' \(known: kv-zipf, gups, scan, phase, resize, graph, trace:<file>\)/);
   });
 
   it('lists every kind with a one-line description for --help', () => {

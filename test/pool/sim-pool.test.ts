@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import { runExperiment, type ExperimentConfig } from '../../plugin/sim/experiment.js';
+import { makeWorkload } from '../../plugin/sim/workload-factory.js';
+
+describe('the DRAM pool in the simulated machine', () => {
+  it('moves DRAM to the VM whose hot set grows, from the one whose hot set shrinks, within the host DRAM', async () => {
+    const pages = 16_384;
+    // The change comes after 2M operations: about 0.8 s into the run.
+    const resize = (from: number, to: number) => ({ kind: 'resize', pageCount: pages, params: { hotFraction: from, hotFractionAfter: to, phaseOps: 2_000_000 } });
+    const config: ExperimentConfig = {
+      preset: 'optane',
+      dramPages: 16_384,
+      nvmPages: 65_536,
+      vms: [
+        { name: 'grows', workload: resize(0.1, 0.7), vcpus: 1 },
+        { name: 'shrinks', workload: resize(0.7, 0.1), vcpus: 1 },
+      ],
+      durationNs: 1.5e9,
+      warmupNs: 10e6,
+      seed: 5,
+      policies: ['hmmv', 'hmmv-pool'],
+      trafficScale: 8,
+      engine: { roundIntervalNs: 5e6 },
+    };
+    const result = await runExperiment(config, makeWorkload);
+    const pool = result.runs.find((r) => r.policy === 'hmmv-pool')!;
+    const [grows, shrinks] = pool.vms;
+    const q = (vm: typeof grows) => vm!.policy as Record<string, number>;
+    assert.equal(q(grows)['quotaStartPages'], 8192);
+    // Before the change the VM with the big hot set gets more than the static half...
+    assert.ok(q(shrinks)['quotaMaxPages']! > 9000 && q(grows)['quotaMinPages']! < 7000, `before the change: ${JSON.stringify([q(grows), q(shrinks)])}`);
+    // ...after it the quota follows the hot sets back: the growing VM gains, the shrinking one gives up.
+    assert.ok(q(grows)['quotaEndPages']! > q(grows)['quotaMinPages']! + 2000, `the growing VM's quota rose: ${JSON.stringify(q(grows))}`);
+    assert.ok(q(shrinks)['quotaEndPages']! < q(shrinks)['quotaMaxPages']! - 2000, `the shrinking VM's quota fell: ${JSON.stringify(q(shrinks))}`);
+    assert.ok(q(grows)['quotaEndPages']! + q(shrinks)['quotaEndPages']! <= 16_384, 'quotas within the host DRAM');
+    for (const vm of pool.vms) assert.ok(vm.dramPagesAtEnd <= q(vm)['quotaEndPages']! + 64, `${vm.name} holds ${vm.dramPagesAtEnd} DRAM pages`);
+    assert.ok(result.summary.poolBeatsStaticPct !== undefined);
+    console.log(`      pool vs static split: ${result.summary.poolBeatsStaticPct!.toFixed(1)}% (geometric mean of per-VM ops/s)`);
+  });
+});
