@@ -4,6 +4,7 @@
  * assembles them.
  */
 import { Command } from 'commander';
+import { registerHostCommands } from './host/commands.js';
 import { registerLibvirtCommands } from './libvirt/commands.js';
 import { registerManagerCommands } from './manager/commands.js';
 import { registerQmpCommands } from '../qmp/cli.js';
@@ -27,5 +28,6 @@ registerSimCommands(program);
 registerScenarioCommands(program);
 registerQmpCommands(program);
 registerPoolCommands(program);
+registerHostCommands(program);
 
 await program.parseAsync(process.argv);

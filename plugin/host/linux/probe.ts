@@ -1,0 +1,238 @@
+/**
+ * Capability probe for the linux backend: for this kernel and this process,
+ * which of the interfaces the backend uses are there, and for each missing one
+ * the kernel option or privilege that would provide it. `hmmv host check`
+ * prints this; openLinuxHost() refuses to start from the same report.
+ */
+import { release } from 'node:os';
+import { DAMON_ADMIN, runningKdamonds } from './damon.js';
+import { MovePagesError, movePagesRaw, Errno } from './move-pages.js';
+import { PM_HI_PRESENT, PM_HI_SOFT_DIRTY, PagemapReader } from './pagemap.js';
+import { readMaps } from './maps.js';
+import { listDir, pathExists, readKernelConfig, readText } from './sysfs.js';
+import { readTopology } from './topology.js';
+
+export type CapabilityId = 'damon-vaddr' | 'page-idle' | 'soft-dirty' | 'move-pages' | 'numa-nodes' | 'privileges' | 'thp' | 'memory-tiering' | 'numa-balancing';
+
+export interface Capability {
+  readonly id: CapabilityId;
+  readonly present: boolean;
+  /** What was found (mode, node list, which check decided). */
+  readonly detail: string;
+  /** When missing: the kernel option, privilege or set-up that provides it. */
+  readonly remedy?: string;
+  /** The backend cannot start without it. */
+  readonly required: boolean;
+}
+
+export interface ProbeReport {
+  readonly kernel: string;
+  readonly capabilities: readonly Capability[];
+  /** The accessed-bit source the backend would use, if any. */
+  readonly accessTracker?: 'damon-vaddr';
+  readonly canRun: boolean;
+}
+
+/** Effective capability bits of this process (CapEff in /proc/self/status). */
+function effectiveCaps(): bigint {
+  const m = /CapEff:\s*([0-9a-f]+)/.exec(readText('/proc/self/status') ?? '');
+  return m ? BigInt('0x' + m[1]) : 0n;
+}
+const CAP_SYS_PTRACE = 19n;
+const CAP_SYS_NICE = 23n;
+const CAP_SYS_ADMIN = 21n;
+
+/**
+ * Reads this process's own pagemap over its writable anonymous mappings: the
+ * kernel sets soft-dirty on every freshly written page, so present pages and
+ * no soft-dirty bit among them means the kernel lacks CONFIG_MEM_SOFT_DIRTY.
+ * Also returns one present page address, for the move_pages check.
+ */
+function scanOwnPages(): { present: number; softDirty: number; someAddr?: bigint } {
+  const pm = new PagemapReader(process.pid);
+  let present = 0;
+  let softDirty = 0;
+  let someAddr: bigint | undefined;
+  try {
+    for (const m of readMaps(process.pid)) {
+      if (!m.perms.startsWith('rw') || (m.path !== '' && m.path !== '[heap]')) continue;
+      const pages = Math.min(Number((m.end - m.start) / 4096n), 4096);
+      pm.scan(m.start, pages, 4096, (i, hi) => {
+        if ((hi & PM_HI_PRESENT) === 0) return;
+        present++;
+        someAddr ??= m.start + BigInt(i) * 4096n;
+        if ((hi & PM_HI_SOFT_DIRTY) !== 0) softDirty++;
+      });
+      if (present > 256) break;
+    }
+  } finally {
+    pm.close();
+  }
+  return someAddr === undefined ? { present, softDirty } : { present, softDirty, someAddr };
+}
+
+export function probeHost(): ProbeReport {
+  const kernel = release();
+  const config = readKernelConfig(kernel);
+  const configSays = (opt: string): string => (config === undefined ? 'kernel config not readable' : `${opt}=${config.get(opt) ?? 'not set'}`);
+  const caps: Capability[] = [];
+  const capEff = effectiveCaps();
+  const hasCap = (bit: bigint) => (capEff & (1n << bit)) !== 0n;
+
+  // DAMON vaddr
+  {
+    const sysfs = pathExists(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`);
+    let present = false;
+    let detail: string;
+    const builtIn = config?.get('CONFIG_DAMON_VADDR');
+    const avail = listDir(`${DAMON_ADMIN}/kdamonds`).flatMap((k) => (readText(`${DAMON_ADMIN}/kdamonds/${k}/contexts/0/avail_operations`) ?? '').split(/\s+/));
+    if (!sysfs) detail = `no ${DAMON_ADMIN} (${configSays('CONFIG_DAMON_SYSFS')})`;
+    else if (config !== undefined) {
+      present = builtIn === 'y';
+      detail = `sysfs present, ${configSays('CONFIG_DAMON_VADDR')}`;
+    } else if (avail.some(Boolean)) {
+      present = avail.includes('vaddr');
+      detail = `sysfs present, avail_operations: ${[...new Set(avail.filter(Boolean))].join(' ')}`;
+    } else {
+      present = true;
+      detail = 'sysfs present; vaddr support is verified when the backend starts its kdamond';
+    }
+    const busy = sysfs ? runningKdamonds() : [];
+    if (busy.length > 0) detail += `; kdamond ${busy.join(',')} already running (another user): the backend cannot add its own while it runs`;
+    if (present && !hasCap(CAP_SYS_ADMIN)) detail += '; writing DAMON sysfs needs root';
+    caps.push({ id: 'damon-vaddr', present, detail, remedy: 'a kernel with CONFIG_DAMON, CONFIG_DAMON_VADDR and CONFIG_DAMON_SYSFS (Linux 5.18+)', required: true });
+  }
+
+  // idle page tracking
+  {
+    const present = pathExists('/sys/kernel/mm/page_idle/bitmap');
+    caps.push({
+      id: 'page-idle',
+      present,
+      detail: present ? '/sys/kernel/mm/page_idle/bitmap present (not used: DAMON vaddr is cheaper and is what this backend reads)' : `no /sys/kernel/mm/page_idle/bitmap (${configSays('CONFIG_IDLE_PAGE_TRACKING')})`,
+      remedy: 'a kernel with CONFIG_IDLE_PAGE_TRACKING (optional: DAMON vaddr is used for accessed bits)',
+      required: false,
+    });
+  }
+
+  // soft-dirty
+  let someAddr: bigint | undefined;
+  {
+    let present = false;
+    let detail: string;
+    try {
+      const own = scanOwnPages();
+      someAddr = own.someAddr;
+      present = own.softDirty > 0;
+      detail = `${own.softDirty} of ${own.present} written pages of this process carry the soft-dirty bit (pagemap bit 55); ${configSays('CONFIG_MEM_SOFT_DIRTY')}`;
+    } catch (err) {
+      detail = `pagemap not readable: ${(err as Error).message}`;
+    }
+    caps.push({ id: 'soft-dirty', present, detail, remedy: 'a kernel with CONFIG_MEM_SOFT_DIRTY (/proc/PID/clear_refs "4" and pagemap bit 55)', required: true });
+  }
+
+  // move_pages
+  {
+    let present = false;
+    let detail: string;
+    let remedy = 'a kernel with CONFIG_NUMA and CONFIG_MIGRATION, and the koffi package (npm install koffi)';
+    try {
+      if (someAddr === undefined) throw new Error('no present page of this process found to query');
+      const status = new Int32Array(1);
+      movePagesRaw(process.pid, new BigUint64Array([someAddr]), null, status);
+      present = status[0]! >= 0;
+      detail = present ? `move_pages query works (a page of this process is on node ${status[0]})` : `move_pages query returned status ${status[0]}`;
+      if (!hasCap(CAP_SYS_NICE)) detail += '; moving pages of another user\'s process needs CAP_SYS_NICE';
+    } catch (err) {
+      detail = (err as Error).message;
+      if (err instanceof MovePagesError && err.errno === Errno.EPERM) remedy = 'CAP_SYS_NICE (run as root)';
+    }
+    caps.push({ id: 'move-pages', present, detail, remedy, required: true });
+  }
+
+  // NUMA nodes
+  {
+    const topo = readTopology();
+    const withMem = topo.nodes.filter((n) => n.memTotalBytes > 0);
+    const present = withMem.length >= 2;
+    const list = topo.nodes.map((n) => `node${n.id} ${Math.round(n.memTotalBytes / 2 ** 20)} MiB${n.cpus.length ? '' : ' (no CPUs)'}`).join(', ');
+    caps.push({
+      id: 'numa-nodes',
+      present,
+      detail: `${withMem.length} NUMA node(s) with memory: ${list || 'none'}`,
+      remedy: 'a second NUMA node with memory for the slow tier: CXL memory, or Optane PMem onlined with `daxctl reconfigure-device --mode=system-ram` (CONFIG_NUMA, CONFIG_DEV_DAX_KMEM)',
+      required: true,
+    });
+    caps.push({
+      id: 'memory-tiering',
+      present: topo.memoryTieringPresent,
+      detail: topo.memoryTieringPresent ? topo.memoryTiers.map((t) => `${t.name}: nodes ${t.nodes.join(',') || '-'}`).join('; ') : 'no /sys/devices/virtual/memory_tiering',
+      remedy: 'Linux 6.1+ with CONFIG_NUMA and CONFIG_MIGRATION (informational: the domain metadata says which node is slow)',
+      required: false,
+    });
+  }
+
+  // privileges
+  {
+    const missing: string[] = [];
+    if (!hasCap(CAP_SYS_ADMIN)) missing.push('CAP_SYS_ADMIN (DAMON sysfs)');
+    if (!hasCap(CAP_SYS_NICE)) missing.push('CAP_SYS_NICE (move_pages of the QEMU process)');
+    if (!hasCap(CAP_SYS_PTRACE)) missing.push('CAP_SYS_PTRACE (pagemap and clear_refs of the QEMU process)');
+    caps.push({
+      id: 'privileges',
+      present: missing.length === 0,
+      detail: missing.length === 0 ? 'CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_SYS_PTRACE' : `missing ${missing.join(', ')}`,
+      remedy: 'run the manager as root (as the libvirt hook does)',
+      required: true,
+    });
+  }
+
+  // THP
+  {
+    const enabled = readText('/sys/kernel/mm/transparent_hugepage/enabled');
+    const mode = enabled ? (/\[(\w+)\]/.exec(enabled)?.[1] ?? enabled) : undefined;
+    caps.push({
+      id: 'thp',
+      present: enabled !== undefined,
+      detail: enabled ? `transparent huge pages: ${mode}; 2 MiB pages in guest RAM are reported and moved whole by move_pages, never split by hmmv` : 'no transparent huge pages',
+      remedy: 'CONFIG_TRANSPARENT_HUGEPAGE (optional)',
+      required: false,
+    });
+  }
+
+  // NUMA balancing (a baseline to compare against, not used by the backend)
+  {
+    const value = readText('/proc/sys/kernel/numa_balancing');
+    caps.push({
+      id: 'numa-balancing',
+      present: value !== undefined,
+      detail: value === undefined ? 'no /proc/sys/kernel/numa_balancing' : `kernel.numa_balancing = ${value}${value === '2' ? ' (memory tiering mode)' : ''}; 2 selects memory-tiering mode, a baseline for comparison`,
+      remedy: 'CONFIG_NUMA_BALANCING (optional baseline)',
+      required: false,
+    });
+  }
+
+  const damon = caps.find((c) => c.id === 'damon-vaddr')!;
+  const canRun = caps.every((c) => !c.required || c.present);
+  return damon.present ? { kernel, capabilities: caps, accessTracker: 'damon-vaddr', canRun } : { kernel, capabilities: caps, canRun };
+}
+
+/** The text `hmmv host check` prints: one line per interface. */
+export function formatProbe(report: ProbeReport): string {
+  const lines = [`linux host backend on kernel ${report.kernel}`];
+  for (const c of report.capabilities) {
+    const state = c.present ? 'present' : c.required ? 'MISSING' : 'missing';
+    lines.push(`  ${c.id.padEnd(15)} ${state.padEnd(8)} ${c.detail}`);
+    if (!c.present && c.remedy) lines.push(`  ${''.padEnd(15)} ${''.padEnd(8)} -> needs ${c.remedy}`);
+  }
+  lines.push(report.canRun ? `ready: accessed bits from ${report.accessTracker}, dirty bits from soft-dirty, migration by move_pages` : `not ready: ${missingSummary(report)}`);
+  return lines.join('\n');
+}
+
+/** One sentence naming every missing required interface and what provides it. */
+export function missingSummary(report: ProbeReport): string {
+  return report.capabilities
+    .filter((c) => c.required && !c.present)
+    .map((c) => `${c.id} is missing (${c.detail}); needs ${c.remedy}`)
+    .join('; ');
+}
