@@ -23,17 +23,3 @@ export function hotSetCut(histogram: ArrayLike<number>, quotaPages: number, minT
   }
   return { threshold: minTemperature, takeAtThreshold: histogram[minTemperature] ?? 0, size };
 }
-
-/** Sets `out[i] = 1` for the pages of the hot set; ties at the threshold go to the lowest page indices. */
-export function markHotSet(temperature: Uint8Array, cut: HotSetCut, out: Uint8Array): void {
-  let takenAtThreshold = 0;
-  for (let i = 0; i < temperature.length; i++) {
-    const t = temperature[i]!;
-    let hot = t > cut.threshold;
-    if (!hot && t === cut.threshold && takenAtThreshold < cut.takeAtThreshold) {
-      takenAtThreshold++;
-      hot = true;
-    }
-    out[i] = hot ? 1 : 0;
-  }
-}

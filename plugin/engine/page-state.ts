@@ -62,11 +62,6 @@ export class PageState {
     this.scratch = createBitmap(pageCount);
   }
 
-  /** This window's evidence for one page: rounds accessed and rounds written. */
-  evidenceOf(page: number): { reads: number; writes: number } {
-    return { reads: counterAt(this.reads, page), writes: counterAt(this.writes, page) };
-  }
-
   /** Queue level of one page (0..MAX_LEVEL). */
   levelOf(page: number): number {
     const w = page >>> 5;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { hotSetCut, markHotSet } from '../../plugin/engine/hot-set.js';
-import { bruteForceHotTemperatures, rng } from './reference.js';
+import { hotSetCut } from '../../plugin/engine/hot-set.js';
+import { bruteForceHotTemperatures, markHotSet, rng } from './reference.js';
 
 function histogramOf(temps: Uint8Array): Uint32Array {
   const h = new Uint32Array(256);

@@ -2,20 +2,10 @@
  * Tiny deterministic workloads for the simulator's own tests (the real
  * generators live in plugin/sim/workloads/). Not a test file itself.
  */
+import { xorshift32 as xorshift } from '../../plugin/sim/policies/rng.js';
 import { encodeAccess, type Workload } from '../../plugin/sim/workload.js';
 
-/** xorshift32: deterministic, seedable, fast. */
-export function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
+export { xorshift32 as xorshift } from '../../plugin/sim/policies/rng.js';
 
 /** A hot set (the first `hotPages` pages, scattered by a stride) takes `hotShare` of accesses. */
 export function hotColdWorkload(opts: {
