@@ -11,7 +11,12 @@
  * counts are evidence for every page of the region, not per-page truth.
  */
 import { writeFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { listDir, readAttr, readText, writeText } from './sysfs.js';
+
+/** EBUSY retries of a snapshot request, backing off 20, 40, 60 ... ms (about 2 s in all). */
+const SNAPSHOT_BUSY_RETRIES = 14;
+const SNAPSHOT_BUSY_BACKOFF_MS = 20;
 
 export const DAMON_ADMIN = '/sys/kernel/mm/damon/admin';
 
@@ -115,10 +120,20 @@ export class DamonVaddrMonitor {
       throw new Error(`DAMON kdamond stopped by itself (target process ${this.pid} exited?)`);
     }
     const t0 = Date.now();
-    try {
-      await writeFile(`${this.k}/state`, 'update_schemes_tried_regions');
-    } catch (err) {
-      throw new Error(`asking DAMON for its regions (${this.k}/state) failed: ${(err as Error).message}`);
+    // DAMON's sysfs takes its lock with a trylock and answers EBUSY while kdamond
+    // (or another sysfs writer) holds it: a transient refusal, so retry briefly.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await writeFile(`${this.k}/state`, 'update_schemes_tried_regions');
+        break;
+      } catch (err) {
+        const busy = (err as NodeJS.ErrnoException).code === 'EBUSY';
+        if (!busy || attempt >= SNAPSHOT_BUSY_RETRIES) {
+          const tries = busy ? ` (busy ${attempt} times)` : '';
+          throw new Error(`asking DAMON for its regions (${this.k}/state) failed${tries}: ${(err as Error).message}`);
+        }
+        await sleep(SNAPSHOT_BUSY_BACKOFF_MS * attempt);
+      }
     }
     const t1 = Date.now();
     const dir = `${this.ctx}/schemes/0/tried_regions`;
