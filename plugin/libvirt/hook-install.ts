@@ -8,7 +8,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processStartTime } from '../manager/pidfile.js';
+import { processStartTime } from '../runtime/pidfile.js';
 
 export const DEFAULT_HOOK_DIR = '/etc/libvirt/hooks/qemu.d';
 export const HOOK_NAME = 'hmmv';
