@@ -14,7 +14,7 @@ import { registerTraceCommands } from './sim/trace/commands.js';
 import { registerWorkloadCommands } from './sim/workloads/commands.js';
 import { registerPoolCommands } from './pool/commands.js';
 import { versionText } from './install/version.js';
-import { registerVersionCommand } from './install/commands.js';
+import { registerServiceCommands, registerVersionCommand } from './install/commands.js';
 
 const program = new Command();
 program
@@ -34,6 +34,7 @@ registerSimCommands(program);
 registerScenarioCommands(program);
 registerQmpCommands(program);
 registerPoolCommands(program);
+registerServiceCommands(program.commands.find((c) => c.name() === 'pool')!);
 registerHostCommands(program);
 registerVersionCommand(program);
 

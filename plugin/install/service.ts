@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSize, poolOptionsFromConfig, readConfigFile } from '../pool/config.js';
 import { packageRoot } from '../pool/wire.js';
-import { findNonRootWritableInstall } from './root-only.js';
+import { findNonRootWritableInstall } from '../util/root-only.js';
 
 export const UNIT_NAME = 'hmmv-pool.service';
 export const POOL_CONFIG = '/etc/hmmv/pool.json';

@@ -6,7 +6,7 @@
  * change goes into the persistent definition only and takes effect at the next
  * start; asking for a live change is refused.
  */
-import { defaultQmpSocket } from '../manager/paths.js';
+import { defaultQmpSocket } from '../runtime/paths.js';
 import { LibvirtConnection } from './connection.js';
 import { commandlineQmpSockets, disableTiering, enableTiering } from './domain-edit.js';
 import { TIERING_DEFAULTS, TieringMetadataError, tieringFromDomainXml, validateTieringConfig, type Backend, type TieringConfig } from './tiering-metadata.js';

@@ -14,8 +14,8 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processStartTime } from '../manager/pidfile.js';
-import { findNonRootWritableInstall } from '../install/root-only.js';
+import { processStartTime } from '../runtime/pidfile.js';
+import { findNonRootWritableInstall } from '../util/root-only.js';
 import { packageRoot } from '../pool/wire.js';
 import { TIERING_NS } from './namespace.js';
 

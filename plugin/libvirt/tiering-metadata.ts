@@ -16,6 +16,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import { TIERING_DEFAULTS, type TieringConfig } from '../runtime/tiering-config.js';
 import { TIERING_NS } from './namespace.js';
 import { SIZE_FORM, formatSize, parseSize } from './units.js';
 import { attrsOf, childrenOf, element, elementsOf, namespaceOf, parseXmlTree, rootOf, splitName, tagOf, textOf, type XmlNode } from './xml-tree.js';
@@ -25,24 +26,7 @@ export { TIERING_NS };
 export const TIERING_PREFIX = 'hmmv';
 export const TIERING_ELEMENT = 'tiering';
 
-export type Backend = 'linux' | 'sim';
-export type SlowTier = { numaNode: number } | { devdax: string };
-
-export interface TieringConfig {
-  backend: Backend;
-  dram: { quotaBytes: number; minBytes: number; maxBytes: number; weight: number };
-  slowTier?: SlowTier;
-  tracking: { windowMs: number; rounds: number };
-  migration: { bytesPerSecond: number };
-  qmp: { socket: string };
-}
-
-export const TIERING_DEFAULTS = {
-  weight: 100,
-  windowMs: 500,
-  rounds: 8,
-  bytesPerSecond: 1024 ** 3,
-} as const;
+export { TIERING_DEFAULTS, type Backend, type SlowTier, type TieringConfig } from '../runtime/tiering-config.js';
 
 export class TieringMetadataError extends Error {
   constructor(readonly problems: readonly string[]) {

@@ -1,8 +1,8 @@
 /** `hmmv manage` (run by the libvirt hook) and `hmmv status`. */
 import type { Command } from 'commander';
 import { runManager } from './manage.js';
-import { listManagedDomains, type DomainStatusRow } from './status-file.js';
-import { logPath } from './paths.js';
+import { listManagedDomains, type DomainStatusRow } from '../runtime/status-file.js';
+import { logPath } from '../runtime/paths.js';
 import { DEFAULT_POOL_SOCKET } from '../pool/commands.js';
 import { poolStatusSection } from '../pool/status.js';
 

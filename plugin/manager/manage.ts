@@ -10,19 +10,21 @@
  */
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import { defaultEngineOptions, startEngine, type RunningEngine } from '../engine/run.js';
+import { defaultEngineOptions } from '../engine/run.js';
 import type { MemoryHost } from '../host/memory-host.js';
 import { LibvirtConnection } from '../libvirt/connection.js';
-import { tieringFromDomainXml, type TieringConfig } from '../libvirt/tiering-metadata.js';
+import { tieringFromDomainXml } from '../libvirt/tiering-metadata.js';
+import type { TieringConfig } from '../runtime/tiering-config.js';
+import { startEngineSession, type EngineSession } from '../session/engine-session.js';
 import { wallClock } from '../util/clock.js';
 import { QmpClient, QmpCommands } from '../../qmp/index.js';
 import { openBackend } from './backend.js';
 import { registerSimBackend } from './sim-backend.js';
 import { registerLinuxBackend } from './linux-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
-import { pidfilePath } from './paths.js';
-import { removePidfileIfOwn } from './pidfile.js';
-import { writeStatus, type ManagerState, type ManagerStatus } from './status-file.js';
+import { pidfilePath } from '../runtime/paths.js';
+import { removePidfileIfOwn } from '../runtime/pidfile.js';
+import { writeStatus, type ManagerState, type ManagerStatus } from '../runtime/status-file.js';
 
 export interface ManageOptions {
   domain: string;
@@ -83,7 +85,7 @@ export async function runManager(opts: ManageOptions): Promise<number> {
 
   let client: QmpClient | undefined;
   let host: MemoryHost | undefined;
-  let engine: RunningEngine | undefined;
+  let session: EngineSession | undefined;
   let exitCode = 0;
   try {
     log.info({ argv: process.argv.slice(2) }, 'manager starting');
@@ -118,18 +120,22 @@ export async function runManager(opts: ManageOptions): Promise<number> {
       options.roundIntervalNs = (config.tracking.windowMs * 1e6) / config.tracking.rounds;
       options.migrationBytesPerSec = config.migration.bytesPerSecond;
       let lastWrite = 0;
-      options.onWindow = () => {
-        // Keep the status file fresh without rewriting it every window.
-        if (Date.now() - lastWrite < 1000 || !engine) return;
-        lastWrite = Date.now();
-        writeStatus({ ...status, engine: numericTotals(engine) });
-      };
-      engine = startEngine(host, wallClock, options, stop.signal);
+      session = startEngineSession({
+        name: opts.domain,
+        host,
+        clock: wallClock,
+        engine: options,
+        signal: stop.signal,
+        onWindow: () => {
+          // Keep the status file fresh without rewriting it every window.
+          if (Date.now() - lastWrite < 1000 || !session) return;
+          lastWrite = Date.now();
+          writeStatus({ ...status, engine: session.totals() });
+        },
+        onFailure: (error) => fail('engine stopped', error),
+      });
       setState('running');
       log.info({ backend: host.kind, pages: host.pageCount, quotaPages: options.dramQuotaPages }, 'engine running');
-      engine.done.catch((error: unknown) => {
-        if (!stop.signal.aborted) fail('engine stopped', error);
-      });
     } catch (error) {
       // The guest is untouched: report and wait for the domain to stop.
       fail('tiering not started (the guest runs unmanaged)', error);
@@ -148,9 +154,10 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     const failed = status.state === 'failed';
     if (!failed) setState('stopping');
     if (!stop.signal.aborted) stop.abort(new Error('manager exiting'));
-    if (engine) {
-      const totals = await engine.done.catch(() => undefined);
-      if (totals) log.info({ totals: numericTotals(engine) }, 'engine stopped');
+    if (session) {
+      const totals = await session.done;
+      if (totals) log.info({ totals: session.totals() }, 'engine stopped');
+      await session.close();
     }
     await host?.close().catch((e: unknown) => log.warn({ err: e }, 'closing the memory host failed'));
     await client?.close().catch(() => undefined);
@@ -162,10 +169,4 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     process.off('SIGINT', onSignal);
   }
   return exitCode;
-}
-
-function numericTotals(engine: RunningEngine): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(engine.totals())) if (typeof v === 'number') out[k] = v;
-  return out;
 }

@@ -10,7 +10,6 @@ import { startPoolDaemon } from './daemon.js';
 import { POLICY_NAMES } from './policies.js';
 import { poolStatusSection } from './status.js';
 import type { PoolEndpoint } from './client.js';
-import { registerServiceCommands } from '../install/commands.js';
 
 export const DEFAULT_POOL_SOCKET = '/run/hmmv/pool.sock';
 
@@ -115,5 +114,4 @@ export function registerPoolCommands(program: Command): void {
       }
     });
   statusFlags(pool.command('status').description('show the pool and each VM')).action(status);
-  registerServiceCommands(pool);
 }

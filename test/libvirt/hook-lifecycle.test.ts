@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { TIERING_NS } from '../../plugin/libvirt/tiering-metadata.js';
-import { logPath, pidfilePath, statusPath } from '../../plugin/manager/paths.js';
-import { processStartTime, readPidfile } from '../../plugin/manager/pidfile.js';
-import type { DomainStatusRow } from '../../plugin/manager/status-file.js';
+import { logPath, pidfilePath, statusPath } from '../../plugin/runtime/paths.js';
+import { processStartTime, readPidfile } from '../../plugin/runtime/pidfile.js';
+import type { DomainStatusRow } from '../../plugin/runtime/status-file.js';
 import {
   defineDomain,
   domainXml,

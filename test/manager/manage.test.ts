@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TIERING_NS } from '../../plugin/libvirt/tiering-metadata.js';
-import { statusPath } from '../../plugin/manager/paths.js';
-import type { ManagerStatus } from '../../plugin/manager/status-file.js';
+import { statusPath } from '../../plugin/runtime/paths.js';
+import type { ManagerStatus } from '../../plugin/runtime/status-file.js';
 import { startQemu, type QemuInstance } from '../helpers/qemu.js';
 
 const CLI = fileURLToPath(new URL('../../plugin/cli.js', import.meta.url));

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { findNonRootWritable } from '../../plugin/install/root-only.js';
+import { findNonRootWritable } from '../../plugin/util/root-only.js';
 import { hookScript, installHook } from '../../plugin/libvirt/hook-install.js';
 import { TIERING_NS } from '../../plugin/libvirt/namespace.js';
 

@@ -8,7 +8,7 @@ import { packageRoot } from '../../plugin/pool/wire.js';
 import type { PoolDaemon } from '../../plugin/pool/daemon.js';
 import { startPoolDaemon } from '../../plugin/pool/daemon.js';
 import type { InProcessPool } from '../../plugin/pool/in-process.js';
-import { hmmvPoolPolicy } from '../../plugin/pool/sim-policy.js';
+import { hmmvPoolPolicy } from '../../plugin/sim/policies/hmmv-pool.js';
 import { SimMachine } from '../../plugin/sim/machine.js';
 import { tierPreset } from '../../plugin/sim/tiers.js';
 import { makeWorkload } from '../../plugin/sim/workload-factory.js';

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
-import { stopManager } from '../../plugin/manager/launch.js';
-import { pidfilePath } from '../../plugin/manager/paths.js';
-import { isOurManager, liveManager, processStartTime, writePidfile } from '../../plugin/manager/pidfile.js';
+import { stopManager } from '../../plugin/runtime/launch.js';
+import { pidfilePath } from '../../plugin/runtime/paths.js';
+import { isOurManager, liveManager, processStartTime, writePidfile } from '../../plugin/runtime/pidfile.js';
 
 const children: ChildProcess[] = [];
 function spawnIdle(args: string[], ignoreTerm = false): ChildProcess {
