@@ -1,5 +1,6 @@
 /** `hmmv domain enable|disable|show` and `hmmv hooks install|uninstall`. */
 import type { Command } from 'commander';
+import { DEFAULT_POOL_SOCKET } from '../runtime/paths.js';
 import { LibvirtConnection } from './connection.js';
 import { disableDomain, enableDomain, showDomain, type EditResult, type TieringOptions } from './domain-config.js';
 import { installHook, uninstallHook, type HookInstallResult } from './hook-install.js';
@@ -44,6 +45,7 @@ export function registerLibvirtCommands(program: Command): void {
     .option('--rate <size>', 'migration rate limit per second, e.g. 256MiB')
     .option('--backend <name>', "memory host: 'linux' or 'sim' (dry run; default)")
     .option('--qmp-socket <path>', "the manager's QMP socket (default /run/hmmv/qmp/DOMAIN.sock)")
+    .option('--pool-socket <path>', `the DRAM pool daemon to join (default ${DEFAULT_POOL_SOCKET})`)
     .option('--live', 'refuse unless the change can apply to the running domain now')
     .action(guarded(async (name: string, opts: TieringOptions & { live?: boolean }) => {
       report(await LibvirtConnection.with((c) => enableDomain(name, opts, c)), 'enabled');

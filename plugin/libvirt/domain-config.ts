@@ -25,6 +25,7 @@ export interface TieringOptions {
   rate?: string;
   backend?: string;
   qmpSocket?: string;
+  poolSocket?: string;
 }
 
 export interface EditResult {
@@ -82,6 +83,7 @@ export function mergeTieringOptions(domain: string, base: TieringConfig | undefi
     },
     migration: { bytesPerSecond: rate ?? base?.migration.bytesPerSecond ?? TIERING_DEFAULTS.bytesPerSecond },
     qmp: { socket: opts.qmpSocket ?? base?.qmp.socket ?? defaultQmpSocket(domain) },
+    pool: { socket: opts.poolSocket ?? base?.pool.socket ?? TIERING_DEFAULTS.poolSocket },
   };
   if (slowTier) config.slowTier = slowTier;
   const flagOf: Record<string, string> = {
@@ -97,6 +99,7 @@ export function mergeTieringOptions(domain: string, base: TieringConfig | undefi
     '/tracking/rounds': '--rounds',
     '/migration/bytesPerSecond': '--rate',
     '/qmp/socket': '--qmp-socket',
+    '/pool/socket': '--pool-socket',
   };
   return validateTieringConfig(config, (p) => flagOf[p] ?? p);
 }

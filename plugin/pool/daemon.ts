@@ -158,7 +158,7 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
         c.domain = m.domain;
         byDomain.set(m.domain, c);
         log(`${r.rejoined ? 'rejoined' : 'joined'}: ${m.domain} quota ${r.quotaPages} pages`);
-        send(c, { type: 'welcome', protocol: PROTOCOL_VERSION, poolPages: core.config.poolPages, policy: core.config.policy, quotaPages: r.quotaPages });
+        send(c, { type: 'welcome', protocol: PROTOCOL_VERSION, poolPages: core.config.poolPages, policy: core.config.policy, quotaPages: r.quotaPages, graceMs: core.config.graceMs });
         broadcastState();
         return;
       }

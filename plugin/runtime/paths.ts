@@ -7,6 +7,8 @@ import path from 'node:path';
 export const RUN_DIR = '/run/hmmv';
 export const QMP_DIR = '/run/hmmv/qmp';
 export const LOG_DIR = '/var/log/hmmv';
+/** The host's DRAM pool daemon (`hmmv pool`); a domain's metadata may name another. */
+export const DEFAULT_POOL_SOCKET = '/run/hmmv/pool.sock';
 
 /** libvirt domain names may hold almost anything but '/'; keep file names tame. */
 function fileStem(domain: string): string {

@@ -64,7 +64,7 @@ describe('pool daemon', function () {
     await daemon();
     const a = await open();
     const w = await a.ask(hello('a'), 'welcome');
-    assert.deepEqual(w, { type: 'welcome', protocol: 1, poolPages: 10_000, policy: 'utility', quotaPages: 2500 });
+    assert.deepEqual(w, { type: 'welcome', protocol: 1, poolPages: 10_000, policy: 'utility', quotaPages: 2500, graceMs: 10_000 });
     const b = await open();
     assert.equal((await b.ask(hello('b', { currentQuotaPages: 9000 }), 'welcome')).quotaPages, 7500, 'only what is free');
   });
