@@ -25,7 +25,8 @@ function report(r: EditResult, verb: string): void {
 }
 
 function reportHook(r: HookInstallResult, verb: string): void {
-  process.stdout.write(`${r.changed ? verb : 'unchanged'}: ${r.path}\n${r.daemon}\n`);
+  process.stdout.write(`${r.changed ? verb : 'unchanged'}: ${r.path}\n${r.runs ? `it runs: ${r.runs}\n` : ''}${r.daemon}\n`);
+  if (r.note) process.stderr.write(`note: ${r.note}\n`);
 }
 
 export function registerLibvirtCommands(program: Command): void {
@@ -70,7 +71,7 @@ export function registerLibvirtCommands(program: Command): void {
   const hooks = program.command('hooks').description("install hmmv's libvirt QEMU hook");
   hooks
     .command('install')
-    .description('install the hook into /etc/libvirt/hooks/qemu.d/hmmv')
+    .description('install the hook into /etc/libvirt/hooks/qemu.d/hmmv, running this copy of hmmv (refused if a non-root user could change it)')
     .option('--dir <dir>', 'hook directory', '/etc/libvirt/hooks/qemu.d')
     .option('--reload', 'send libvirtd SIGHUP so it sees the hook now')
     .action(guarded((opts: { dir: string; reload?: boolean }) => reportHook(installHook(opts), 'installed')));
