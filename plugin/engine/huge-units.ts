@@ -125,7 +125,8 @@ export class HugeUnits {
         temperature[p] = hottest;
       }
       if (hottest > 0) rangeFill(warm, u, true);
-      for (const moved of [state.movedNow, state.movedBefore]) if (rangeAny(moved, u)) rangeFill(moved, u, true);
+      // Not movable while any page of it is: block the rest too (listed as moved now, so it ages out).
+      if (rangeAny(state.blocked, u)) for (let p = u; p < u + UNIT_PAGES; p++) if ((state.blocked[p >>> 5]! & (1 << (p & 31))) === 0) state.markMoved(p);
     }
   }
 

@@ -75,7 +75,7 @@ describe('engine/huge-units', () => {
       if (state.temperature[i]! > 0) bitmapSet(state.warm, i);
       if (i >= 1000) bitmapSet(state.nvm, i);
     }
-    bitmapSet(state.movedBefore, 1400);
+    state.markMoved(1400);
     const hist = new TemperatureHistograms();
     hist.recount(state);
     const old = new HugeUnits(Uint32Array.of(100), n);
@@ -88,7 +88,10 @@ describe('engine/huge-units', () => {
     assert.ok(state.temperature.slice(700, 700 + UNIT_PAGES).every((t) => t === 9));
     const top = Math.max(...state.temperature.slice(1300, 1300 + UNIT_PAGES));
     assert.ok(state.temperature.slice(1300, 1300 + UNIT_PAGES).every((t) => t === top));
-    for (let p = 1300; p < 1300 + UNIT_PAGES; p++) assert.ok(bitmapGet(state.movedBefore, p), 'whole unit not movable');
+    for (let p = 1300; p < 1300 + UNIT_PAGES; p++) assert.ok(bitmapGet(state.blocked, p), 'whole unit not movable');
+    state.rotateMoved();
+    state.rotateMoved();
+    assert.ok(state.blocked.every((w) => w === 0), 'and it ages out like a moved page');
     const check = new TemperatureHistograms();
     check.recount(state);
     assert.deepEqual([Array.from(hist.dram), Array.from(hist.nvm)], [Array.from(check.dram), Array.from(check.nvm)]);
