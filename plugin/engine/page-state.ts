@@ -139,17 +139,20 @@ export class PageState {
   }
 
   /**
-   * Pages moved in this or the previous window: not movable (anti-thrash). A
-   * bitmap from closeWindow() until rotateMoved() (the plan is made then);
-   * all clear otherwise.
+   * Pages moved in this or the previous window: not movable (anti-thrash), as
+   * a bitmap. It lives in the scratch bitmap from the first read after a
+   * round (closeWindow() marks it) until rotateMoved() or the next round, so
+   * read it between rounds only (window close, plan, unit adoption).
    */
   get blocked(): Bitmap {
+    this.markBlocked();
     return this.scratch;
   }
 
   /** A page was moved in this window: it may not move again in this or the next window. */
   markMoved(page: number): void {
     this.movedNow.push(page);
+    if (this.blockedMarked) bitmapSet(this.scratch, page);
   }
 
   /** Marks the moved pages in `blocked` (the scratch bitmap); O(pages moved). */

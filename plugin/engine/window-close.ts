@@ -106,7 +106,8 @@ export function closeWindow(state: PageState, hist: TemperatureHistograms, out: 
 
 /** Marks each listed page in `blocked` and takes it out of its movable histogram, once. */
 function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, movableDram: Uint32Array): void {
-  const { temperature, nvm, blocked } = state;
+  // The scratch bitmap is all zero here (clearBlocked() ran): it becomes `blocked`.
+  const { temperature, nvm, scratch: blocked } = state;
   for (let i = 0; i < list.length; i++) {
     const page = list.pages[i]!;
     const w = page >>> 5;
