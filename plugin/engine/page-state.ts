@@ -82,6 +82,10 @@ export class PageState {
   readonly scratch: Bitmap;
   /** Rounds folded into the evidence so far in this window. */
   roundsThisWindow = 0;
+  /** Some page has an explicit rounds-accessed count this window (else the reads planes are all zero). */
+  explicitReads = false;
+  /** Some page has a rounds-written count this window (else the writes planes are all zero). */
+  anyWrites = false;
   /** The scratch bitmap holds the blocked marks (closeWindow() until rotateMoved()). */
   blockedMarked = false;
   /** Pages moved in this window / in the previous one. */
@@ -132,6 +136,8 @@ export class PageState {
   /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
   setEvidence(page: number, roundsAccessed: number, roundsWritten: number): void {
     setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
+    this.explicitReads = true;
+    this.anyWrites = true;
     for (let k = 0; k < COUNTER_BITS; k++) {
       if (((roundsWritten >>> k) & 1) !== 0) bitmapSet(this.writes[k]!, page);
       else this.writes[k]![page >>> 5] = this.writes[k]![page >>> 5]! & ~(1 << (page & 31));

@@ -48,12 +48,13 @@ export class Tracker {
     if (this.scratchDirty) scratch.fill(0);
     this.scratchDirty = true;
     const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
-    foldAccessed(scratch, state.scan, state.everyRound, state.reads, state.roundsThisWindow);
+    if (foldAccessed(scratch, state.scan, state.everyRound, state.reads, state.roundsThisWindow)) state.explicitReads = true;
     state.roundsThisWindow++;
 
     const log = await this.host.drainDirtyLog();
+    if (log.count > 0 || log.overflowed) state.anyWrites = true;
     if (!log.overflowed) {
-      addLoggedPages(log.pages, log.count, state.scan, state.writes, state.pageCount);
+      addLoggedPages(log.pages, log.count, state.writes, state.pageCount);
     } else {
       // Writes were dropped from the log: a full dirty scan so none is missed.
       markPages(scratch, log.pages, log.count, state.pageCount);
@@ -90,31 +91,27 @@ function maskInPlace(map: Bitmap, mask: Bitmap): void {
  * rounds this window before this one. Pages accessed in every round so far
  * stay in `everyRound` (from the window's first round on, where it starts as
  * `scan`); a page leaving it gets its count, `round`, written into `planes`;
- * pages outside it that were accessed get one added. Clears `bits`.
+ * pages outside it that were accessed get one added. Clears `bits`. Returns
+ * whether any explicit count was written.
  */
-export function foldAccessed(bits: Bitmap, scan: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): void {
+export function foldAccessed(bits: Bitmap, scan: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): boolean {
   if (round === 0) {
     // First round of the window: everyRound becomes this round's accessed pages.
-    for (let w = 0; w < bits.length; w++) {
-      const word = bits[w]!;
-      everyRound[w] = word & scan[w]!;
-      if (word !== 0) bits[w] = 0;
-    }
-    return;
+    for (let w = 0; w < bits.length; w++) everyRound[w] = bits[w]! & scan[w]!;
+    bits.fill(0);
+    return false;
   }
   const count = round > 15 ? 15 : round;
   // The count written for pages that miss their first round now, as plane masks.
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
+  let explicit = false;
   for (let w = 0; w < bits.length; w++) {
     const word = bits[w]!;
     const all = everyRound[w]!;
-    if (word === all) {
-      if (word !== 0) bits[w] = 0;
-      continue;
-    }
-    if (word !== 0) bits[w] = 0;
+    if (word === all) continue; // the usual word: its pages all accessed every round, or none
     const drop = all & ~word;
     const i = w << 2;
+    explicit = true;
     if (drop !== 0) {
       everyRound[w] = all & word;
       planes[i] = planes[i]! | (drop & c0);
@@ -125,6 +122,8 @@ export function foldAccessed(bits: Bitmap, scan: Bitmap, everyRound: Bitmap, pla
     const carry = word & ~all;
     if (carry !== 0) incrementAt(planes, i, carry);
   }
+  bits.fill(0);
+  return explicit;
 }
 
 /** Adds one to the 4-bit counters at the bits of `mask` in the interleaved planes at [i..i+3], saturating at 15. */
@@ -167,18 +166,19 @@ export function foldRoundIntoCounters(bits: Bitmap, planes: Uint32Array): void {
 }
 
 /**
- * Adds one to the 4-bit counter of every logged page that is due this window
- * (saturating at 15). The log holds each page at most once per drain
- * (MemoryHost contract); entries past the guest's pages are ignored.
+ * Adds one to the 4-bit counter of every logged page (saturating at 15). The
+ * log holds each page at most once per drain (MemoryHost contract); entries
+ * past the guest's pages are ignored. Pages not due this window are counted
+ * too and dropped at the window's close (the same as not counting them, and
+ * no look-up in the scan set per entry).
  */
-export function addLoggedPages(pages: Uint32Array, count: number, scan: Bitmap, planes: readonly Bitmap[], pageCount: number): void {
+export function addLoggedPages(pages: Uint32Array, count: number, planes: readonly Bitmap[], pageCount: number): void {
   const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!, p3 = planes[3]!;
   for (let i = 0; i < count; i++) {
     const page = pages[i]!;
     if (page >= pageCount) continue;
     const w = page >>> 5;
     const bit = 1 << (page & 31);
-    if ((scan[w]! & bit) === 0) continue;
     let c = p0[w]!;
     p0[w] = c ^ bit;
     if ((c & bit) === 0) continue;
