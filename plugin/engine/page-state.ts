@@ -70,8 +70,8 @@ export class PageState {
   readonly temperature: Uint8Array;
   /** Rounds accessed, bit-sliced and interleaved: bit k of the counts of word w's pages is [COUNTER_BITS * w + k]. */
   readonly reads: Uint32Array;
-  /** Rounds written, one bitmap per bit (the dirty log's scattered increments touch fewer lines so). */
-  readonly writes: Bitmap[];
+  /** Rounds written, laid out as `reads`. */
+  readonly writes: Uint32Array;
   /** Queue levels, bit-sliced and interleaved: bit k of word w's levels is [LEVEL_BITS * w + k]. */
   readonly level: Uint32Array;
   /** Due pages accessed in every round of this window so far (valid once a round ran). */
@@ -99,7 +99,7 @@ export class PageState {
     this.words = (pageCount + 31) >>> 5;
     this.temperature = new Uint8Array(pageCount);
     this.reads = new Uint32Array(COUNTER_BITS * this.words);
-    this.writes = Array.from({ length: COUNTER_BITS }, () => createBitmap(pageCount));
+    this.writes = new Uint32Array(COUNTER_BITS * this.words);
     this.level = new Uint32Array(LEVEL_BITS * this.words);
     this.everyRound = createBitmap(pageCount);
     this.nvm = createBitmap(pageCount);
@@ -126,11 +126,7 @@ export class PageState {
 
   /** Rounds written so far in this window. */
   roundsWritten(page: number): number {
-    const w = page >>> 5;
-    const b = page & 31;
-    let v = 0;
-    for (let k = 0; k < COUNTER_BITS; k++) v |= ((this.writes[k]![w]! >>> b) & 1) << k;
-    return v;
+    return sliceAt(this.writes, COUNTER_BITS, page);
   }
 
   /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
@@ -138,10 +134,7 @@ export class PageState {
     setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
     this.explicitReads = true;
     this.anyWrites = true;
-    for (let k = 0; k < COUNTER_BITS; k++) {
-      if (((roundsWritten >>> k) & 1) !== 0) bitmapSet(this.writes[k]!, page);
-      else this.writes[k]![page >>> 5] = this.writes[k]![page >>> 5]! & ~(1 << (page & 31));
-    }
+    setSlice(this.writes, COUNTER_BITS, page, roundsWritten);
   }
 
   /**
@@ -191,7 +184,7 @@ export class PageState {
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, ...this.writes];
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.writes];
     const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + lists;
     return bytes / this.pageCount;

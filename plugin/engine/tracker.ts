@@ -61,7 +61,7 @@ export class Tracker {
       this.allPages ??= fullBitmap(state.pageCount);
       await this.host.testAndClearDirty(this.allPages, scratch);
       maskInPlace(scratch, state.scan);
-      foldRoundIntoPlanes(scratch, state.writes);
+      foldRoundIntoCounters(scratch, state.writes);
     }
     this.scratchDirty = false;
     return {
@@ -172,61 +172,29 @@ export function foldRoundIntoCounters(bits: Bitmap, planes: Uint32Array): void {
  * too and dropped at the window's close (the same as not counting them, and
  * no look-up in the scan set per entry).
  */
-export function addLoggedPages(pages: Uint32Array, count: number, planes: readonly Bitmap[], pageCount: number): void {
-  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!, p3 = planes[3]!;
+export function addLoggedPages(pages: Uint32Array, count: number, planes: Uint32Array, pageCount: number): void {
   for (let i = 0; i < count; i++) {
     const page = pages[i]!;
     if (page >= pageCount) continue;
-    const w = page >>> 5;
     const bit = 1 << (page & 31);
-    let c = p0[w]!;
-    p0[w] = c ^ bit;
+    const j = (page >>> 5) << 2;
+    let c = planes[j]!;
+    planes[j] = c ^ bit;
     if ((c & bit) === 0) continue;
-    c = p1[w]!;
-    p1[w] = c ^ bit;
+    c = planes[j + 1]!;
+    planes[j + 1] = c ^ bit;
     if ((c & bit) === 0) continue;
-    c = p2[w]!;
-    p2[w] = c ^ bit;
+    c = planes[j + 2]!;
+    planes[j + 2] = c ^ bit;
     if ((c & bit) === 0) continue;
-    c = p3[w]!;
-    p3[w] = c ^ bit;
+    c = planes[j + 3]!;
+    planes[j + 3] = c ^ bit;
     if ((c & bit) === 0) continue;
     // Was 15: stays 15.
-    p0[w] = p0[w]! | bit;
-    p1[w] = p1[w]! | bit;
-    p2[w] = p2[w]! | bit;
-    p3[w] = p3[w]! | bit;
-  }
-}
-
-/** foldRoundIntoCounters for separate planes (the writes counters). */
-function foldRoundIntoPlanes(bits: Bitmap, planes: readonly Bitmap[]): void {
-  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!, p3 = planes[3]!;
-  for (let w = 0; w < bits.length; w++) {
-    const word = bits[w]!;
-    if (word === 0) continue;
-    bits[w] = 0;
-    let carry = word;
-    let c = p0[w]!;
-    p0[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p1[w]!;
-    p1[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p2[w]!;
-    p2[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p3[w]!;
-    p3[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    p0[w] = p0[w]! | carry;
-    p1[w] = p1[w]! | carry;
-    p2[w] = p2[w]! | carry;
-    p3[w] = p3[w]! | carry;
+    planes[j] = planes[j]! | bit;
+    planes[j + 1] = planes[j + 1]! | bit;
+    planes[j + 2] = planes[j + 2]! | bit;
+    planes[j + 3] = planes[j + 3]! | bit;
   }
 }
 

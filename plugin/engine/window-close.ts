@@ -115,7 +115,7 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
 function foldWindow(state: PageState, hist: TemperatureHistograms, next: number): void {
   const { temperature, warm, scan, nvm, pageCount, words } = state;
   const { reads, level, explicitReads, anyWrites } = state;
-  const w0 = state.writes[0]!, w1 = state.writes[1]!, w2 = state.writes[2]!, w3 = state.writes[3]!;
+  const writes = state.writes;
   // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
   const everyRound = state.everyRound;
   const rounds = Math.min(state.roundsThisWindow, 15);
@@ -144,7 +144,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number)
       }
       let wa = 0, wb = 0, wc = 0, wd = 0;
       if (anyWrites) {
-        wa = w0[w]!; wb = w1[w]!; wc = w2[w]!; wd = w3[w]!;
+        wa = writes[ci]!; wb = writes[ci + 1]!; wc = writes[ci + 2]!; wd = writes[ci + 3]!;
       }
       const every = useEveryRound ? everyRound[w]! & scanned : 0;
       const ra = xa | (every & e0), rb = xb | (every & e1), rc = xc | (every & e2), rd = xd | (every & e3);
@@ -206,7 +206,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number)
   }
   // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
   if (explicitReads) reads.fill(0);
-  if (anyWrites) for (const plane of state.writes) plane.fill(0);
+  if (anyWrites) writes.fill(0);
   state.explicitReads = false;
   state.anyWrites = false;
 }
