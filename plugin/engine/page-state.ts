@@ -75,11 +75,12 @@ export class PageState {
   /** Queue levels, bit-sliced and interleaved: bit k of word w's levels is [LEVEL_BITS * w + k]. */
   readonly level: Uint32Array;
   /** Due pages accessed in every round of this window so far (valid once a round ran). */
-  readonly everyRound: Bitmap;
+  everyRound: Bitmap;
   readonly nvm: Bitmap;
   readonly scan: Bitmap;
   readonly warm: Bitmap;
-  readonly scratch: Bitmap;
+  /** Swapped with everyRound by a window's first round (so read it afresh, do not keep it). */
+  scratch: Bitmap;
   /** Rounds folded into the evidence so far in this window. */
   roundsThisWindow = 0;
   /** Some page has an explicit rounds-accessed count this window (else the reads planes are all zero). */

@@ -48,7 +48,16 @@ export class Tracker {
     if (this.scratchDirty) scratch.fill(0);
     this.scratchDirty = true;
     const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
-    if (foldAccessed(scratch, state.scan, state.everyRound, state.reads, state.roundsThisWindow)) state.explicitReads = true;
+    if (state.roundsThisWindow === 0) {
+      // The window's first round: its accessed pages (a subset of scan) are the
+      // pages accessed every round so far. Swap the bitmaps: no pass needed.
+      const spare = state.everyRound;
+      spare.fill(0);
+      state.everyRound = scratch;
+      state.scratch = spare;
+    } else if (foldAccessed(scratch, state.everyRound, state.reads, state.roundsThisWindow)) {
+      state.explicitReads = true;
+    }
     state.roundsThisWindow++;
 
     const log = await this.host.drainDirtyLog();
@@ -57,11 +66,12 @@ export class Tracker {
       addLoggedPages(log.pages, log.count, state.writes, state.pageCount);
     } else {
       // Writes were dropped from the log: a full dirty scan so none is missed.
-      markPages(scratch, log.pages, log.count, state.pageCount);
+      const dirty = state.scratch;
+      markPages(dirty, log.pages, log.count, state.pageCount);
       this.allPages ??= fullBitmap(state.pageCount);
-      await this.host.testAndClearDirty(this.allPages, scratch);
-      maskInPlace(scratch, state.scan);
-      foldRoundIntoCounters(scratch, state.writes);
+      await this.host.testAndClearDirty(this.allPages, dirty);
+      maskInPlace(dirty, state.scan);
+      foldRoundIntoCounters(dirty, state.writes);
     }
     this.scratchDirty = false;
     return {
@@ -87,20 +97,14 @@ function maskInPlace(map: Bitmap, mask: Bitmap): void {
 }
 
 /**
- * Folds one round's accessed bits into the evidence: `round` is the number of
- * rounds this window before this one. Pages accessed in every round so far
- * stay in `everyRound` (from the window's first round on, where it starts as
- * `scan`); a page leaving it gets its count, `round`, written into `planes`;
+ * Folds one round's accessed bits into the evidence: `round` (>= 1) is the
+ * number of rounds this window before this one. Pages accessed in every round
+ * so far stay in `everyRound` (the first round's accessed pages to begin
+ * with); a page leaving it gets its count, `round`, written into `planes`;
  * pages outside it that were accessed get one added. Clears `bits`. Returns
  * whether any explicit count was written.
  */
-export function foldAccessed(bits: Bitmap, scan: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): boolean {
-  if (round === 0) {
-    // First round of the window: everyRound becomes this round's accessed pages.
-    for (let w = 0; w < bits.length; w++) everyRound[w] = bits[w]! & scan[w]!;
-    bits.fill(0);
-    return false;
-  }
+export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): boolean {
   const count = round > 15 ? 15 : round;
   // The count written for pages that miss their first round now, as plane masks.
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
