@@ -99,10 +99,10 @@ export async function benchEngineWindow(pages: number, windows = 12, roundsPerWi
   for (let w = 0; w < windows + 1; w++) {
     const hostBefore = host.hostMs;
     const t0 = performance.now();
-    for (let r = 0; r < roundsPerWindow; r++) await tracker.scanRound();
+    for (let r = 0; r < roundsPerWindow; r++) await tracker.scanRound(r);
     const hostMs = host.hostMs - hostBefore;
     const t1 = performance.now() - hostMs;
-    closeWindow(state, hist, h);
+    closeWindow(state, hist, h, defaults.hotRounds);
     const t2 = performance.now() - hostMs;
     hotSetCut(h.all, quota);
     const counts = planCounts({ movableNvm: h.movableNvm, movableDram: h.movableDram, dramPages: pages - h.nvmPages,

@@ -1,6 +1,6 @@
 /**
- * Everything the engine remembers per page: one byte and 19 bits per page
- * (3.4 bytes; see bytesPerPage), in typed arrays. No object per page.
+ * Everything the engine remembers per page: one byte and 20 bits per page
+ * (3.5 bytes; see bytesPerPage), in typed arrays. No object per page.
  *
  *   temperature  Uint8   0..255, see temperature.ts
  *   reads[0..3]  bitmaps this window's evidence as bit-sliced 4-bit counters: rounds the
@@ -13,6 +13,8 @@
  *   pending      bitmap  pages with evidence not yet folded into their temperature
  *   warm         bitmap  pages with temperature above 0
  *   scratch      bitmap  per-round accessed/dirty bits returned by the host
+ *   roundScan    bitmap  pages the next round harvests: those seen in every round of the
+ *                        window so far (the sieve, schedule.ts)
  *
  * pending and warm let the window pass and the planner find the few pages
  * that need per-page work 32 at a time: cold pages cost a word operation.
@@ -42,6 +44,7 @@ export class PageState {
   readonly pending: Bitmap;
   readonly warm: Bitmap;
   readonly scratch: Bitmap;
+  readonly roundScan: Bitmap;
   readonly words: number;
   /** Windows closed so far. */
   windowIndex = 0;
@@ -60,6 +63,7 @@ export class PageState {
     this.pending = createBitmap(pageCount);
     this.warm = createBitmap(pageCount);
     this.scratch = createBitmap(pageCount);
+    this.roundScan = createBitmap(pageCount);
   }
 
   /** Queue level of one page (0..MAX_LEVEL). */
@@ -79,7 +83,7 @@ export class PageState {
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.nvm, this.scan, this.movedNow, this.movedBefore, this.pending, this.warm, this.scratch, ...this.levels];
+    const bitmaps = [this.nvm, this.scan, this.movedNow, this.movedBefore, this.pending, this.warm, this.scratch, this.roundScan, ...this.levels];
     bitmaps.push(...this.reads, ...this.writes);
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0);
     return bytes / this.pageCount;

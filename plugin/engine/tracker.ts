@@ -2,10 +2,13 @@
  * Access tracking: scan rounds within a monitoring window, over the pages the
  * multi-level queue says are due, plus the PML-style dirty log.
  *
- * Each round harvests (test-and-clear) the accessed bits of the due pages and
- * adds one to each accessed page's "rounds accessed" counter; the dirty log is
- * drained every round and adds one to "rounds written" for each logged page
- * that is due this window. The counters are bit-sliced (PageState.reads/
+ * The first round of a window harvests (test-and-clear) the accessed bits of
+ * every due page; each later round harvests only the pages seen in every
+ * round so far (the sieve of schedule.ts: with rounds that get shorter, the
+ * count of rounds a page survives is its access rate on a log scale). A seen
+ * page's "rounds accessed" counter goes up by one. The dirty log is drained
+ * every round and adds one to "rounds written" for each logged page that this
+ * round harvested and saw. The counters are bit-sliced (PageState.reads/
  * writes), so a round costs O(pages / 32) word operations however many pages
  * were touched, plus one bit set per dirty-log entry.
  *
@@ -32,12 +35,18 @@ export class Tracker {
 
   constructor(private readonly host: MemoryHost, private readonly state: PageState) {}
 
-  async scanRound(): Promise<RoundStats> {
+  /** Round `round` (0-based) of the current window. */
+  async scanRound(round: number): Promise<RoundStats> {
     const { state } = this;
     const scratch = state.scratch;
     scratch.fill(0);
-    const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
+    const harvest = round === 0 ? state.scan : state.roundScan;
+    const pagesScanned = await this.host.testAndClearAccessed(harvest, scratch);
+    // Only this round's harvest counts (a host may report more than it was asked for).
+    bitmapAndInPlace(scratch, harvest);
     const accessedPages = addRoundToCounters(scratch, state.reads, state.pending);
+    // The survivors are the next round's harvest.
+    state.roundScan.set(scratch);
 
     const log = await this.host.drainDirtyLog();
     scratch.fill(0);
@@ -47,7 +56,7 @@ export class Tracker {
       this.allPages ??= fullBitmap(state.pageCount);
       await this.host.testAndClearDirty(this.allPages, scratch);
     }
-    bitmapAndInPlace(scratch, state.scan);
+    bitmapAndInPlace(scratch, state.roundScan);
     addRoundToCounters(scratch, state.writes, state.pending);
     return {
       pagesScanned,

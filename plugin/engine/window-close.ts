@@ -3,8 +3,8 @@
  *
  * Scanned pages with evidence or warmth get their temperature updated (and the
  * histograms adjusted); the multi-level queue moves every scanned page up a
- * level if it was seen, down if not, 32 pages at a time with bit operations on
- * the level bitmaps; the next window's scan set is built from the level bitmaps
+ * level if it was hot (seen in at least `hotRounds` rounds of the window), down
+ * if not, 32 pages at a time with bit operations on the level bitmaps; the next window's scan set is built from the level bitmaps
  * and a phase mask per level. A page at level L is scanned once every 2^L
  * windows, in a phase set by its index (so each window scans an even share of
  * each level); between scans it is left alone, its accessed bit not cleared.
@@ -12,6 +12,10 @@
  * Cost: O(pages / 32) word operations, plus per-page work only for scanned
  * pages that were seen or are still warm (found 32 at a time through the
  * pending and warm bitmaps), and hot pages that settled high are not visited.
+ *
+ * Afterwards `state.scratch` holds the scanned pages seen in at least
+ * `markRounds` rounds this window (until the next round overwrites it;
+ * stream.ts reads it).
  */
 import { bitmapCount, popcount32 } from '../util/bitmap.js';
 import type { TemperatureHistograms } from './histograms.js';
@@ -64,8 +68,23 @@ export function levelCounts(state: PageState): Uint32Array {
   return counts;
 }
 
-export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats): void {
-  const { temperature, pending, warm, scan, nvm, pageCount, words } = state;
+/** Bits of a word whose bit-sliced 4-bit counter (planes a..d, least significant first) is at least k. */
+function counterAtLeast(a: number, b: number, c: number, d: number, k: number): number {
+  if (k <= 0) return ~0;
+  if (k > 15) return 0;
+  // Compare from the most significant plane down: "greater so far" and "equal so far".
+  let greater = 0;
+  let equal = ~0;
+  if (k & 8) equal &= d; else { greater |= equal & d; equal &= ~d; }
+  if (k & 4) equal &= c; else { greater |= equal & c; equal &= ~c; }
+  if (k & 2) equal &= b; else { greater |= equal & b; equal &= ~b; }
+  if (k & 1) equal &= a; else { greater |= equal & a; equal &= ~a; }
+  return greater | equal;
+}
+
+/** `hotRounds`: rounds a page must be seen in during a window to go up a queue level (1: seen at all). */
+export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats, hotRounds = 1, markRounds = hotRounds): void {
+  const { temperature, pending, warm, scan, nvm, pageCount, words, scratch } = state;
   const [, l1, l2, l3, l4] = state.levels as [unknown, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
   const next = state.windowIndex + 1;
   const m1 = PHASE_MASKS[1]![next & 1]!;
@@ -82,6 +101,7 @@ export function closeWindow(state: PageState, hist: TemperatureHistograms, out: 
     const scanned = scan[w]!;
     const inNvm = nvm[w]!;
     let a = l1[w]!, b = l2[w]!, c = l3[w]!, d = l4[w]!;
+    scratch[w] = 0;
     if (scanned !== 0) {
       let seen = 0;
       // Only scanned pages with evidence or warmth need per-page work.
@@ -103,7 +123,7 @@ export function closeWindow(state: PageState, hist: TemperatureHistograms, out: 
           seen |= 1 << bit;
           nt = nextTemperature(t, reads, writes);
         } else {
-          nt = t - (t >>> 1);
+          nt = nextTemperature(t, 0, 0);
         }
         if (nt !== t) {
           temperature[page] = nt;
@@ -117,9 +137,10 @@ export function closeWindow(state: PageState, hist: TemperatureHistograms, out: 
       const keep = ~scanned;
       r0[w] = ra & keep; r1[w] = rb & keep; r2[w] = rc & keep; r3[w] = rd & keep;
       w0[w] = wa & keep; w1[w] = wb & keep; w2[w] = wc & keep; w3[w] = wd & keep;
-      // Queue levels, 32 pages at once: seen -> up (saturating), unseen -> down.
-      const up = scanned & seen;
-      const down = scanned & ~seen;
+      // Queue levels, 32 pages at once: hot -> up (saturating), else down.
+      const up = scanned & seen & counterAtLeast(ra, rb, rc, rd, hotRounds);
+      const down = scanned & ~up;
+      scratch[w] = scanned & counterAtLeast(ra, rb, rc, rd, markRounds);
       const stay = ~scanned;
       const l0 = ~(a | b | c | d);
       const na = (a & stay) | (l0 & up) | (b & down);
