@@ -99,7 +99,7 @@ export async function benchEngineWindow(pages: number, windows = 12, roundsPerWi
   for (let w = 0; w < windows + 1; w++) {
     const hostBefore = host.hostMs;
     const t0 = performance.now();
-    for (let r = 0; r < roundsPerWindow; r++) await tracker.scanRound(r);
+    for (let r = 0; r < roundsPerWindow; r++) await tracker.scanRound();
     const hostMs = host.hostMs - hostBefore;
     const t1 = performance.now() - hostMs;
     closeWindow(state, hist, h, defaults.hotRounds);

@@ -70,7 +70,7 @@ export class Migrator {
             else bitmapClear(state.nvm, page);
             this.dramPages += toNvm ? -1 : 1;
           }
-          if (outcome === MigrationOutcome.Moved) bitmapSet(state.movedNow, page);
+          if (outcome === MigrationOutcome.Moved) state.markMoved(page);
         }
       }
       if (target === Tier.DRAM) totals.promoted += result.moved;

@@ -19,7 +19,7 @@
  * Cost: O(pages / 32) word operations when it fires, nothing otherwise.
  */
 import { popcount32 } from '../util/bitmap.js';
-import { MAX_LEVEL, type PageState } from './page-state.js';
+import { LEVEL_BITS, type PageState } from './page-state.js';
 
 /** NVM pages hot this window and left in NVM by the plan, above which DRAM is re-measured. */
 export function revalidationThreshold(quotaPages: number): number {
@@ -58,17 +58,15 @@ export function stuckHotPages(
  * Returns the pages that were left alone before (now due).
  */
 export function revalidateDram(state: PageState): number {
-  const { nvm, scan, levels, words, pageCount } = state;
+  const { nvm, scan, level, words, pageCount } = state;
   const tailBits = pageCount & 31;
   let madeDue = 0;
   for (let w = 0; w < words; w++) {
     let dram = ~nvm[w]!;
     if (w === words - 1 && tailBits !== 0) dram &= (1 << tailBits) - 1;
     if (dram === 0) continue;
-    for (let l = 1; l <= MAX_LEVEL; l++) {
-      const lv = levels[l]!;
-      lv[w] = lv[w]! & ~dram;
-    }
+    const li = LEVEL_BITS * w;
+    for (let k = 0; k < LEVEL_BITS; k++) level[li + k] = level[li + k]! & ~dram;
     const newlyDue = dram & ~scan[w]!;
     if (newlyDue !== 0) {
       madeDue += popcount32(newlyDue);

@@ -15,12 +15,14 @@ import type { MemoryHost } from '../host/memory-host.js';
 import type { Clock } from '../util/clock.js';
 import { bitmapFill } from '../util/bitmap.js';
 import { hotSetCut } from './hot-set.js';
+import { HugeUnitTracking } from './huge-units.js';
 import { TemperatureHistograms } from './histograms.js';
 import { Migrator, type MigrationTotals } from './migrator.js';
 import { PageState } from './page-state.js';
 import { collectPlan, planCounts } from './planner.js';
 import { revalidateDram, revalidationThreshold, stuckHotPages } from './revalidate.js';
 import { geometricSchedule } from './schedule.js';
+import { seenAtLeast } from './evidence.js';
 import { StreamDetector } from './stream.js';
 import { StreamFollower } from './stream-follower.js';
 import { accessRatePerPage, hotTemperature as hotTemperatureFor } from './temperature.js';
@@ -123,13 +125,15 @@ export interface RunningEngine {
 
 export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptions, signal: AbortSignal): RunningEngine {
   const state = new PageState(host.pageCount);
-  const tracker = new Tracker(host, state);
+  // Huge-page units (huge-units.ts): only for a host that can report them.
+  const units = host.hugePageUnits ? new HugeUnitTracking(host as MemoryHost & Required<Pick<MemoryHost, 'hugePageUnits'>>) : undefined;
+  const tracker = new Tracker(units?.host ?? host, state);
   const totals: EngineTotals = {
     windows: 0, rounds: 0, pagesScanned: 0, dirtyLogEntries: 0, fullDirtyScans: 0, bufferFullExits: 0, revalidations: 0,
     promoted: 0, demoted: 0, busy: 0, failed: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [],
   };
   const histograms = new TemperatureHistograms();
-  const migrator = new Migrator(host, state, histograms, clock, () => options.migrationBytesPerSec, totals);
+  const migrator = new Migrator(units?.host ?? host, state, histograms, clock, () => options.migrationBytesPerSec, totals);
   let quota = options.dramQuotaPages;
   let snapshot: EngineSnapshot | undefined;
   const windowNs = options.roundsPerWindow * options.roundIntervalNs;
@@ -137,6 +141,8 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
   const rates = accessRatePerPage(schedule);
   const hotRounds = Math.min(options.hotRounds, options.roundsPerWindow);
   const hotTemperature = hotTemperatureFor(hotRounds);
+  // Huge-page units move whole: the follower (page by page) is off for them.
+  const followStreams = options.followStreams && units === undefined;
   const detector = new StreamDetector(host.pageCount);
   // A stream's page was seen in the first round (the front's fix) and in round STREAM_ROUNDS - 1 (the back's).
   const sinceRound = (r: number): number => schedule.intervalsNs.subarray(r + 1).reduce((a, b) => a + b, 0);
@@ -169,8 +175,10 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
 
   const loop = async (): Promise<EngineTotals> => {
     await host.readTierMap(state.nvm);
+    await units?.refresh();
     histograms.recount(state);
     bitmapFill(state.scan, host.pageCount);
+    units?.afterWindowClose(state, histograms);
     const h = createWindowStats();
     let inFlight: Promise<void> = Promise.resolve();
     let lastMoved = 0;
@@ -182,7 +190,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
         for (let r = 0; r < options.roundsPerWindow; r++) {
           await clock.sleep(schedule.intervalsNs[r]!, signal);
           lastRoundAt = clock.now();
-          const round = await tracker.scanRound(r);
+          const round = await tracker.scanRound();
           totals.rounds++;
           windowScanned += round.pagesScanned;
           totals.dirtyLogEntries += round.dirtyLogEntries;
@@ -195,13 +203,16 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
         totals.windows++;
         if (totals.windows % options.tierRefreshWindows === 0) {
           await host.readTierMap(state.nvm);
+          await units?.refresh();
           histograms.recount(state);
         }
 
-        closeWindow(state, histograms, h, hotRounds, STREAM_ROUNDS);
+        // Streams are read from the window's evidence before the window pass folds it in.
+        if (followStreams) detector.observe((w) => seenAtLeast(state, w, STREAM_ROUNDS), clock.now(), frontAgeNs + (clock.now() - lastRoundAt), backAgeNs + (clock.now() - lastRoundAt));
+        closeWindow(state, histograms, h, hotRounds);
+        units?.afterWindowClose(state, histograms);
         const dramPages = host.pageCount - h.nvmPages;
         migrator.dramPages = dramPages;
-        if (options.followStreams) detector.observe(state.scratch, clock.now(), frontAgeNs + (clock.now() - lastRoundAt), backAgeNs + (clock.now() - lastRoundAt));
         const cut = hotSetCut(h.all, quota);
         // The follower's moves share the rate limit; the lead region it will fill is left free.
         const budgetPages = Math.max(0, (options.migrationBytesPerSec * windowNs) / 1e9 / host.pageSizeBytes - follower.takeMoved());
@@ -209,8 +220,9 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           movableNvm: h.movableNvm, movableDram: h.movableDram, dramPages, quotaPages: Math.max(0, quota - follower.reservedPages()),
           budgetPages, hysteresis: options.hysteresis, minPromoteTemperature: 1,
         });
-        const collected = collectPlan(state, counts);
-        const plan = { demote: collected.demote, promote: follower.filterPromotions(collected.promote, clock.now(), windowNs / 2) };
+        let plan = collectPlan(state, counts);
+        if (units) plan = units.wholePlan(plan, state.temperature, quota - dramPages);
+        if (followStreams) plan = { demote: plan.demote, promote: follower.filterPromotions(plan.promote, clock.now(), windowNs / 2) };
         state.rotateMoved();
         if (dramPages >= quota && stuckHotPages(h.movableNvm, h.movableDram, hotTemperature, plan.promote.length, plan.demote.length) >= revalidationThreshold(quota)) {
           totals.revalidations++;
@@ -252,10 +264,10 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
     await inFlight.catch(() => undefined);
     return totals;
   };
-  const following = follow();
+  const followLoop = follow();
 
   return {
-    done: Promise.all([loop(), following]).then(([t]) => t),
+    done: Promise.all([loop(), followLoop]).then(([t]) => t),
     totals: () => totals,
     lastSnapshot: () => snapshot,
     setDramQuotaPages: (pages) => {

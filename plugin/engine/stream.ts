@@ -25,7 +25,7 @@
  * Cost: one pass over the hot bitmap per window (O(pages / 32) word
  * operations), and per step the pages it moves.
  */
-import { popcount32, type Bitmap } from '../util/bitmap.js';
+import { popcount32 } from '../util/bitmap.js';
 
 export interface StreamOptions {
   /** A hot run must be at least this many pages long to be a stream. */
@@ -50,29 +50,36 @@ export interface HotRun {
 }
 
 /**
- * Runs of dense hot words (one sparse word inside a run is tolerated), at
- * least `minRunPages` long, longest first, at most `max`.
+ * Runs of dense hot words (`hotWord(w)`: the hot pages of word w, 32 pages per
+ * word; one sparse word inside a run is tolerated), at least `minRunPages`
+ * long, longest first, at most `max`.
  */
-export function findHotRuns(hot: Bitmap, pageCount: number, options: StreamOptions): HotRun[] {
+export function findHotRuns(hotWord: (w: number) => number, pageCount: number, options: StreamOptions): HotRun[] {
   const runs: HotRun[] = [];
   const words = (pageCount + 31) >>> 5;
   let runStartWord = -1;
   let lastDenseWord = -1;
+  let firstWord = 0;
+  let lastWord = 0;
   const close = (): void => {
     if (runStartWord < 0) return;
-    const first = hot[runStartWord]!;
-    const last = hot[lastDenseWord]!;
+    const first = firstWord;
+    const last = lastWord;
     const start = (runStartWord << 5) + 31 - Math.clz32(first & -first);
     const end = Math.min(pageCount, (lastDenseWord << 5) + 32 - Math.clz32(last));
     if (end - start >= options.minRunPages) runs.push({ start, end });
     runStartWord = -1;
   };
   for (let w = 0; w < words; w++) {
-    const x = hot[w]!;
+    const x = hotWord(w);
     const dense = x !== 0 && popcount32(x) >= options.minHotPerWord;
     if (dense) {
-      if (runStartWord < 0) runStartWord = w;
+      if (runStartWord < 0) {
+        runStartWord = w;
+        firstWord = x;
+      }
       lastDenseWord = w;
+      lastWord = x;
     } else if (runStartWord >= 0 && w - lastDenseWord > 1) close();
   }
   close();
@@ -131,8 +138,8 @@ export class StreamDetector {
    * was at that round; the back is where it was at the last round a hot page
    * must survive.
    */
-  observe(hot: Bitmap, nowNs: number, frontAgeNs = 0, backAgeNs = 0): void {
-    const runs = findHotRuns(hot, this.pageCount, this.options);
+  observe(hotWord: (w: number) => number, nowNs: number, frontAgeNs = 0, backAgeNs = 0): void {
+    const runs = findHotRuns(hotWord, this.pageCount, this.options);
     const n = this.pageCount;
     const used = new Set<HotRun>();
     const kept: Stream[] = [];

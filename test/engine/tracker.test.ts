@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { DirtyLogDrain, MemoryHost, MigrationResult, TierUsage } from '../../plugin/host/memory-host.js';
-import { counterAt, PageState } from '../../plugin/engine/page-state.js';
+import { LEVEL_BITS, PageState, setSlice } from '../../plugin/engine/page-state.js';
 import { revalidateDram } from '../../plugin/engine/revalidate.js';
 import { Tracker } from '../../plugin/engine/tracker.js';
 import { bitmapCount, bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../../plugin/util/bitmap.js';
@@ -44,20 +44,20 @@ describe('engine/tracker (the sieve)', () => {
     const state = new PageState(12);
     bitmapFill(state.scan, 10); // pages 10 and 11 are left alone this window
     const tracker = new Tracker(host, state);
-    for (let r = 0; r < 8; r++) await tracker.scanRound(r);
+    for (let r = 0; r < 8; r++) await tracker.scanRound();
     assert.deepEqual(host.harvested[0], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     for (let r = 1; r < 8; r++) assert.deepEqual(host.harvested[r], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9].filter((p) => p >= r), `round ${r}`);
     for (let p = 0; p < 12; p++) {
-      assert.equal(counterAt(state.reads, p), p >= 10 ? 0 : Math.min(p, 8), `reads of page ${p}`);
+      assert.equal(state.roundsAccessed(p), p >= 10 ? 0 : Math.min(p, 8), `reads of page ${p}`);
       // Written in round 1: counted for pages harvested and seen in round 1 (p >= 2).
-      assert.equal(counterAt(state.writes, p), p % 2 === 1 && p >= 2 && p < 10 ? 1 : 0, `writes of page ${p}`);
+      assert.equal(state.roundsWritten(p), p % 2 === 1 && p >= 2 && p < 10 ? 1 : 0, `writes of page ${p}`);
     }
   });
 
   it('revalidation makes every DRAM page due at level 0 and leaves NVM pages alone', () => {
     const state = new PageState(70);
     for (let p = 0; p < 70; p += 2) bitmapSet(state.nvm, p);
-    for (let p = 0; p < 70; p++) bitmapSet(state.levels[1 + (p % 4)]!, p);
+    for (let p = 0; p < 70; p++) setSlice(state.level, LEVEL_BITS, p, 1 + (p % 4));
     const due = revalidateDram(state);
     assert.equal(due, 35);
     for (let p = 0; p < 70; p++) {
