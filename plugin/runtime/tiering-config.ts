@@ -5,7 +5,7 @@
  * side imports the other for it.
  */
 
-export type Backend = 'linux' | 'sim';
+export type Backend = 'linux' | 'kmod' | 'sim';
 export type SlowTier = { numaNode: number } | { devdax: string };
 
 export interface TieringConfig {
