@@ -26,6 +26,7 @@ export interface TieringOptions {
   rate?: string;
   backend?: string;
   qmpSocket?: string;
+  poolSocket?: string;
 }
 
 export interface EditResult {
@@ -83,6 +84,7 @@ export function mergeTieringOptions(domain: string, base: TieringConfig | undefi
     },
     migration: { bytesPerSecond: rate ?? base?.migration.bytesPerSecond ?? TIERING_DEFAULTS.bytesPerSecond },
     qmp: { socket: opts.qmpSocket ?? base?.qmp.socket ?? defaultQmpSocket(domain) },
+    pool: { socket: opts.poolSocket ?? base?.pool.socket ?? TIERING_DEFAULTS.poolSocket },
   };
   if (slowTier) config.slowTier = slowTier;
   const flagOf: Record<string, string> = {
@@ -98,6 +100,7 @@ export function mergeTieringOptions(domain: string, base: TieringConfig | undefi
     '/tracking/rounds': '--rounds',
     '/migration/bytesPerSecond': '--rate',
     '/qmp/socket': '--qmp-socket',
+    '/pool/socket': '--pool-socket',
   };
   return validateTieringConfig(config, (p) => flagOf[p] ?? p);
 }

@@ -56,6 +56,10 @@ export class PoolClient {
   readonly errors: string[] = [];
   /** Times the link came up (1 = first connect). */
   connects = 0;
+  /** The daemon's grace period (from its welcome): how long it keeps our DRAM when we vanish. */
+  private daemonGraceMs: number | undefined;
+  /** Whether this outage was logged already (one line per outage, not one per retry). */
+  private outageLogged = false;
   private readonly listeners = new Set<(m: ServerMessage) => void>();
 
   constructor(private readonly opts: PoolClientOptions) {
@@ -139,6 +143,9 @@ export class PoolClient {
       const m = parsed.msg;
       if (m.type === 'welcome') {
         this.joined = true;
+        this.daemonGraceMs = m.graceMs;
+        if (this.outageLogged) this.opts.log?.(`pool daemon reached again (connect #${this.connects})`);
+        this.outageLogged = false;
         this.fallbackTimer?.();
         this.fallbackTimer = undefined;
         this.setQuota(m.quotaPages, 'pool', 'pool welcome');
@@ -164,7 +171,14 @@ export class PoolClient {
         this.fallBack('replaced, static quota', 0);
       }
       if (this.closed) return;
-      if (!this.fallbackTimer) this.fallBack('pool away, static quota', this.opts.fallbackAfterMs ?? 10_000);
+      const fallbackMs = this.opts.fallbackAfterMs ?? this.daemonGraceMs ?? 10_000;
+      if (!this.outageLogged) {
+        this.outageLogged = true;
+        this.opts.log?.(
+          `pool daemon at ${wsUrlOf(this.opts.endpoint).url} is not answering: keeping quota ${this.quota} pages, static quota ${this.opts.hello.staticQuotaPages} after ${fallbackMs} ms; retrying with backoff`,
+        );
+      }
+      if (!this.fallbackTimer) this.fallBack('pool away, static quota', fallbackMs);
       const delay = this.backoffMs * (0.75 + Math.random() * 0.5);
       this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
       this.reconnectTimer = after(this.clock, delay, () => this.connect());

@@ -9,6 +9,19 @@ import { liveManager, readPidfile } from './pidfile.js';
 
 export type ManagerState = 'starting' | 'connecting' | 'connected' | 'running' | 'failed' | 'stopping' | 'stopped';
 
+/** What the manager's engine session runs on and saw last (pages of `pageSizeBytes`). */
+export interface TieringStatus {
+  pageSizeBytes: number;
+  pageCount: number;
+  /** The quota in force; `clamped` when the pool asked for `requestedPages` outside the domain's bounds. */
+  quota: { pages: number; source: 'static' | 'pool' | 'clamped'; requestedPages?: number };
+  staticQuotaPages: number;
+  bounds: { minPages: number; maxPages: number; weight: number };
+  pool: { socket: string; connected: boolean };
+  /** The last engine window. */
+  window?: { index: number; at: string; dramPages: number; nvmPages: number; hotSetPages: number; migratedPagesPerSec: number };
+}
+
 export interface ManagerStatus {
   domain: string;
   state: ManagerState;
@@ -22,6 +35,11 @@ export interface ManagerStatus {
   qemu?: { pid?: number; version?: string; runState?: string };
   guest?: { ramBytes: number; vcpus: number; memdevs: string[]; ramBlocks: string[] };
   engine?: Record<string, number>;
+  tiering?: TieringStatus;
+  /** A live migration of this domain: incoming (waiting for the guest), or outgoing (QEMU's MIGRATION status). */
+  migration?: { direction: 'incoming' | 'outgoing'; status: string; at: string };
+  /** Why the manager stopped, when it was not just the domain stopping (e.g. 'migrated'). */
+  stopReason?: string;
 }
 
 export function writeStatus(status: ManagerStatus): void {

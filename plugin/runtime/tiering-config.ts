@@ -4,6 +4,7 @@
  * (plugin/manager/ runs it) agree on. Sizes are bytes. It lives here so neither
  * side imports the other for it.
  */
+import { DEFAULT_POOL_SOCKET } from './paths.js';
 
 export type Backend = 'linux' | 'kmod' | 'sim';
 export type SlowTier = { numaNode: number } | { devdax: string };
@@ -15,6 +16,8 @@ export interface TieringConfig {
   tracking: { windowMs: number; rounds: number };
   migration: { bytesPerSecond: number };
   qmp: { socket: string };
+  /** The pool daemon's socket (default /run/hmmv/pool.sock): the manager joins the pool there, or runs on its static quota while none answers. */
+  pool: { socket: string };
 }
 
 export const TIERING_DEFAULTS = {
@@ -22,4 +25,5 @@ export const TIERING_DEFAULTS = {
   windowMs: 500,
   rounds: 8,
   bytesPerSecond: 1024 ** 3,
+  poolSocket: DEFAULT_POOL_SOCKET,
 } as const;

@@ -61,6 +61,8 @@ export interface EngineSession {
   readonly name: string;
   readonly engine: RunningEngine;
   readonly bounds: QuotaBounds;
+  /** The quota without a pool (the metadata's). */
+  readonly staticQuotaPages: number;
   /** Resolves when the engine has stopped: its totals, or undefined if it failed (see failure()). Never rejects. */
   readonly done: Promise<EngineTotals | undefined>;
   /** The quota in force and its source. */
@@ -171,6 +173,7 @@ export function startEngineSession(opts: EngineSessionOptions): EngineSession {
     name,
     engine: running,
     bounds,
+    staticQuotaPages: staticPages,
     done,
     quota: () => quota,
     quotaTrack: () => track,

@@ -128,7 +128,7 @@ describe('pool dashboard in headless Chromium', function () {
       ...daemonOptions(join(tmp.dir, 'sim.sock')),
       tcp: { host: '127.0.0.1', port: 0, token },
       core: pool.core,
-      nowMs: () => machine.clock.now() / 1e6,
+      clock: machine.clock,
     });
     const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(`http://127.0.0.1:${new URL(simDaemon.tcpAddress!.url).port}/?token=${token}`);
