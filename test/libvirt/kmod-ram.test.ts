@@ -27,6 +27,7 @@ const KMOD: TieringConfig = {
   tracking: { windowMs: 500, rounds: 8 },
   migration: { bytesPerSecond: 1024 ** 3 },
   qmp: { socket: '/run/hmmv/qmp/vm.sock' },
+  pool: { socket: '/run/hmmv/pool.sock' },
 };
 
 const RAM_OBJECT = 'memory-backend-file,id=hmmv-ram,size=67108864,mem-path=/dev/hmmv/vm,share=on';
