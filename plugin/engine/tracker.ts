@@ -2,20 +2,21 @@
  * Access tracking: scan rounds within a monitoring window, over the pages the
  * multi-level queue says are due, plus the PML-style dirty log.
  *
- * Each round harvests (test-and-clear) the accessed bits of the due pages and
- * adds one to each accessed page's "rounds accessed" counter; the dirty log is
- * drained every round and adds one to "rounds written" for each logged page
- * that is due this window. The counters are bit-sliced (PageState.reads/
- * writes). A due page accessed in every round so far is only a bit in
- * PageState.everyRound (its count is the number of rounds): the round that
- * first misses it writes that number into its counter, and only pages that
- * missed a round before get a counter increment. So a round folds the
- * accessed bitmap in with O(pages / 32) word operations, and a word whose
- * pages were all accessed every round (or none ever) costs two loads; the
- * fold leaves the scratch bitmap zero again, so there is no clearing pass.
- * Each dirty-log entry is one bit-sliced increment (O(entries), no pass over
- * the pages). Only when the log overflowed does a full dirty scan go through
- * the scratch bitmap word by word.
+ * The first round of a window harvests (test-and-clear) the accessed bits of
+ * every due page; each later round harvests only the pages seen in every
+ * round so far, PageState.everyRound (the sieve of schedule.ts: with rounds
+ * that get shorter, the count of rounds a page survives is its access rate on
+ * a log scale). The dirty log is drained every round and adds one to "rounds
+ * written" for each logged page that this round harvested and saw.
+ *
+ * Cost per round: the first round swaps the harvested bitmap in as
+ * everyRound (no pass); a later round is one pass of two loads per word (the
+ * harvested bits against everyRound) plus a clear of the scratch bitmap, and
+ * a page leaving the sieve gets its count written into PageState.reads
+ * (bit-sliced, 32 pages per word operation). Each dirty-log entry is one
+ * bit-sliced increment (O(entries), no pass over the pages). Only when the
+ * log overflowed does a full dirty scan go through the scratch bitmap word
+ * by word.
  *
  * A page the queue leaves alone gathers no evidence at all: its accessed bit
  * is not cleared until it is due again, and its logged writes are dropped.
@@ -47,10 +48,12 @@ export class Tracker {
     state.clearBlocked();
     if (this.scratchDirty) scratch.fill(0);
     this.scratchDirty = true;
-    const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
-    if (state.roundsThisWindow === 0) {
-      // The window's first round: its accessed pages (a subset of scan) are the
-      // pages accessed every round so far. Swap the bitmaps: no pass needed.
+    // The sieve: after the window's first round, only the pages seen in every round so far.
+    const firstRound = state.roundsThisWindow === 0;
+    const pagesScanned = await this.host.testAndClearAccessed(firstRound ? state.scan : state.everyRound, scratch);
+    if (firstRound) {
+      // Its accessed pages (a subset of scan) are the pages seen in every
+      // round so far: swap the bitmaps, no pass needed.
       const spare = state.everyRound;
       spare.fill(0);
       state.everyRound = scratch;
@@ -63,14 +66,15 @@ export class Tracker {
     const log = await this.host.drainDirtyLog();
     if (log.count > 0 || log.overflowed) state.anyWrites = true;
     if (!log.overflowed) {
-      addLoggedPages(log.pages, log.count, state.writes, state.pageCount);
+      // Writes count for the pages this round saw (everyRound, after the fold).
+      addLoggedPages(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
     } else {
       // Writes were dropped from the log: a full dirty scan so none is missed.
       const dirty = state.scratch;
       markPages(dirty, log.pages, log.count, state.pageCount);
       this.allPages ??= fullBitmap(state.pageCount);
       await this.host.testAndClearDirty(this.allPages, dirty);
-      maskInPlace(dirty, state.scan);
+      maskInPlace(dirty, state.everyRound);
       foldRoundIntoCounters(dirty, state.writes);
     }
     this.scratchDirty = false;
@@ -97,12 +101,12 @@ function maskInPlace(map: Bitmap, mask: Bitmap): void {
 }
 
 /**
- * Folds one round's accessed bits into the evidence: `round` (>= 1) is the
- * number of rounds this window before this one. Pages accessed in every round
- * so far stay in `everyRound` (the first round's accessed pages to begin
- * with); a page leaving it gets its count, `round`, written into `planes`;
- * pages outside it that were accessed get one added. Clears `bits`. Returns
- * whether any explicit count was written.
+ * Folds one later round's accessed bits into the evidence: `round` (>= 1) is
+ * the number of rounds this window before this one, and the round harvested
+ * only `everyRound` (the pages seen in every round so far; a host that
+ * reports more is masked). A page it did not see leaves `everyRound` with its
+ * count, `round`, written into `planes`. Clears `bits`. Returns whether any
+ * count was written.
  */
 export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): boolean {
   const count = round > 15 ? 15 : round;
@@ -110,21 +114,17 @@ export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Arr
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
   let explicit = false;
   for (let w = 0; w < bits.length; w++) {
-    const word = bits[w]!;
     const all = everyRound[w]!;
-    if (word === all) continue; // the usual word: its pages all accessed every round, or none
-    const drop = all & ~word;
+    const seen = bits[w]! & all;
+    if (seen === all) continue; // the usual word: its pages seen again, or none in the sieve
+    const drop = all & ~seen;
     const i = w << 2;
     explicit = true;
-    if (drop !== 0) {
-      everyRound[w] = all & word;
-      planes[i] = planes[i]! | (drop & c0);
-      planes[i + 1] = planes[i + 1]! | (drop & c1);
-      planes[i + 2] = planes[i + 2]! | (drop & c2);
-      planes[i + 3] = planes[i + 3]! | (drop & c3);
-    }
-    const carry = word & ~all;
-    if (carry !== 0) incrementAt(planes, i, carry);
+    everyRound[w] = seen;
+    planes[i] = planes[i]! | (drop & c0);
+    planes[i + 1] = planes[i + 1]! | (drop & c1);
+    planes[i + 2] = planes[i + 2]! | (drop & c2);
+    planes[i + 3] = planes[i + 3]! | (drop & c3);
   }
   bits.fill(0);
   return explicit;
@@ -170,18 +170,18 @@ export function foldRoundIntoCounters(bits: Bitmap, planes: Uint32Array): void {
 }
 
 /**
- * Adds one to the 4-bit counter of every logged page (saturating at 15). The
- * log holds each page at most once per drain (MemoryHost contract); entries
- * past the guest's pages are ignored. Pages not due this window are counted
- * too and dropped at the window's close (the same as not counting them, and
- * no look-up in the scan set per entry).
+ * Adds one to the 4-bit counter (interleaved planes) of every logged page set
+ * in `seen` (saturating at 15). The log holds each page at most once per drain
+ * (MemoryHost contract); entries past the guest's pages are ignored.
  */
-export function addLoggedPages(pages: Uint32Array, count: number, planes: Uint32Array, pageCount: number): void {
+export function addLoggedPages(pages: Uint32Array, count: number, seen: Bitmap, planes: Uint32Array, pageCount: number): void {
   for (let i = 0; i < count; i++) {
     const page = pages[i]!;
     if (page >= pageCount) continue;
+    const w = page >>> 5;
     const bit = 1 << (page & 31);
-    const j = (page >>> 5) << 2;
+    if ((seen[w]! & bit) === 0) continue;
+    const j = w << 2;
     let c = planes[j]!;
     planes[j] = c ^ bit;
     if ((c & bit) === 0) continue;
