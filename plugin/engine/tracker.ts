@@ -2,11 +2,13 @@
  * Access tracking: scan rounds within a monitoring window, over the pages the
  * multi-level queue says are due, plus the PML-style dirty log.
  *
- * Each round harvests (test-and-clear) the accessed bits of the due pages and
- * adds one to each accessed page's "rounds accessed" counter; the dirty log is
- * drained every round and adds one to "rounds written" for each logged page
- * that is due this window. The counters are bit-sliced (PageState.reads/
- * writes). A due page accessed in every round so far is only a bit in
+ * The first round of a window harvests (test-and-clear) the accessed bits of
+ * every due page; each later round harvests only the pages seen in every
+ * round so far, PageState.everyRound (the sieve of schedule.ts: with rounds
+ * that get shorter, the count of rounds a page survives is its access rate on
+ * a log scale). The dirty log is drained every round and adds one to "rounds
+ * written" for each logged page that this round harvested and saw. The
+ * counters are bit-sliced (PageState.reads/writes). A due page accessed in every round so far is only a bit in
  * PageState.everyRound (its count is the number of rounds): the round that
  * first misses it writes that number into its counter, and only pages that
  * missed a round before get a counter increment. So a round folds the
@@ -47,19 +49,24 @@ export class Tracker {
     state.clearBlocked();
     if (this.scratchDirty) scratch.fill(0);
     this.scratchDirty = true;
-    const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
+    // The sieve: after the window's first round, only the pages seen in every round so far.
+    const harvest = state.roundsThisWindow === 0 ? state.scan : state.everyRound;
+    const pagesScanned = await this.host.testAndClearAccessed(harvest, scratch);
+    // A host may report more than it was asked for: only the harvested pages count.
+    if (harvest !== state.scan) maskInPlace(scratch, harvest);
     foldAccessed(scratch, state.scan, state.everyRound, state.reads, state.roundsThisWindow);
     state.roundsThisWindow++;
 
     const log = await this.host.drainDirtyLog();
     if (!log.overflowed) {
-      addLoggedPages(log.pages, log.count, state.scan, state.writes, state.pageCount);
+      // Writes count for the pages this round saw (everyRound, after the fold).
+      addLoggedPages(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
     } else {
       // Writes were dropped from the log: a full dirty scan so none is missed.
       markPages(scratch, log.pages, log.count, state.pageCount);
       this.allPages ??= fullBitmap(state.pageCount);
       await this.host.testAndClearDirty(this.allPages, scratch);
-      maskInPlace(scratch, state.scan);
+      maskInPlace(scratch, state.everyRound);
       foldRoundIntoPlanes(scratch, state.writes);
     }
     this.scratchDirty = false;

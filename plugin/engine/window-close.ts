@@ -3,7 +3,8 @@
  *
  * Scanned pages with evidence or warmth get their temperature updated (and the
  * histograms adjusted); the multi-level queue moves every scanned page up a
- * level if it was seen, down if not, 32 pages at a time with bit operations on
+ * level if it was hot (seen in at least `hotRounds` rounds), down if not, 32
+ * pages at a time with bit operations on
  * the bit-sliced level planes; the next window's scan set is built from the
  * level planes and a phase mask per level. A page at level L is scanned once
  * every 2^L windows, in a phase set by its index (so each window scans an even
@@ -19,6 +20,7 @@
  * per tier come from the histograms.
  */
 import { popcount32 } from '../util/bitmap.js';
+import { counterAtLeast } from './evidence.js';
 import type { TemperatureHistograms } from './histograms.js';
 import { MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
 import { nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
@@ -77,10 +79,11 @@ export function levelCounts(state: PageState): Uint32Array {
   return counts;
 }
 
-export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats): void {
+/** `hotRounds`: rounds a page must be seen in during the window to go up a queue level (1: seen at all). */
+export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats, hotRounds = 1): void {
   const next = state.windowIndex + 1;
   state.clearBlocked();
-  const counts = foldWindow(state, hist, next);
+  const counts = foldWindow(state, hist, next, hotRounds);
   state.windowIndex = next;
   state.roundsThisWindow = 0;
 
@@ -127,7 +130,7 @@ interface FoldCounts {
 }
 
 /** The fused pass: temperatures, queue levels and the next scan set, word by word. */
-function foldWindow(state: PageState, hist: TemperatureHistograms, next: number): FoldCounts {
+function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, hotRounds: number): FoldCounts {
   const { temperature, warm, scan, nvm, pageCount, words } = state;
   const { reads, level } = state;
   const w0 = state.writes[0]!, w1 = state.writes[1]!, w2 = state.writes[2]!, w3 = state.writes[3]!;
@@ -195,9 +198,9 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number)
         }
         seenPages += popcount32(seen);
       }
-      // Queue levels, 32 pages at once: seen -> up (saturating at MAX_LEVEL), unseen -> down (at 0).
-      const up = seen;
-      const down = scanned & ~seen;
+      // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
+      const up = hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds);
+      const down = scanned & ~up;
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));

@@ -26,6 +26,7 @@ import { QmpClient, QmpCommands } from '../../qmp/index.js';
 import { openBackend } from './backend.js';
 import { registerSimBackend } from './sim-backend.js';
 import { registerLinuxBackend } from './linux-backend.js';
+import { registerKmodBackend } from './kmod-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
 import { TotalsRate, estimatedSlowdown } from './status-rates.js';
 import { INCOMING_RUN_STATES, OutgoingMigrationWatch, gatedHost, waitUntilGuestRuns } from './live-migration.js';
@@ -81,6 +82,7 @@ function guestSummary(g: GuestInfo): NonNullable<ManagerStatus['guest']> {
 export async function runManager(opts: ManageOptions): Promise<number> {
   registerSimBackend();
   registerLinuxBackend();
+  registerKmodBackend();
   const log: Logger = pino({ base: { domain: opts.domain, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {

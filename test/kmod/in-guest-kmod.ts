@@ -8,12 +8,9 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { report } from './guest-report.js';
 import { runBackendChecks } from './in-guest-backend.js';
 import { runBenchmark } from './in-guest-bench.js';
-
-export function report(check: string, data: Record<string, unknown>): void {
-  process.stdout.write(`HMMV-RESULT ${JSON.stringify({ check, ...data })}\n`);
-}
 
 const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 

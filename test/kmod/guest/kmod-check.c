@@ -10,9 +10,10 @@
  *                                 devdax device bound to device_dax: the
  *                                 program checks the module refuses it
  *                                 while bound, then unbinds it
- *   kmod-check hold NAME SECONDS  maps region NAME, writes every page, then
- *                                 keeps writing a few pages until killed or
- *                                 SECONDS pass (the TypeScript backend's
+ *   kmod-check hold NAME SECONDS HOT  maps region NAME, writes every page,
+ *                                 then keeps rewriting pages 0..HOT-1 until
+ *                                 killed or SECONDS pass; SIGUSR1 verifies
+ *                                 every page (the TypeScript backend's
  *                                 stand-in for QEMU)
  */
 #define _GNU_SOURCE
@@ -997,33 +998,52 @@ static int run_checks(const char *dax)
 	return failures ? 1 : 0;
 }
 
-/* The backend suite's stand-in for QEMU: map, write, keep writing. */
-static int hold(const char *name, int seconds)
+static volatile sig_atomic_t verify_asked;
+
+static void on_usr1(int sig)
 {
-	struct stat st;
+	verify_asked = 1;
+}
+
+/*
+ * The backend suite's stand-in for QEMU: map, write every page, then keep
+ * rewriting pages 0..HOT-1 (the same contents: a page is always checkable).
+ * SIGUSR1 checks every page and prints "HOLD verified BAD".
+ */
+static int hold(const char *name, int seconds, uint64_t hot)
+{
 	char path[128];
-	uint64_t size, k, n = 0;
+	uint64_t size, k, n = 0, bad;
 	char *p;
 	time_t end;
 	int fd;
 
 	snprintf(path, sizeof(path), HMMV_REGION_DIR "%s", name);
 	fd = open(path, O_RDWR);
-	if (fd < 0 || fstat(fd, &st))
+	if (fd < 0)
 		return 2;
 	size = lseek(fd, 0, SEEK_END);
 	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		return 2;
+	signal(SIGUSR1, on_usr1);
+	if (!hot)
+		hot = 1;
 	for (k = 0; k < size / PAGE; k++)
 		fill_page((uint64_t *)(p + k * PAGE), k, 1);
 	printf("HOLD ready %lu\n", size / PAGE);
-	fflush(stdout);
 	end = time(NULL) + seconds;
-	/* pages 0..15 hot (written), the rest untouched */
 	while (time(NULL) < end) {
-		k = n++ % 16;
+		k = n++ % hot;
 		fill_page((uint64_t *)(p + k * PAGE), k, 1);
+		if (k + 1 < hot)
+			continue;	/* a pause once per pass over the hot pages */
+		if (verify_asked) {
+			verify_asked = 0;
+			for (bad = 0, k = 0; k < size / PAGE; k++)
+				bad += !page_ok((uint64_t *)(p + k * PAGE), k, 1);
+			printf("HOLD verified %lu\n", bad);
+		}
 		usleep(1000);
 	}
 	return 0;
@@ -1034,8 +1054,8 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "checks"))
 		return run_checks(argv[2]);
-	if (argc == 4 && !strcmp(argv[1], "hold"))
-		return hold(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: kmod-check checks DAX | hold NAME SECONDS\n");
+	if (argc == 5 && !strcmp(argv[1], "hold"))
+		return hold(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
+	fprintf(stderr, "usage: kmod-check checks DAX | hold NAME SECONDS HOT\n");
 	return 2;
 }
