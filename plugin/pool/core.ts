@@ -43,6 +43,8 @@ interface VmEntry {
   lastSeq: number;
   reports: number;
   dramPages: number;
+  /** The quota the manager last said it runs on (hello, then each report): it may fill that much until it reports less. */
+  appliedPages: number;
   nvmPages: number;
   hotSetPages: number;
   curve: CurveSegment[];
@@ -53,7 +55,15 @@ interface VmEntry {
   slowdown: number | undefined;
 }
 
-export type JoinResult = { ok: true; quotaPages: number; rejoined: boolean } | { ok: false; code: 'page-size'; message: string };
+export type JoinResult =
+  | {
+      ok: true;
+      quotaPages: number;
+      rejoined: boolean;
+      /** Other VMs whose quota was lowered to make room for this one's minimum (push these). */
+      reclaimed: Map<string, number>;
+    }
+  | { ok: false; code: 'page-size'; message: string };
 
 export class PoolCore {
   readonly config: PoolCoreConfig;
@@ -88,7 +98,10 @@ export class PoolCore {
    * A manager joins, or joins again after a reconnect (of it or of the daemon).
    * A known VM keeps its quota; a new one keeps what it runs on now if the pool
    * has room, else what is free (the next rebalances move pages to it). Either
-   * way the quota is never above the VM's max (a hello may lower it).
+   * way the quota is never above the VM's max (a hello may lower it), and never
+   * below its min while the others hold more than theirs: what is missing is
+   * taken at once from the VMs with the most above their own minimum (they get
+   * the lower quota pushed), so the quotas stay within bounds and within the pool.
    */
   join(hello: HelloMessage, _nowMs: number): JoinResult {
     if (hello.pageSizeBytes !== this.config.pageSizeBytes)
@@ -99,14 +112,32 @@ export class PoolCore {
       known.hello = hello;
       known.connected = true;
       known.lastSeq = -1; // a new connection numbers its reports afresh (the manager may have restarted)
+      known.appliedPages = hello.currentQuotaPages;
       if (known.quotaPages > maxPages) {
         known.quotaPages = maxPages;
         this.epoch++;
       }
-      return { ok: true, quotaPages: known.quotaPages, rejoined: true };
+      return { ok: true, quotaPages: known.quotaPages, rejoined: true, reclaimed: new Map() };
     }
     const free = Math.max(0, this.config.poolPages - this.allocatedPages());
-    const quota = Math.min(hello.currentQuotaPages, maxPages, free);
+    let quota = Math.min(hello.currentQuotaPages, maxPages, free);
+    const reclaimed = new Map<string, number>();
+    const minPages = Math.min(Math.max(0, hello.minPages ?? 0), maxPages);
+    if (quota < minPages) {
+      let need = minPages - quota;
+      const donors = [...this.vms.entries()]
+        .map(([d, v]) => ({ d, v, spare: v.quotaPages - Math.min(v.hello.minPages ?? 0, v.hello.maxPages ?? v.hello.pageCount, v.hello.pageCount) }))
+        .filter((x) => x.spare > 0)
+        .sort((a, b) => b.spare - a.spare || a.d.localeCompare(b.d));
+      for (const { d, v, spare } of donors) {
+        if (need === 0) break;
+        const take = Math.min(need, spare);
+        v.quotaPages -= take;
+        need -= take;
+        quota += take;
+        reclaimed.set(d, v.quotaPages);
+      }
+    }
     this.vms.set(hello.domain, {
       hello,
       quotaPages: quota,
@@ -116,6 +147,7 @@ export class PoolCore {
       lastSeq: -1,
       reports: 0,
       dramPages: 0,
+      appliedPages: hello.currentQuotaPages,
       nvmPages: 0,
       hotSetPages: 0,
       curve: [],
@@ -125,8 +157,8 @@ export class PoolCore {
       migratedPagesPerSec: 0,
       slowdown: undefined,
     });
-    if (quota !== hello.currentQuotaPages) this.epoch++;
-    return { ok: true, quotaPages: quota, rejoined: false };
+    if (quota !== hello.currentQuotaPages || reclaimed.size > 0) this.epoch++;
+    return { ok: true, quotaPages: quota, rejoined: false, reclaimed };
   }
 
   /** Stores a window report; stale ones (seq not newer) are ignored. Returns whether it was taken. */
@@ -137,6 +169,7 @@ export class PoolCore {
     v.lastSeq = r.seq;
     v.reports++;
     v.dramPages = r.dramPages;
+    v.appliedPages = r.quotaPages;
     v.nvmPages = r.nvmPages;
     v.hotSetPages = r.hotSetPages;
     v.curve = normalizeCurve(r.curve);
@@ -207,7 +240,9 @@ export class PoolCore {
         current: v.quotaPages,
         target: targets[i]!,
         maxStepPages: Math.max(1, Math.floor((v.hello.migrationPagesPerSec * this.config.intervalMs) / 1000)),
-        dramPages: v.dramPages,
+        // A shrinking VM holds its pages until it has demoted them and applied the lower quota:
+        // growers get only what it no longer holds, so the managers' quotas in force never add up past the pool.
+        dramPages: Math.max(v.dramPages, v.appliedPages),
       })),
       this.config.hysteresisPages,
     );
