@@ -55,6 +55,12 @@ interface VmEntry {
   slowdown: number | undefined;
 }
 
+/** A VM's bounds from its hello: max capped by its size, min by its max. */
+function boundsOf(hello: HelloMessage): { lo: number; hi: number } {
+  const hi = Math.max(0, Math.min(hello.maxPages ?? hello.pageCount, hello.pageCount));
+  return { lo: Math.min(Math.max(0, hello.minPages ?? 0), hi), hi };
+}
+
 export type JoinResult =
   | {
       ok: true;
@@ -88,6 +94,33 @@ export class PoolCore {
     return this.vms.get(domain)?.quotaPages;
   }
 
+  private freePages(): number {
+    return Math.max(0, this.config.poolPages - this.allocatedPages());
+  }
+
+  /**
+   * Finds `need` pages for `domain`: what is free first, then from the VMs
+   * holding the most above their own minimum (their quotas are lowered here;
+   * the caller pushes them). Returns what it got and whom it took from.
+   */
+  private makeRoom(domain: string, need: number): { got: number; from: Map<string, number> } {
+    let got = Math.min(need, this.freePages());
+    const from = new Map<string, number>();
+    const donors = [...this.vms.entries()]
+      .filter(([d]) => d !== domain)
+      .map(([d, v]) => ({ d, v, spare: v.quotaPages - boundsOf(v.hello).lo }))
+      .filter((x) => x.spare > 0)
+      .sort((a, b) => b.spare - a.spare || a.d.localeCompare(b.d));
+    for (const { d, v, spare } of donors) {
+      if (got >= need) break;
+      const take = Math.min(need - got, spare);
+      v.quotaPages -= take;
+      got += take;
+      from.set(d, v.quotaPages);
+    }
+    return { got, from };
+  }
+
   allocatedPages(): number {
     let s = 0;
     for (const v of this.vms.values()) s += v.quotaPages;
@@ -106,37 +139,28 @@ export class PoolCore {
   join(hello: HelloMessage, _nowMs: number): JoinResult {
     if (hello.pageSizeBytes !== this.config.pageSizeBytes)
       return { ok: false, code: 'page-size', message: `page size ${hello.pageSizeBytes} differs from the pool's ${this.config.pageSizeBytes} bytes` };
-    const maxPages = Math.min(hello.maxPages ?? hello.pageCount, hello.pageCount);
+    const { lo, hi } = boundsOf(hello);
     const known = this.vms.get(hello.domain);
     if (known) {
       known.hello = hello;
       known.connected = true;
       known.lastSeq = -1; // a new connection numbers its reports afresh (the manager may have restarted)
       known.appliedPages = hello.currentQuotaPages;
-      if (known.quotaPages > maxPages) {
-        known.quotaPages = maxPages;
-        this.epoch++;
-      }
-      return { ok: true, quotaPages: known.quotaPages, rejoined: true, reclaimed: new Map() };
+      const before = known.quotaPages;
+      known.quotaPages = Math.min(known.quotaPages, hi);
+      // A hello may also raise the minimum.
+      const reclaimed = known.quotaPages < lo ? this.makeRoom(hello.domain, lo - known.quotaPages) : { got: 0, from: new Map<string, number>() };
+      known.quotaPages += reclaimed.got;
+      if (known.quotaPages !== before) this.epoch++;
+      return { ok: true, quotaPages: known.quotaPages, rejoined: true, reclaimed: reclaimed.from };
     }
-    const free = Math.max(0, this.config.poolPages - this.allocatedPages());
-    let quota = Math.min(hello.currentQuotaPages, maxPages, free);
-    const reclaimed = new Map<string, number>();
-    const minPages = Math.min(Math.max(0, hello.minPages ?? 0), maxPages);
-    if (quota < minPages) {
-      let need = minPages - quota;
-      const donors = [...this.vms.entries()]
-        .map(([d, v]) => ({ d, v, spare: v.quotaPages - Math.min(v.hello.minPages ?? 0, v.hello.maxPages ?? v.hello.pageCount, v.hello.pageCount) }))
-        .filter((x) => x.spare > 0)
-        .sort((a, b) => b.spare - a.spare || a.d.localeCompare(b.d));
-      for (const { d, v, spare } of donors) {
-        if (need === 0) break;
-        const take = Math.min(need, spare);
-        v.quotaPages -= take;
-        need -= take;
-        quota += take;
-        reclaimed.set(d, v.quotaPages);
-      }
+    let quota = Math.min(hello.currentQuotaPages, hi, this.freePages());
+    let reclaimed = new Map<string, number>();
+    if (quota < lo) {
+      // Not yet in the table: makeRoom counts what is free, then takes the rest from the others.
+      const room = this.makeRoom(hello.domain, lo);
+      quota = room.got;
+      reclaimed = room.from;
     }
     this.vms.set(hello.domain, {
       hello,
@@ -278,6 +302,9 @@ export class PoolCore {
         quotaPages: v.quotaPages,
         targetPages: v.targetPages,
         staticQuotaPages: v.hello.staticQuotaPages,
+        minPages: boundsOf(v.hello).lo,
+        maxPages: boundsOf(v.hello).hi,
+        weight: v.hello.weight ?? 1,
         dramPages: v.dramPages,
         nvmPages: v.nvmPages,
         hotSetPages: v.hotSetPages,
