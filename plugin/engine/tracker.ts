@@ -6,12 +6,16 @@
  * adds one to each accessed page's "rounds accessed" counter; the dirty log is
  * drained every round and adds one to "rounds written" for each logged page
  * that is due this window. The counters are bit-sliced (PageState.reads/
- * writes): a round folds the accessed bitmap in with O(pages / 32) word
- * operations however many pages were touched (words with no accessed page
- * cost one load, and the fold leaves the scratch bitmap zero again, so no
- * clearing pass), and each dirty-log entry is one bit-sliced increment
- * (O(entries), no pass over the pages). Only when the log overflowed does a
- * full dirty scan go through the scratch bitmap word by word.
+ * writes). A due page accessed in every round so far is only a bit in
+ * PageState.everyRound (its count is the number of rounds): the round that
+ * first misses it writes that number into its counter, and only pages that
+ * missed a round before get a counter increment. So a round folds the
+ * accessed bitmap in with O(pages / 32) word operations, and a word whose
+ * pages were all accessed every round (or none ever) costs two loads; the
+ * fold leaves the scratch bitmap zero again, so there is no clearing pass.
+ * Each dirty-log entry is one bit-sliced increment (O(entries), no pass over
+ * the pages). Only when the log overflowed does a full dirty scan go through
+ * the scratch bitmap word by word.
  *
  * A page the queue leaves alone gathers no evidence at all: its accessed bit
  * is not cleared until it is due again, and its logged writes are dropped.
@@ -40,10 +44,12 @@ export class Tracker {
   async scanRound(): Promise<RoundStats> {
     const { state } = this;
     const scratch = state.scratch;
+    state.clearBlocked();
     if (this.scratchDirty) scratch.fill(0);
     this.scratchDirty = true;
     const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
-    foldRoundIntoCounters(scratch, state.reads);
+    foldAccessed(scratch, state.scan, state.everyRound, state.reads, state.roundsThisWindow);
+    state.roundsThisWindow++;
 
     const log = await this.host.drainDirtyLog();
     if (!log.overflowed) {
@@ -54,7 +60,7 @@ export class Tracker {
       this.allPages ??= fullBitmap(state.pageCount);
       await this.host.testAndClearDirty(this.allPages, scratch);
       maskInPlace(scratch, state.scan);
-      foldRoundIntoCounters(scratch, state.writes);
+      foldRoundIntoPlanes(scratch, state.writes);
     }
     this.scratchDirty = false;
     return {
@@ -80,38 +86,83 @@ function maskInPlace(map: Bitmap, mask: Bitmap): void {
 }
 
 /**
- * Adds one to the 4-bit counters of every page set in `bits` (a ripple-carry
- * add on the bit planes, 32 pages per word operation; saturating at 15),
- * and clears `bits` as it goes.
+ * Folds one round's accessed bits into the evidence: `round` is the number of
+ * rounds this window before this one. Pages accessed in every round so far
+ * stay in `everyRound` (from the window's first round on, where it starts as
+ * `scan`); a page leaving it gets its count, `round`, written into `planes`;
+ * pages outside it that were accessed get one added. Clears `bits`.
  */
-export function foldRoundIntoCounters(bits: Bitmap, planes: readonly Bitmap[]): void {
-  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!, p3 = planes[3]!;
+export function foldAccessed(bits: Bitmap, scan: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): void {
+  if (round === 0) {
+    // First round of the window: everyRound becomes this round's accessed pages.
+    for (let w = 0; w < bits.length; w++) {
+      const word = bits[w]!;
+      everyRound[w] = word & scan[w]!;
+      if (word !== 0) bits[w] = 0;
+    }
+    return;
+  }
+  const count = round > 15 ? 15 : round;
+  // The count written for pages that miss their first round now, as plane masks.
+  const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
+  for (let w = 0; w < bits.length; w++) {
+    const word = bits[w]!;
+    const all = everyRound[w]!;
+    if (word === all) {
+      if (word !== 0) bits[w] = 0;
+      continue;
+    }
+    if (word !== 0) bits[w] = 0;
+    const drop = all & ~word;
+    const i = w << 2;
+    if (drop !== 0) {
+      everyRound[w] = all & word;
+      planes[i] = planes[i]! | (drop & c0);
+      planes[i + 1] = planes[i + 1]! | (drop & c1);
+      planes[i + 2] = planes[i + 2]! | (drop & c2);
+      planes[i + 3] = planes[i + 3]! | (drop & c3);
+    }
+    const carry = word & ~all;
+    if (carry !== 0) incrementAt(planes, i, carry);
+  }
+}
+
+/** Adds one to the 4-bit counters at the bits of `mask` in the interleaved planes at [i..i+3], saturating at 15. */
+function incrementAt(planes: Uint32Array, i: number, mask: number): void {
+  let carry = mask;
+  let c = planes[i]!;
+  planes[i] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  c = planes[i + 1]!;
+  planes[i + 1] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  c = planes[i + 2]!;
+  planes[i + 2] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  c = planes[i + 3]!;
+  planes[i + 3] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  // Overflow past 15: back to 15 (all ones) for those pages.
+  planes[i] = planes[i]! | carry;
+  planes[i + 1] = planes[i + 1]! | carry;
+  planes[i + 2] = planes[i + 2]! | carry;
+  planes[i + 3] = planes[i + 3]! | carry;
+}
+
+/**
+ * Adds one to the 4-bit counters (interleaved planes) of every page set in
+ * `bits`, 32 pages per word operation, saturating at 15, and clears `bits`.
+ */
+export function foldRoundIntoCounters(bits: Bitmap, planes: Uint32Array): void {
   for (let w = 0; w < bits.length; w++) {
     const word = bits[w]!;
     if (word === 0) continue;
     bits[w] = 0;
-    let carry = word;
-    let c = p0[w]!;
-    p0[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p1[w]!;
-    p1[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p2[w]!;
-    p2[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p3[w]!;
-    p3[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    // Overflow past 15: back to 15 (all ones) for those pages.
-    p0[w] = p0[w]! | carry;
-    p1[w] = p1[w]! | carry;
-    p2[w] = p2[w]! | carry;
-    p3[w] = p3[w]! | carry;
+    incrementAt(planes, w << 2, word);
   }
 }
 
@@ -145,6 +196,37 @@ export function addLoggedPages(pages: Uint32Array, count: number, scan: Bitmap, 
     p1[w] = p1[w]! | bit;
     p2[w] = p2[w]! | bit;
     p3[w] = p3[w]! | bit;
+  }
+}
+
+/** foldRoundIntoCounters for separate planes (the writes counters). */
+function foldRoundIntoPlanes(bits: Bitmap, planes: readonly Bitmap[]): void {
+  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!, p3 = planes[3]!;
+  for (let w = 0; w < bits.length; w++) {
+    const word = bits[w]!;
+    if (word === 0) continue;
+    bits[w] = 0;
+    let carry = word;
+    let c = p0[w]!;
+    p0[w] = c ^ carry;
+    carry &= c;
+    if (carry === 0) continue;
+    c = p1[w]!;
+    p1[w] = c ^ carry;
+    carry &= c;
+    if (carry === 0) continue;
+    c = p2[w]!;
+    p2[w] = c ^ carry;
+    carry &= c;
+    if (carry === 0) continue;
+    c = p3[w]!;
+    p3[w] = c ^ carry;
+    carry &= c;
+    if (carry === 0) continue;
+    p0[w] = p0[w]! | carry;
+    p1[w] = p1[w]! | carry;
+    p2[w] = p2[w]! | carry;
+    p3[w] = p3[w]! | carry;
   }
 }
 

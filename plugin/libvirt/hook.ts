@@ -7,6 +7,9 @@
  *   started   launch the domain's manager, detached
  *   release   stop that manager
  *   reconnect (libvirtd restarted) launch the manager again unless it still runs
+ *   migrate   (destination of a live migration) refuse, with the reason, when
+ *             this host cannot honour the metadata (`migrate-check.ts`); libvirt
+ *             then cancels the migration and the domain stays on its source
  *
  * A domain without hmmv metadata is left alone at once. The hook never calls
  * back into libvirtd (it would deadlock: libvirtd waits for the hook) and
@@ -15,11 +18,12 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { launchManager, stopManager } from '../runtime/launch.js';
-import { QMP_DIR, RUN_DIR, domainXmlPath, pidfilePath, statusPath } from '../runtime/paths.js';
+import { QMP_DIR, RUN_DIR, domainXmlPath, incomingMarkerPath, pidfilePath, statusPath } from '../runtime/paths.js';
 import { liveManager } from '../runtime/pidfile.js';
-import { writeStatus } from '../runtime/status-file.js';
+import { readStatus, writeStatus } from '../runtime/status-file.js';
 import { commandlineQmpSockets, qmpServerArg } from './domain-edit.js';
 import { TieringMetadataError, tieringFromDomainXml, type TieringConfig } from './tiering-metadata.js';
+import { incomingMigrationProblems, type HostProbe } from './migrate-check.js';
 
 export interface HookResult {
   code: number;
@@ -43,16 +47,18 @@ function configOf(domain: string, xml: string): TieringConfig | undefined {
   return config;
 }
 
-export async function runHook(argv: readonly string[], stdinXml: string): Promise<HookResult> {
+export async function runHook(argv: readonly string[], stdinXml: string, probe?: HostProbe): Promise<HookResult> {
   const [domain, op, subop] = argv;
   if (!domain || !op) return { code: 2, stderr: 'hmmv hook: expected arguments DOMAIN OP SUBOP EXTRA (as libvirtd passes them)\n' };
-  if (!['prepare', 'started', 'release', 'reconnect'].includes(op)) return ok();
+  if (!['prepare', 'started', 'release', 'reconnect', 'migrate'].includes(op)) return ok();
 
   if (op === 'release') {
     // Stop a manager even if the metadata was removed while the domain ran.
     const stopped = await stopManager(domain);
-    for (const f of [statusPath(domain), domainXmlPath(domain)]) rmSync(f, { force: true });
-    return ok(stopped === 'not-running' ? '' : `hmmv: manager of '${domain}' ${stopped}\n`);
+    const reason = readStatus(domain)?.stopReason;
+    for (const f of [statusPath(domain), domainXmlPath(domain), incomingMarkerPath(domain)]) rmSync(f, { force: true });
+    if (stopped === 'not-running') return ok(reason ? `hmmv: manager of '${domain}' had stopped (${reason})\n` : '');
+    return ok(`hmmv: manager of '${domain}' ${stopped}${reason ? ` (${reason})` : ''}\n`);
   }
 
   let config: TieringConfig | undefined;
@@ -61,11 +67,22 @@ export async function runHook(argv: readonly string[], stdinXml: string): Promis
   } catch (error) {
     const message = `hmmv: domain '${domain}': ${(error as Error).message}\n`;
     if (op === 'prepare') return { code: 1, stderr: message };
+    if (op === 'migrate') return { code: 1, stderr: `hmmv: refusing the incoming migration of '${domain}': ${(error as Error).message}\n` };
     // Past prepare the domain is already running: never fail it, record why it is unmanaged.
     writeStatus({ domain, state: 'failed', since: new Date().toISOString(), error: (error as Error).message });
     return ok(message);
   }
   if (!config) return ok();
+
+  if (op === 'migrate') {
+    const problems = await incomingMigrationProblems(config, probe);
+    if (problems.length === 0) {
+      mkdirSync(RUN_DIR, { recursive: true });
+      writeFileSync(incomingMarkerPath(domain), `${new Date().toISOString()}\n`);
+      return ok();
+    }
+    return { code: 1, stderr: `hmmv: refusing the incoming migration of '${domain}': this host cannot honour its tiering metadata: ${problems.join('; ')}\n` };
+  }
 
   if (op === 'prepare') {
     // QEMU creates the socket at start: its folder must exist (/run is a tmpfs).

@@ -36,6 +36,10 @@ export interface ManagerStatus {
   guest?: { ramBytes: number; vcpus: number; memdevs: string[]; ramBlocks: string[] };
   engine?: Record<string, number>;
   tiering?: TieringStatus;
+  /** A live migration of this domain: incoming (waiting for the guest), or outgoing (QEMU's MIGRATION status). */
+  migration?: { direction: 'incoming' | 'outgoing'; status: string; at: string };
+  /** Why the manager stopped, when it was not just the domain stopping (e.g. 'migrated'). */
+  stopReason?: string;
 }
 
 export function writeStatus(status: ManagerStatus): void {

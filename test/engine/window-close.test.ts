@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { TemperatureHistograms } from '../../plugin/engine/histograms.js';
-import { counterAt, MAX_LEVEL, PageState } from '../../plugin/engine/page-state.js';
+import { COUNTER_BITS, MAX_LEVEL, PageState, sliceAt } from '../../plugin/engine/page-state.js';
 import { nextTemperature } from '../../plugin/engine/temperature.js';
 import { foldRoundIntoCounters } from '../../plugin/engine/tracker.js';
 import { closeWindow, createWindowStats, levelCounts } from '../../plugin/engine/window-close.js';
@@ -17,10 +17,7 @@ function setUp(pages: number) {
 
 /** Records window evidence for a page as the tracker does. */
 function addEvidence(state: PageState, page: number, evidence: number) {
-  for (let k = 0; k < 4; k++) {
-    if ((evidence >>> k) & 1) bitmapSet(state.reads[k]!, page);
-    if ((evidence >>> (4 + k)) & 1) bitmapSet(state.writes[k]!, page);
-  }
+  state.setEvidence(page, evidence & 15, evidence >>> 4);
 }
 
 /** Runs one window where `seen(page)` says whether a scanned page showed an access this window. */
@@ -96,9 +93,9 @@ describe('engine/window-close (multi-level queue, temperature)', () => {
       foldRoundIntoCounters(round, state.reads);
       assert.deepEqual(Array.from(round), [0, 0], 'the fold leaves the round bitmap clear');
     }
-    assert.equal(counterAt(state.reads, 32 + 3), 15);
-    assert.equal(counterAt(state.reads, 32 + 7), 5);
-    assert.equal(counterAt(state.reads, 32 + 8), 0);
+    assert.equal(sliceAt(state.reads, COUNTER_BITS, 32 + 3), 15);
+    assert.equal(sliceAt(state.reads, COUNTER_BITS, 32 + 7), 5);
+    assert.equal(sliceAt(state.reads, COUNTER_BITS, 32 + 8), 0);
     assert.ok(state.hasEvidence(32 + 7) && !state.hasEvidence(32 + 8));
   });
 
