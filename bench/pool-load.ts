@@ -21,7 +21,9 @@ import { request } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { PoolClient } from '../plugin/pool/client.js';
+import { Prng } from '../plugin/sim/workloads/prng.js';
 import type { ReportMessage, PoolStateMessage } from '../plugin/pool/wire.js';
 import { parseServerMessage, packageRoot } from '../plugin/pool/wire.js';
 import WebSocket from 'ws';
@@ -51,16 +53,6 @@ interface Vm {
   periodS: number;
   phase: number;
   quota: number;
-}
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
 }
 
 /** A window report of `vm` at time `t` seconds: a hot set at 500 accesses/s per page, warm pages at 20, the rest cold. */
@@ -136,7 +128,8 @@ export async function runPoolLoad(opts: PoolLoadOptions): Promise<Record<string,
   const log = opts.log ?? (() => {});
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hmmv-pool-load-'));
   const socketPath = path.join(dir, 'pool.sock');
-  const r = rng(4242);
+  const prng = new Prng(4242);
+  const r = (): number => prng.nextFloat();
   const vms: Vm[] = Array.from({ length: opts.managers }, (_, i) => {
     const pageCount = 65_536 * (1 + Math.floor(r() * 8)); // 256 MiB .. 2 GiB
     const maxPages = Math.floor(pageCount * (0.5 + r() * 0.5));
@@ -283,34 +276,35 @@ export async function runPoolLoad(opts: PoolLoadOptions): Promise<Record<string,
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const arg = (name: string, dflt: number): number => {
-    const i = process.argv.indexOf(`--${name}`);
-    const v = i >= 0 ? Number(process.argv[i + 1]) : dflt;
-    if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-    return v;
-  };
-  const policyAt = process.argv.indexOf('--policy');
-  const policy = (policyAt >= 0 ? process.argv[policyAt + 1] : 'utility') as PoolLoadOptions['policy'];
-  const seconds = arg('seconds', 180);
+const positive = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('a positive number');
+  return n;
+};
+
+async function main(o: { managers: number; seconds: number; windowMs: number; intervalMs: number; policy: PoolLoadOptions['policy'] }): Promise<void> {
   const result = {
     date: new Date().toISOString(),
     node: process.version,
     cpu: os.cpus()[0]?.model,
     cores: os.cpus().length,
     loadAverage: os.loadavg(),
-    ...(await runPoolLoad({
-      managers: arg('managers', 64),
-      seconds,
-      windowMs: arg('window-ms', 500),
-      intervalMs: arg('interval-ms', 1000),
-      policy,
-      warmupSeconds: Math.min(30, seconds / 4),
-      log: (m) => process.stderr.write(`pool-load: ${m}\n`),
-    })),
+    ...(await runPoolLoad({ ...o, warmupSeconds: Math.min(30, o.seconds / 4), log: (m) => process.stderr.write(`pool-load: ${m}\n`) })),
   };
   const out = path.join(packageRoot(), 'out');
   mkdirSync(out, { recursive: true });
   writeFileSync(path.join(out, 'pool-load.json'), `${JSON.stringify(result, null, 2)}\n`);
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await new Command('node dist/bench/pool-load.js')
+    .description('one pool daemon, N managers over its socket reporting every window: quota checks, daemon memory, reallocation time (out/pool-load.json)')
+    .option('--managers <n>', 'managers connected at once', positive, 64)
+    .option('--seconds <s>', 'how long they report', positive, 180)
+    .option('--window-ms <ms>', 'time between one manager\'s reports', positive, 500)
+    .option('--interval-ms <ms>', 'time between reallocations', positive, 1000)
+    .addOption(new Option('--policy <name>', 'pool policy').choices(['utility', 'fair', 'weighted']).default('utility'))
+    .action(main)
+    .parseAsync(process.argv);
 }

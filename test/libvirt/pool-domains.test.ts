@@ -44,7 +44,8 @@ const SPECS: Spec[] = [
 const POOL_MIB = 48;
 // Managers cut off this long fall back to their static quotas: longer than a daemon restart takes here.
 const GRACE_MS = 6000;
-const SETTLE_MS = 2000;
+// Longer than a restart takes here plus the managers' longest reconnect delay (2.5 s), as the default 10 s is.
+const SETTLE_MS = 8000;
 const INTERVAL_MS = 250;
 
 interface Domain extends Spec {
@@ -75,7 +76,16 @@ class Watch {
     return this.domains.find((d) => d.name === domain);
   }
 
+  /** Time of this daemon's first state on its own clock (about its start: we subscribe as it starts listening). */
+  firstTimeMs: number | undefined;
+
+  /** Whether the daemon that sent `s` is past its settle period (it reallocates only then). */
+  pastSettle(s: PoolStateMessage): boolean {
+    return this.firstTimeMs !== undefined && s.timeMs - this.firstTimeMs >= SETTLE_MS + 2 * INTERVAL_MS;
+  }
+
   private checkState(s: PoolStateMessage): void {
+    this.firstTimeMs ??= s.timeMs;
     const prev = this.last();
     const key = (x: PoolStateMessage | undefined) => JSON.stringify(x?.vms.map((v) => [v.domain, v.quotaPages, v.connected]));
     if (key(prev) !== key(s)) this.lastChangeAt = Date.now();
@@ -126,6 +136,7 @@ class Watch {
     const peer = await Peer.open({ socketPath: this.socket });
     this.peer = peer;
     this.states.length = 0; // last() is this daemon's
+    this.firstTimeMs = undefined;
     const seen = peer.messages.length;
     peer.send({ type: 'subscribe' });
     let handled = seen;
@@ -155,6 +166,7 @@ describe('three domains in one DRAM pool (real libvirtd, sim backend)', function
   const watch = new Watch(socket, domains);
   let daemon: ChildProcess | undefined;
   let daemonLog = '';
+  let reconnectMs: number | undefined;
   const table: Record<string, Record<string, { quotaMiB: number; targetMiB: number; source: string }>> = {};
 
   const startPool = async (policy: string): Promise<void> => {
@@ -183,7 +195,7 @@ describe('three domains in one DRAM pool (real libvirtd, sim backend)', function
         const s = watch.last();
         if (!s) return undefined;
         const vms = s.vms.filter((v) => names.includes(v.domain));
-        const steady = Date.now() - watch.lastChangeAt >= 6 * INTERVAL_MS;
+        const steady = Date.now() - watch.lastChangeAt >= 6 * INTERVAL_MS && watch.pastSettle(s);
         if (!(steady && vms.length === names.length && s.vms.length === names.length && vms.every((v) => v.connected && v.reports > 0 && v.quotaPages === v.targetPages) && ready(s))) return undefined;
         // Settled: every manager applies exactly the daemon's quota, and those add up to at most the pool.
         const applied = watch.managerQuotas();
@@ -235,9 +247,9 @@ describe('three domains in one DRAM pool (real libvirtd, sim backend)', function
     await hmmv(['hooks', 'uninstall', '--reload']);
     const out = path.join(packageRoot(), 'out');
     mkdirSync(out, { recursive: true });
-    const result = { poolMiB: POOL_MIB, domains: SPECS, table, violations: watch.violations, maxManagerSumMiB: mib(watch.maxManagerSumPages), daemonStates: watch.checked };
+    const result = { poolMiB: POOL_MIB, domains: SPECS, table, reconnectAfterRestartMs: reconnectMs, violations: watch.violations, maxManagerSumMiB: mib(watch.maxManagerSumPages), daemonStates: watch.checked };
     writeFileSync(path.join(out, 'pool-libvirt-quotas.json'), `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`      ${watch.checked} pool states checked; the managers' quotas from the pool summed to at most ${mib(watch.maxManagerSumPages)} MiB (pool ${POOL_MIB} MiB)`);
+    console.log(`      all managers back ${reconnectMs} ms after the daemon restart; ${watch.checked} pool states checked; the managers' quotas from the pool summed to at most ${mib(watch.maxManagerSumPages)} MiB (pool ${POOL_MIB} MiB)`);
     console.log('      quota table (MiB, quota/target, source in the manager):');
     for (const [label, row] of Object.entries(table))
       console.log(`        ${label.padEnd(32)} ${Object.entries(row).map(([role, q]) => `${role} ${q.quotaMiB}/${q.targetMiB} ${q.source}`).join('   ')}`);
@@ -260,12 +272,17 @@ describe('three domains in one DRAM pool (real libvirtd, sim backend)', function
     await killPool();
     await waitFor('the managers to notice', () => domains.every((d) => readStatus(d.name)?.tiering?.pool.connected === false), 20000);
     for (const d of domains) assert.equal(readStatus(d.name)?.tiering?.quota.pages, before.get(d.name), `${d.role} keeps its quota while the daemon is away`);
+    let restartedAtMs: number | undefined;
     watch.rules.set('settle', (s) => {
-      if (s.policy !== 'utility') return undefined;
+      restartedAtMs ??= s.timeMs; // the new daemon's first state, on its own clock
+      if (s.policy !== 'utility' || s.timeMs - restartedAtMs >= SETTLE_MS) return undefined;
       const moved = s.vms.filter((v) => before.has(v.domain) && v.quotaPages !== before.get(v.domain));
-      return moved.length > 0 ? `quota moved after the restart: ${moved.map((v) => `${mib(before.get(v.domain)!)} -> ${mib(v.quotaPages)} MiB`).join(', ')}` : undefined;
+      return moved.length > 0 ? `quota moved during the restarted daemon's settle period: ${moved.map((v) => `${mib(before.get(v.domain)!)} -> ${mib(v.quotaPages)} MiB`).join(', ')}` : undefined;
     });
+    const restartAt = Date.now();
     await startPool('utility');
+    await waitFor('every manager back', () => watch.last()?.vms.filter((v) => v.connected).length === domains.length, 30000);
+    reconnectMs = Date.now() - restartAt;
     const rebuilt = await settled(domains.map((d) => d.name));
     watch.rules.delete('settle');
     record('utility after daemon restart', rebuilt);
