@@ -70,18 +70,23 @@ export class PageState {
   readonly temperature: Uint8Array;
   /** Rounds accessed, bit-sliced and interleaved: bit k of the counts of word w's pages is [COUNTER_BITS * w + k]. */
   readonly reads: Uint32Array;
-  /** Rounds written, one bitmap per bit (the dirty log's scattered increments touch fewer lines so). */
-  readonly writes: Bitmap[];
+  /** Rounds written, laid out as `reads`. */
+  readonly writes: Uint32Array;
   /** Queue levels, bit-sliced and interleaved: bit k of word w's levels is [LEVEL_BITS * w + k]. */
   readonly level: Uint32Array;
   /** Due pages accessed in every round of this window so far (valid once a round ran). */
-  readonly everyRound: Bitmap;
+  everyRound: Bitmap;
   readonly nvm: Bitmap;
   readonly scan: Bitmap;
   readonly warm: Bitmap;
-  readonly scratch: Bitmap;
+  /** Swapped with everyRound by a window's first round (so read it afresh, do not keep it). */
+  scratch: Bitmap;
   /** Rounds folded into the evidence so far in this window. */
   roundsThisWindow = 0;
+  /** Some page has an explicit rounds-accessed count this window (else the reads planes are all zero). */
+  explicitReads = false;
+  /** Some page has a rounds-written count this window (else the writes planes are all zero). */
+  anyWrites = false;
   /** The scratch bitmap holds the blocked marks (closeWindow() until rotateMoved()). */
   blockedMarked = false;
   /** Pages moved in this window / in the previous one. */
@@ -95,7 +100,7 @@ export class PageState {
     this.words = (pageCount + 31) >>> 5;
     this.temperature = new Uint8Array(pageCount);
     this.reads = new Uint32Array(COUNTER_BITS * this.words);
-    this.writes = Array.from({ length: COUNTER_BITS }, () => createBitmap(pageCount));
+    this.writes = new Uint32Array(COUNTER_BITS * this.words);
     this.level = new Uint32Array(LEVEL_BITS * this.words);
     this.everyRound = createBitmap(pageCount);
     this.nvm = createBitmap(pageCount);
@@ -122,20 +127,15 @@ export class PageState {
 
   /** Rounds written so far in this window. */
   roundsWritten(page: number): number {
-    const w = page >>> 5;
-    const b = page & 31;
-    let v = 0;
-    for (let k = 0; k < COUNTER_BITS; k++) v |= ((this.writes[k]![w]! >>> b) & 1) << k;
-    return v;
+    return sliceAt(this.writes, COUNTER_BITS, page);
   }
 
   /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
   setEvidence(page: number, roundsAccessed: number, roundsWritten: number): void {
     setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
-    for (let k = 0; k < COUNTER_BITS; k++) {
-      if (((roundsWritten >>> k) & 1) !== 0) bitmapSet(this.writes[k]!, page);
-      else this.writes[k]![page >>> 5] = this.writes[k]![page >>> 5]! & ~(1 << (page & 31));
-    }
+    this.explicitReads = true;
+    this.anyWrites = true;
+    setSlice(this.writes, COUNTER_BITS, page, roundsWritten);
   }
 
   /**
@@ -185,7 +185,7 @@ export class PageState {
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, ...this.writes];
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.writes];
     const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + lists;
     return bytes / this.pageCount;

@@ -21,7 +21,9 @@ import { launchManager, stopManager } from '../runtime/launch.js';
 import { QMP_DIR, RUN_DIR, domainXmlPath, incomingMarkerPath, pidfilePath, statusPath } from '../runtime/paths.js';
 import { liveManager } from '../runtime/pidfile.js';
 import { readStatus, writeStatus } from '../runtime/status-file.js';
-import { commandlineQmpSockets, qmpServerArg } from './domain-edit.js';
+import { prepareRegion, releaseRegion } from '../host/kmod/region-lifecycle.js';
+import { commandlineArgs, commandlineQmpSockets, qmpServerArg } from './domain-edit.js';
+import { checkKmodRam } from './kmod-ram.js';
 import { TieringMetadataError, tieringFromDomainXml, type TieringConfig } from './tiering-metadata.js';
 import { incomingMigrationProblems, type HostProbe } from './migrate-check.js';
 
@@ -57,8 +59,10 @@ export async function runHook(argv: readonly string[], stdinXml: string, probe?:
     const stopped = await stopManager(domain);
     const reason = readStatus(domain)?.stopReason;
     for (const f of [statusPath(domain), domainXmlPath(domain), incomingMarkerPath(domain)]) rmSync(f, { force: true });
-    if (stopped === 'not-running') return ok(reason ? `hmmv: manager of '${domain}' had stopped (${reason})\n` : '');
-    return ok(`hmmv: manager of '${domain}' ${stopped}${reason ? ` (${reason})` : ''}\n`);
+    // QEMU has exited (its pages are freed with its mapping): the region goes too.
+    const region = kmodBackendOf(stdinXml) && releaseRegion(domain) === 'removed' ? `hmmv: hmmv.ko region of '${domain}' removed\n` : '';
+    if (stopped === 'not-running') return ok((reason ? `hmmv: manager of '${domain}' had stopped (${reason})\n` : '') + region);
+    return ok(`hmmv: manager of '${domain}' ${stopped}${reason ? ` (${reason})` : ''}\n${region}`);
   }
 
   let config: TieringConfig | undefined;
@@ -88,7 +92,16 @@ export async function runHook(argv: readonly string[], stdinXml: string, probe?:
     // QEMU creates the socket at start: its folder must exist (/run is a tmpfs).
     mkdirSync(path.dirname(config.qmp.socket), { recursive: true });
     mkdirSync(QMP_DIR, { recursive: true });
-    return ok();
+    if (config.backend !== 'kmod') return ok();
+    // Guest RAM on hmmv.ko: the region QEMU will map must exist before it starts.
+    try {
+      const { ramBytes, problems } = checkKmodRam(domain, stdinXml, commandlineArgs(stdinXml));
+      if (problems.length > 0) throw new TieringMetadataError(problems);
+      const region = prepareRegion({ domain, ramBytes, dramQuotaBytes: config.dram.quotaBytes, slowTier: config.slowTier! });
+      return ok(`hmmv: hmmv.ko region ${region.path} ready (${ramBytes} bytes, slow tier ${region.nvm})\n${region.notes.map((n) => `hmmv: ${n}\n`).join('')}`);
+    } catch (error) {
+      return { code: 1, stderr: `hmmv: domain '${domain}': ${(error as Error).message}\n` };
+    }
   }
 
   // started / reconnect
@@ -100,4 +113,13 @@ export async function runHook(argv: readonly string[], stdinXml: string, probe?:
   writeStatus({ domain, state: 'starting', since: new Date().toISOString(), backend: config.backend, qmpSocket: config.qmp.socket });
   const record = launchManager(domain, domainXmlPath(domain));
   return ok(`hmmv: ${op} ${subop ?? ''}: manager of '${domain}' launched (pid ${record.pid})\n`);
+}
+
+/** Whether the domain's metadata says backend='kmod' (a broken element says no). */
+function kmodBackendOf(xml: string): boolean {
+  try {
+    return tieringFromDomainXml(xml)?.backend === 'kmod';
+  } catch {
+    return false;
+  }
 }

@@ -26,7 +26,10 @@ import { QmpClient, QmpCommands } from '../../qmp/index.js';
 import { openBackend } from './backend.js';
 import { registerSimBackend } from './sim-backend.js';
 import { registerLinuxBackend } from './linux-backend.js';
+import { registerKmodBackend } from './kmod-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
+import { TotalsRate, estimatedSlowdown } from './status-rates.js';
+import { versionInfo } from '../install/version.js';
 import { INCOMING_RUN_STATES, OutgoingMigrationWatch, gatedHost, waitUntilGuestRuns } from './live-migration.js';
 import { incomingMarkerPath, pidfilePath } from '../runtime/paths.js';
 import { removePidfileIfOwn } from '../runtime/pidfile.js';
@@ -80,6 +83,7 @@ function guestSummary(g: GuestInfo): NonNullable<ManagerStatus['guest']> {
 export async function runManager(opts: ManageOptions): Promise<number> {
   registerSimBackend();
   registerLinuxBackend();
+  registerKmodBackend();
   const log: Logger = pino({ base: { domain: opts.domain, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
@@ -106,7 +110,8 @@ export async function runManager(opts: ManageOptions): Promise<number> {
   let migrationWatch: OutgoingMigrationWatch | undefined;
   let exitCode = 0;
   try {
-    log.info({ argv: process.argv.slice(2) }, 'manager starting');
+    // The version tells, after an upgrade of hmmv, which code this manager runs (docs/deploying.md).
+    log.info({ argv: process.argv.slice(2), version: versionInfo().version }, 'manager starting');
     const arrivedAt = takeIncomingMarker(opts.domain);
     const config = await loadConfig(opts);
     setState('connecting', { backend: config.backend, qmpSocket: config.qmp.socket });
@@ -158,10 +163,11 @@ export async function runManager(opts: ManageOptions): Promise<number> {
       const page = host.pageSizeBytes;
       const poolSocket = config.pool.socket;
       let lastWrite = 0;
+      const rates = new TotalsRate();
       const refresh = (): void => {
         if (!session) return;
         lastWrite = Date.now();
-        status.tiering = tieringStatus(session, page, host!.pageCount, poolSocket);
+        status.tiering = tieringStatus(session, page, host!.pageCount, poolSocket, rates);
         status.engine = session.totals();
         writeStatus(status);
       };
@@ -223,8 +229,10 @@ export async function runManager(opts: ManageOptions): Promise<number> {
   return exitCode;
 }
 
-function tieringStatus(session: EngineSession, pageSizeBytes: number, pageCount: number, poolSocket: string): TieringStatus {
+function tieringStatus(session: EngineSession, pageSizeBytes: number, pageCount: number, poolSocket: string, rates: TotalsRate): TieringStatus {
   const s = session.lastSnapshot();
+  const totals = session.totals();
+  const rate = rates.sample(totals, Date.now());
   const out: TieringStatus = {
     pageSizeBytes,
     pageCount,
@@ -241,7 +249,13 @@ function tieringStatus(session: EngineSession, pageSizeBytes: number, pageCount:
       nvmPages: s.nvmPages,
       hotSetPages: s.hotSetPages,
       migratedPagesPerSec: s.migratedPagesPerSec,
+      promotedPerSec: rate.promotedPerSec,
+      demotedPerSec: rate.demotedPerSec,
+      slowdown: estimatedSlowdown(s),
     };
   }
+  if (totals['windows'] !== undefined) out.windows = totals['windows'];
+  const failures = session.engine.totals().lastFailures;
+  if (failures.length > 0) out.lastError = failures[failures.length - 1]!;
   return out;
 }
