@@ -114,7 +114,8 @@ export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Arr
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
   let explicit = false;
   for (let w = 0; w < bits.length; w++) {
-    const all = everyRound[w]!;
+    // `| 0`: a Uint32Array load above 2^31 compared with an int32 (`seen`) would be a float compare.
+    const all = everyRound[w]! | 0;
     const seen = bits[w]! & all;
     if (seen === all) continue; // the usual word: its pages seen again, or none in the sieve
     const drop = all & ~seen;

@@ -114,7 +114,22 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
   }
 }
 
-/** The fused pass: temperatures, queue levels and the next scan set, word by word. */
+/**
+ * The fused pass: temperatures, queue levels and the next scan set, word by word.
+ *
+ * Loads are `| 0` (int32) throughout: a Uint32Array value at or above 2^31
+ * compared with the int32 result of a bit operation is compared as a double.
+ *
+ * Histograms: a page whose next temperature is a function of its temperature
+ * alone (seen in every round and not written: everyRoundTable; not seen:
+ * coolTable) only counts its old temperature per tier (one increment, in
+ * `moved`), and the histograms are moved bucket by bucket after the pass;
+ * other pages move theirs one by one.
+ *
+ * The writes planes are read in the pass (when some page was written) and
+ * cleared where they are not zero, so a window with few written pages does
+ * not rewrite them all.
+ */
 function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, hotRounds: number): void {
   const { temperature, warm, scan, nvm, pageCount, words } = state;
   const { reads, level, explicitReads, anyWrites } = state;
@@ -124,75 +139,85 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
   const rounds = Math.min(state.roundsThisWindow, 15);
   const e0 = (rounds & 1) !== 0 ? -1 : 0, e1 = (rounds & 2) !== 0 ? -1 : 0, e2 = (rounds & 4) !== 0 ? -1 : 0, e3 = (rounds & 8) !== 0 ? -1 : 0;
   const useEveryRound = rounds !== 0;
-  // nextTemperature is a pure function of (t, rounds accessed, rounds written): tabulated for this window's every-round pages.
+  // Without explicit counts, a page's rounds accessed is `rounds` if in everyRound, else 0: hot iff rounds >= hotRounds.
+  const everyIsHot = hotRounds <= 1 || rounds >= hotRounds ? -1 : 0;
+  // nextTemperature is a pure function of (t, rounds accessed, rounds written): tabulated for the two common cases.
   const everyRoundTable = new Uint8Array(TEMPERATURE_LEVELS);
-  for (let t = 0; t < TEMPERATURE_LEVELS; t++) everyRoundTable[t] = nextTemperature(t, rounds, 0);
+  const coolTable = new Uint8Array(TEMPERATURE_LEVELS);
+  for (let t = 0; t < TEMPERATURE_LEVELS; t++) {
+    everyRoundTable[t] = nextTemperature(t, rounds, 0);
+    coolTable[t] = nextTemperature(t, 0, 0);
+  }
+  // Pages leaving each temperature by a table: [every | cool][tier: DRAM | NVM][temperature].
+  const moved = new Int32Array(4 * TEMPERATURE_LEVELS);
   const histNvm = hist.nvm, histDram = hist.dram;
-  const m1 = PHASE_MASKS[1]![next & 1]!;
-  const m2 = PHASE_MASKS[2]![next & 3]!;
-  const m3 = PHASE_MASKS[3]![next & 7]!;
-  const m4 = PHASE_MASKS[4]![next & 15]!;
+  const m1 = PHASE_MASKS[1]![next & 1]! | 0;
+  const m2 = PHASE_MASKS[2]![next & 3]! | 0;
+  const m3 = PHASE_MASKS[3]![next & 7]! | 0;
+  const m4 = PHASE_MASKS[4]![next & 15]! | 0;
   const tailMask = (pageCount & 31) === 0 ? -1 : (1 << (pageCount & 31)) - 1;
 
   for (let w = 0; w < words; w++) {
-    const scanned = scan[w]!;
+    const scanned = scan[w]! | 0;
     // Level bits: a = bit 0, b = bit 1, c = bit 2 (levels 0..4; c is set only at level 4).
     const li = 3 * w;
-    let a = level[li]!, b = level[li + 1]!, c = level[li + 2]!;
+    let a = level[li]! | 0, b = level[li + 1]! | 0, c = level[li + 2]! | 0;
     if (scanned !== 0) {
       const ci = w << 2;
-      let xa = 0, xb = 0, xc = 0, xd = 0;
-      if (explicitReads) {
-        xa = reads[ci]!; xb = reads[ci + 1]!; xc = reads[ci + 2]!; xd = reads[ci + 3]!;
-      }
+      const everyWord = useEveryRound ? everyRound[w]! | 0 : 0;
       let wa = 0, wb = 0, wc = 0, wd = 0;
       if (anyWrites) {
-        wa = writes[ci]!; wb = writes[ci + 1]!; wc = writes[ci + 2]!; wd = writes[ci + 3]!;
+        // Read unconditionally (a branch on the word's sieve bits would be mispredicted half the time), cleared where set.
+        wa = writes[ci]! | 0; wb = writes[ci + 1]! | 0; wc = writes[ci + 2]! | 0; wd = writes[ci + 3]! | 0;
+        if ((wa | wb | wc | wd) !== 0) {
+          writes[ci] = 0; writes[ci + 1] = 0; writes[ci + 2] = 0; writes[ci + 3] = 0;
+        }
       }
-      const every = useEveryRound ? everyRound[w]! & scanned : 0;
-      const ra = xa | (every & e0), rb = xb | (every & e1), rc = xc | (every & e2), rd = xd | (every & e3);
-      const evidence = ra | rb | rc | rd | wa | wb | wc | wd;
-      const seen = evidence & scanned;
+      const every = everyWord & scanned;
+      const written = wa | wb | wc | wd;
+      let ra = every & e0, rb = every & e1, rc = every & e2, rd = every & e3;
+      let hot = every & everyIsHot;
+      if (explicitReads) {
+        ra |= reads[ci]! | 0; rb |= reads[ci + 1]! | 0; rc |= reads[ci + 2]! | 0; rd |= reads[ci + 3]! | 0;
+        hot = hotRounds <= 1 ? -1 : counterAtLeast(ra, rb, rc, rd, hotRounds);
+      }
+      const seen = (ra | rb | rc | rd | written) & scanned;
       // Only scanned pages with evidence or warmth need per-page work.
-      const work = scanned & (evidence | warm[w]!);
+      const warmBefore = warm[w]! | 0;
+      const work = seen | (scanned & warmBefore);
       if (work !== 0) {
-        const warmBefore = warm[w]!;
         let warmWord = warmBefore;
         // Pages accessed every round and not written: their next temperature is a table look-up.
-        const everyUnwritten = every & ~(wa | wb | wc | wd);
-        let inNvm = 0;
-        let tierKnown = false;
+        const everyUnwritten = every & ~written;
+        const inNvm = nvm[w]! | 0;
         const base = w << 5;
         for (let x = work; x !== 0; x &= x - 1) {
           const bit = 31 - Math.clz32(x & -x);
-          const m = 1 << bit;
           const t = temperature[base + bit]!;
+          const tier = ((inNvm >>> bit) & 1) << 8;
           let nt: number;
-          if ((everyUnwritten & m) !== 0) {
+          if (((everyUnwritten >>> bit) & 1) !== 0) {
             nt = everyRoundTable[t]!;
-          } else if ((seen & m) !== 0) {
+            moved[tier + t]!++;
+          } else if (((seen >>> bit) & 1) === 0) {
+            nt = coolTable[t]!;
+            moved[512 + tier + t]!++;
+          } else {
             const reads = ((ra >>> bit) & 1) | (((rb >>> bit) & 1) << 1) | (((rc >>> bit) & 1) << 2) | (((rd >>> bit) & 1) << 3);
             const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
             nt = nextTemperature(t, reads, writes);
-          } else {
-            nt = t - (t >>> 1);
-          }
-          if (nt !== t) {
-            temperature[base + bit] = nt;
-            if (!tierKnown) {
-              inNvm = nvm[w]!;
-              tierKnown = true;
-            }
-            const h = (inNvm & m) !== 0 ? histNvm : histDram;
+            const h = tier !== 0 ? histNvm : histDram;
             h[t]!--;
             h[nt]!++;
-            warmWord = nt === 0 ? warmWord & ~m : warmWord | m;
           }
+          temperature[base + bit] = nt;
+          if (nt === 0) warmWord &= ~(1 << bit);
+          else warmWord |= 1 << bit;
         }
         if (warmWord !== warmBefore) warm[w] = warmWord;
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
-      const up = hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds);
+      const up = hotRounds <= 1 ? seen : seen & hot;
       const down = scanned & ~up;
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
@@ -202,14 +227,32 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
         a = na; b = nb; c = nc;
         level[li] = a; level[li + 1] = b; level[li + 2] = c;
       }
+    } else if (anyWrites) {
+      // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
+      const ci = w << 2;
+      if ((writes[ci]! | writes[ci + 1]! | writes[ci + 2]! | writes[ci + 3]!) !== 0) {
+        writes[ci] = 0; writes[ci + 1] = 0; writes[ci + 2] = 0; writes[ci + 3] = 0;
+      }
     }
     let due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
     if (w === words - 1) due &= tailMask;
     if (due !== scanned) scan[w] = due;
   }
+  // The pages that moved by a table, bucket by bucket.
+  for (let t = 0; t < TEMPERATURE_LEVELS; t++) {
+    moveBucket(histDram, t, everyRoundTable[t]!, moved[t]!);
+    moveBucket(histNvm, t, everyRoundTable[t]!, moved[256 + t]!);
+    moveBucket(histDram, t, coolTable[t]!, moved[512 + t]!);
+    moveBucket(histNvm, t, coolTable[t]!, moved[768 + t]!);
+  }
   // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
   if (explicitReads) reads.fill(0);
-  if (anyWrites) writes.fill(0);
   state.explicitReads = false;
   state.anyWrites = false;
+}
+
+function moveBucket(h: Uint32Array, from: number, to: number, pages: number): void {
+  if (pages === 0 || from === to) return;
+  h[from]! -= pages;
+  h[to]! += pages;
 }
