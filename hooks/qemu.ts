@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { TIERING_NS } from '../plugin/libvirt/namespace.js';
-import { pidfilePath, statusPath } from '../plugin/manager/paths.js';
+import { pidfilePath, statusPath } from '../plugin/runtime/paths.js';
 
 const args = process.argv.slice(2);
 const [domain = '', op = ''] = args;
@@ -29,7 +29,7 @@ function relevant(): boolean {
     if (domain === '' || domain.includes('/')) return false;
     return existsSync(pidfilePath(domain)) || existsSync(statusPath(domain));
   }
-  return ['prepare', 'started', 'reconnect'].includes(op) && xml.includes(TIERING_NS);
+  return ['prepare', 'started', 'reconnect', 'migrate'].includes(op) && xml.includes(TIERING_NS);
 }
 
 if (relevant() || args.length < 2) {

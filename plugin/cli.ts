@@ -13,12 +13,18 @@ import { registerScenarioCommands } from './sim/report/commands.js';
 import { registerTraceCommands } from './sim/trace/commands.js';
 import { registerWorkloadCommands } from './sim/workloads/commands.js';
 import { registerPoolCommands } from './pool/commands.js';
+import { versionText } from './install/version.js';
+import { registerServiceCommands, registerVersionCommand } from './install/commands.js';
 
 const program = new Command();
 program
   .name('hmmv')
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
-  .version('0.1.0');
+  .option('-V, --version', 'the version, the pool protocol and metadata namespace it speaks, and where it is installed')
+  .on('option:version', () => {
+    process.stdout.write(`${versionText()}\n`);
+    process.exit(0);
+  });
 
 registerLibvirtCommands(program);
 registerManagerCommands(program);
@@ -28,6 +34,8 @@ registerSimCommands(program);
 registerScenarioCommands(program);
 registerQmpCommands(program);
 registerPoolCommands(program);
+registerServiceCommands(program.commands.find((c) => c.name() === 'pool')!);
 registerHostCommands(program);
+registerVersionCommand(program);
 
 await program.parseAsync(process.argv);

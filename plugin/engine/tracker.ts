@@ -2,12 +2,21 @@
  * Access tracking: scan rounds within a monitoring window, over the pages the
  * multi-level queue says are due, plus the PML-style dirty log.
  *
- * Each round harvests (test-and-clear) the accessed bits of the due pages and
- * adds one to each accessed page's "rounds accessed" counter; the dirty log is
- * drained every round and adds one to "rounds written" for each logged page
- * that is due this window. The counters are bit-sliced (PageState.reads/
- * writes), so a round costs O(pages / 32) word operations however many pages
- * were touched, plus one bit set per dirty-log entry.
+ * The first round of a window harvests (test-and-clear) the accessed bits of
+ * every due page; each later round harvests only the pages seen in every
+ * round so far, PageState.everyRound (the sieve of schedule.ts: with rounds
+ * that get shorter, the count of rounds a page survives is its access rate on
+ * a log scale). The dirty log is drained every round and adds one to "rounds
+ * written" for each logged page that this round harvested and saw.
+ *
+ * Cost per round: the first round swaps the harvested bitmap in as
+ * everyRound (no pass); a later round is one pass of two loads per word (the
+ * harvested bits against everyRound) plus a clear of the scratch bitmap, and
+ * a page leaving the sieve gets its count written into PageState.reads
+ * (bit-sliced, 32 pages per word operation). Each dirty-log entry is one
+ * bit-sliced increment (O(entries), no pass over the pages). Only when the
+ * log overflowed does a full dirty scan go through the scratch bitmap word
+ * by word.
  *
  * A page the queue leaves alone gathers no evidence at all: its accessed bit
  * is not cleared until it is due again, and its logged writes are dropped.
@@ -16,12 +25,11 @@
  * one window of reads, and outrank pages read far more often.)
  */
 import type { MemoryHost } from '../host/memory-host.js';
-import { bitmapAndInPlace, bitmapFill, createBitmap, popcount32, type Bitmap } from '../util/bitmap.js';
+import { bitmapFill, createBitmap, type Bitmap } from '../util/bitmap.js';
 import type { PageState } from './page-state.js';
 
 export interface RoundStats {
   pagesScanned: number;
-  accessedPages: number;
   dirtyLogEntries: number;
   fullDirtyScan: boolean;
   bufferFullExits: number;
@@ -29,29 +37,49 @@ export interface RoundStats {
 
 export class Tracker {
   private allPages: Bitmap | undefined;
+  /** The scratch bitmap may hold bits (a host call failed midway): clear it before use. */
+  private scratchDirty = false;
 
   constructor(private readonly host: MemoryHost, private readonly state: PageState) {}
 
   async scanRound(): Promise<RoundStats> {
     const { state } = this;
     const scratch = state.scratch;
-    scratch.fill(0);
-    const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
-    const accessedPages = addRoundToCounters(scratch, state.reads, state.pending);
+    state.clearBlocked();
+    if (this.scratchDirty) scratch.fill(0);
+    this.scratchDirty = true;
+    // The sieve: after the window's first round, only the pages seen in every round so far.
+    const firstRound = state.roundsThisWindow === 0;
+    const pagesScanned = await this.host.testAndClearAccessed(firstRound ? state.scan : state.everyRound, scratch);
+    if (firstRound) {
+      // Its accessed pages (a subset of scan) are the pages seen in every
+      // round so far: swap the bitmaps, no pass needed.
+      const spare = state.everyRound;
+      spare.fill(0);
+      state.everyRound = scratch;
+      state.scratch = spare;
+    } else if (foldAccessed(scratch, state.everyRound, state.reads, state.roundsThisWindow)) {
+      state.explicitReads = true;
+    }
+    state.roundsThisWindow++;
 
     const log = await this.host.drainDirtyLog();
-    scratch.fill(0);
-    markPages(scratch, log.pages, log.count);
-    if (log.overflowed) {
+    if (log.count > 0 || log.overflowed) state.anyWrites = true;
+    if (!log.overflowed) {
+      // Writes count for the pages this round saw (everyRound, after the fold).
+      addLoggedPages(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
+    } else {
       // Writes were dropped from the log: a full dirty scan so none is missed.
+      const dirty = state.scratch;
+      markPages(dirty, log.pages, log.count, state.pageCount);
       this.allPages ??= fullBitmap(state.pageCount);
-      await this.host.testAndClearDirty(this.allPages, scratch);
+      await this.host.testAndClearDirty(this.allPages, dirty);
+      maskInPlace(dirty, state.everyRound);
+      foldRoundIntoCounters(dirty, state.writes);
     }
-    bitmapAndInPlace(scratch, state.scan);
-    addRoundToCounters(scratch, state.writes, state.pending);
+    this.scratchDirty = false;
     return {
       pagesScanned,
-      accessedPages,
       dirtyLogEntries: log.count,
       fullDirtyScan: log.overflowed,
       bufferFullExits: log.bufferFullExits,
@@ -61,50 +89,107 @@ export class Tracker {
 
 // Hot loops live in plain functions: V8 optimizes loops inside async functions late.
 
-function markPages(bits: Bitmap, pages: Uint32Array, count: number): void {
+function markPages(bits: Bitmap, pages: Uint32Array, count: number, pageCount: number): void {
   for (let i = 0; i < count; i++) {
     const page = pages[i]!;
-    bits[page >>> 5]! |= 1 << (page & 31);
+    if (page < pageCount) bits[page >>> 5]! |= 1 << (page & 31);
+  }
+}
+
+function maskInPlace(map: Bitmap, mask: Bitmap): void {
+  for (let w = 0; w < map.length; w++) map[w] = map[w]! & mask[w]!;
+}
+
+/**
+ * Folds one later round's accessed bits into the evidence: `round` (>= 1) is
+ * the number of rounds this window before this one, and the round harvested
+ * only `everyRound` (the pages seen in every round so far; a host that
+ * reports more is masked). A page it did not see leaves `everyRound` with its
+ * count, `round`, written into `planes`. Clears `bits`. Returns whether any
+ * count was written.
+ */
+export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): boolean {
+  const count = round > 15 ? 15 : round;
+  // The count written for pages that miss their first round now, as plane masks.
+  const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
+  let explicit = false;
+  for (let w = 0; w < bits.length; w++) {
+    const all = everyRound[w]!;
+    const seen = bits[w]! & all;
+    if (seen === all) continue; // the usual word: its pages seen again, or none in the sieve
+    const drop = all & ~seen;
+    const i = w << 2;
+    explicit = true;
+    everyRound[w] = seen;
+    planes[i] = planes[i]! | (drop & c0);
+    planes[i + 1] = planes[i + 1]! | (drop & c1);
+    planes[i + 2] = planes[i + 2]! | (drop & c2);
+    planes[i + 3] = planes[i + 3]! | (drop & c3);
+  }
+  bits.fill(0);
+  return explicit;
+}
+
+/** Adds one to the 4-bit counters at the bits of `mask` in the interleaved planes at [i..i+3], saturating at 15. */
+function incrementAt(planes: Uint32Array, i: number, mask: number): void {
+  let carry = mask;
+  let c = planes[i]!;
+  planes[i] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  c = planes[i + 1]!;
+  planes[i + 1] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  c = planes[i + 2]!;
+  planes[i + 2] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  c = planes[i + 3]!;
+  planes[i + 3] = c ^ carry;
+  carry &= c;
+  if (carry === 0) return;
+  // Overflow past 15: back to 15 (all ones) for those pages.
+  planes[i] = planes[i]! | carry;
+  planes[i + 1] = planes[i + 1]! | carry;
+  planes[i + 2] = planes[i + 2]! | carry;
+  planes[i + 3] = planes[i + 3]! | carry;
+}
+
+/**
+ * Adds one to the 4-bit counters (interleaved planes) of every page set in
+ * `bits`, 32 pages per word operation, saturating at 15, and clears `bits`.
+ */
+export function foldRoundIntoCounters(bits: Bitmap, planes: Uint32Array): void {
+  for (let w = 0; w < bits.length; w++) {
+    const word = bits[w]!;
+    if (word === 0) continue;
+    bits[w] = 0;
+    incrementAt(planes, w << 2, word);
   }
 }
 
 /**
- * Adds one to the 4-bit counters of every page set in `bits` (a ripple-carry
- * add on the bit planes, 32 pages per word operation; saturating at 15) and
- * marks them pending; returns how many pages were set.
+ * Adds one to the 4-bit counter (interleaved planes) of every logged page set
+ * in `seen` (saturating at 15). The log holds each page at most once per drain
+ * (MemoryHost contract); entries past the guest's pages are ignored.
  */
-export function addRoundToCounters(bits: Bitmap, planes: readonly Bitmap[], pending: Bitmap): number {
-  const [p0, p1, p2, p3] = planes as [Bitmap, Bitmap, Bitmap, Bitmap];
-  let n = 0;
-  for (let w = 0; w < bits.length; w++) {
-    const word = bits[w]!;
-    if (word === 0) continue;
-    pending[w] = pending[w]! | word;
-    n += popcount32(word);
-    let carry = word;
-    let c = p0[w]!;
-    p0[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p1[w]!;
-    p1[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p2[w]!;
-    p2[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p3[w]!;
-    p3[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    // Overflow past 15: back to 15 (all ones) for those pages.
-    p0[w] = p0[w]! | carry;
-    p1[w] = p1[w]! | carry;
-    p2[w] = p2[w]! | carry;
-    p3[w] = p3[w]! | carry;
+export function addLoggedPages(pages: Uint32Array, count: number, seen: Bitmap, planes: Uint32Array, pageCount: number): void {
+  for (let i = 0; i < count; i++) {
+    const page = pages[i]!;
+    if (page >= pageCount) continue;
+    const w = page >>> 5;
+    // Branch-free: whether the round saw the page is as random as the log, so
+    // a mask beats a mispredicted branch; the four planes share a cache line.
+    const bit = seen[w]! & (1 << (page & 31));
+    const j = w << 2;
+    const a = planes[j]!, b = planes[j + 1]!, c = planes[j + 2]!, d = planes[j + 3]!;
+    const k1 = a & bit, k2 = k1 & b, k3 = k2 & c, full = k3 & d; // full: was 15, stays 15
+    planes[j] = (a ^ bit) | full;
+    planes[j + 1] = (b ^ k1) | full;
+    planes[j + 2] = (c ^ k2) | full;
+    planes[j + 3] = (d ^ k3) | full;
   }
-  return n;
 }
 
 function fullBitmap(bits: number): Bitmap {

@@ -67,6 +67,10 @@ export interface VmView {
   quotaPages: number;
   targetPages: number;
   staticQuotaPages: number;
+  /** The VM's bounds in the pool (from its hello: max capped by its size) and its weight. */
+  minPages: number;
+  maxPages: number;
+  weight: number;
   dramPages: number;
   nvmPages: number;
   hotSetPages: number;
@@ -90,7 +94,7 @@ export interface PoolStateMessage {
 }
 
 export type ServerMessage =
-  | { type: 'welcome'; protocol: 1; poolPages: number; policy: PolicyName; quotaPages: number }
+  | { type: 'welcome'; protocol: 1; poolPages: number; policy: PolicyName; quotaPages: number; graceMs?: number }
   | { type: 'quota'; quotaPages: number; epoch: number }
   | { type: 'error'; code: ErrorCode; message: string }
   | PoolStateMessage;

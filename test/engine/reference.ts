@@ -31,3 +31,108 @@ export function markHotSet(temperature: Uint8Array, cut: HotSetCut, out: Uint8Ar
     out[i] = hot ? 1 : 0;
   }
 }
+
+/**
+ * The engine's per-page state as plain numbers, one page at a time: what the
+ * bit-sliced counters, level planes, scan set and histograms must equal.
+ */
+export class ReferenceEngine {
+  readonly temperature: number[];
+  readonly level: number[];
+  readonly reads: number[];
+  readonly writes: number[];
+  readonly scan: boolean[];
+  readonly nvm: boolean[];
+  movedNow = new Set<number>();
+  movedBefore = new Set<number>();
+  window = 0;
+
+  constructor(readonly pageCount: number, readonly nextTemperature: (t: number, reads: number, writes: number) => number) {
+    this.temperature = new Array<number>(pageCount).fill(0);
+    this.level = new Array<number>(pageCount).fill(0);
+    this.reads = new Array<number>(pageCount).fill(0);
+    this.writes = new Array<number>(pageCount).fill(0);
+    this.scan = new Array<boolean>(pageCount).fill(true);
+    this.nvm = new Array<boolean>(pageCount).fill(false);
+  }
+
+  /** Round of the current window (0-based) and, after round 0, the pages seen in every round so far (the sieve). */
+  roundIndex = 0;
+  readonly alive: boolean[] = [];
+
+  /** Whether the next round harvests page p: every due page in a window's first round, then the survivors. */
+  harvesting(p: number): boolean {
+    return this.roundIndex === 0 ? this.scan[p]! : this.alive[p] === true;
+  }
+
+  harvestCount(): number {
+    let n = 0;
+    for (let p = 0; p < this.pageCount; p++) if (this.harvesting(p)) n++;
+    return n;
+  }
+
+  /**
+   * One round: the harvested pages among `accessed` gain a round of evidence
+   * (at most 15) and survive; the others drop out for the window; a written
+   * page gains a written round if it was harvested and seen this round.
+   */
+  round(accessed: Iterable<number>, written: Iterable<number>): void {
+    const seen = new Set(accessed);
+    for (let p = 0; p < this.pageCount; p++) {
+      if (!this.harvesting(p)) {
+        this.alive[p] = false;
+        continue;
+      }
+      const hit = seen.has(p);
+      if (hit) this.reads[p] = Math.min(15, this.reads[p]! + 1);
+      this.alive[p] = hit;
+    }
+    for (const p of new Set(written)) if (this.alive[p]) this.writes[p] = Math.min(15, this.writes[p]! + 1);
+    this.roundIndex++;
+  }
+
+  /** `hotRounds`: rounds seen for a page to climb a level (1: seen at all). */
+  closeWindow(hotRounds = 1): void {
+    const next = this.window + 1;
+    for (let p = 0; p < this.pageCount; p++) {
+      if (this.scan[p]) {
+        const t = this.temperature[p]!;
+        const seen = this.reads[p]! + this.writes[p]! > 0;
+        this.temperature[p] = seen ? this.nextTemperature(t, this.reads[p]!, this.writes[p]!) : t - (t >>> 1);
+        const hot = seen && this.reads[p]! >= hotRounds;
+        this.level[p] = hot ? Math.min(4, this.level[p]! + 1) : Math.max(0, this.level[p]! - 1);
+        this.reads[p] = 0;
+        this.writes[p] = 0;
+      }
+      const period = 1 << this.level[p]!;
+      this.scan[p] = this.level[p] === 0 || p % period === next % period;
+    }
+    this.window = next;
+    this.roundIndex = 0;
+  }
+
+  markMoved(page: number): void {
+    this.movedNow.add(page);
+  }
+
+  rotateMoved(): void {
+    this.movedBefore = this.movedNow;
+    this.movedNow = new Set();
+  }
+
+  /** Pages per temperature: all, DRAM, and movable (not moved now or before) by tier. */
+  histograms(): { all: number[]; dram: number[]; movableNvm: number[]; movableDram: number[] } {
+    const h = { all: zeros(256), dram: zeros(256), movableNvm: zeros(256), movableDram: zeros(256) };
+    for (let p = 0; p < this.pageCount; p++) {
+      const t = this.temperature[p]!;
+      h.all[t]!++;
+      if (!this.nvm[p]) h.dram[t]!++;
+      if (this.movedNow.has(p) || this.movedBefore.has(p)) continue;
+      if (this.nvm[p]) h.movableNvm[t]!++;
+      else h.movableDram[t]!++;
+    }
+    return h;
+  }
+}
+
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);

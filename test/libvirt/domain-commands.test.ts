@@ -14,6 +14,7 @@ const METADATA = `<metadata>
       <hmmv:tracking window-ms="200" rounds="8"/>
       <hmmv:migration bytes-per-second="128MiB"/>
       <hmmv:qmp socket="/run/hmmv/qmp/roundtrip.sock"/>
+      <hmmv:pool socket="/run/hmmv/pool-b.sock"/>
     </hmmv:tiering>
   </metadata>`;
 
@@ -44,6 +45,7 @@ describe('libvirt: tiering metadata in real domains', function () {
       tracking: { windowMs: 200, rounds: 8 },
       migration: { bytesPerSecond: 128 * 1024 ** 2 },
       qmp: { socket: '/run/hmmv/qmp/roundtrip.sock' },
+      pool: { socket: '/run/hmmv/pool-b.sock' },
     });
     await defineDomain(first);
     const second = await dumpxml(name);
@@ -83,6 +85,13 @@ describe('libvirt: tiering metadata in real domains', function () {
     const upd = await hmmv(['domain', 'enable', name, '--nvm-node', '1', '--backend', 'linux']);
     assert.equal(upd.code, 0, upd.stderr);
     assert.deepEqual(tieringFromDomainXml(await dumpxml(name, '--inactive'))?.slowTier, { numaNode: 1 });
+    assert.equal(config?.pool.socket, '/run/hmmv/pool.sock', 'the default pool daemon');
+    const pool = await hmmv(['domain', 'enable', name, '--pool-socket', '/run/hmmv/pool-b.sock']);
+    assert.equal(pool.code, 0, pool.stderr);
+    assert.deepEqual(tieringFromDomainXml(await dumpxml(name, '--inactive'))?.pool, { socket: '/run/hmmv/pool-b.sock' });
+    const badPool = await hmmv(['domain', 'enable', name, '--pool-socket', 'relative.sock']);
+    assert.equal(badPool.code, 1);
+    assert.match(badPool.stderr, /--pool-socket: expected an absolute unix socket path/);
 
     const dis = await hmmv(['domain', 'disable', name]);
     assert.equal(dis.code, 0, dis.stderr);
@@ -104,7 +113,7 @@ describe('libvirt: tiering metadata in real domains', function () {
     const bad = await hmmv(['domain', 'enable', name, '--dram', '2 parsecs', '--backend', 'kvm', '--rounds', '0']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--dram: unknown unit 'parsecs'/);
-    assert.match(bad.stderr, /--backend: expected 'linux' or 'sim', got 'kvm'/);
+    assert.match(bad.stderr, /--backend: expected 'linux', 'kmod' or 'sim', got 'kvm'/);
     const linux = await hmmv(['domain', 'enable', name, '--dram', '1GiB', '--backend', 'linux']);
     assert.match(linux.stderr, /--nvm-node\/--devdax: required when backend='linux'/);
     assert.equal(tieringFromDomainXml(await dumpxml(name, '--inactive')), undefined, 'a refused enable must not change the domain');
