@@ -102,7 +102,7 @@ export async function benchEngineWindow(pages: number, windows = 12, roundsPerWi
     for (let r = 0; r < roundsPerWindow; r++) await tracker.scanRound();
     const hostMs = host.hostMs - hostBefore;
     const t1 = performance.now() - hostMs;
-    closeWindow(state, hist, h, defaults.hotRounds);
+    closeWindow(state, hist, h, { hotRounds: defaults.hotRounds, holdFrom: 1, holdTo: 0 });
     const t2 = performance.now() - hostMs;
     hotSetCut(h.all, quota);
     const counts = planCounts({ movableNvm: h.movableNvm, movableDram: h.movableDram, dramPages: pages - h.nvmPages,

@@ -38,6 +38,9 @@ import { closeWindow, createWindowStats, levelCounts } from './window-close.js';
  */
 const STREAM_ROUNDS = 3;
 
+/** A window adds rounds only while more pages than this (and than half the quota) survive. */
+const MIN_RANKED_SURVIVORS = 32;
+
 export interface EngineOptions {
   /** Pages of DRAM this VM may use. */
   dramQuotaPages: number;
@@ -67,7 +70,7 @@ export const defaultEngineOptions = (dramQuotaPages: number): EngineOptions => (
   roundsPerWindow: 8,
   roundIntervalNs: 10e6,
   roundIntervalRatio: 2,
-  minRoundIntervalNs: 200e3,
+  minRoundIntervalNs: 20e3,
   hotRounds: 4,
   followStreams: true,
   migrationBytesPerSec: 1 << 30,
@@ -182,16 +185,22 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
     const h = createWindowStats();
     let inFlight: Promise<void> = Promise.resolve();
     let lastMoved = 0;
+    // The hot-set cut's temperature when the quota is full (pages near it are held at queue level 0).
+    let holdAround = -256;
     let lastWindowAt = clock.now();
     try {
       for (;;) {
         let windowScanned = 0;
         let lastRoundAt = clock.now();
-        for (let r = 0; r < options.roundsPerWindow; r++) {
+        // The window's rounds, then extra shorter ones while more pages survive than DRAM can rank.
+        const rankable = Math.max(MIN_RANKED_SURVIVORS, quota / 2);
+        let harvested = Infinity;
+        for (let r = 0; r < schedule.intervalsNs.length && (r < schedule.rounds || harvested > rankable); r++) {
           await clock.sleep(schedule.intervalsNs[r]!, signal);
           lastRoundAt = clock.now();
           const round = await tracker.scanRound();
           totals.rounds++;
+          harvested = round.pagesScanned;
           windowScanned += round.pagesScanned;
           totals.dirtyLogEntries += round.dirtyLogEntries;
           totals.bufferFullExits += round.bufferFullExits;
@@ -209,11 +218,13 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
 
         // Streams are read from the window's evidence before the window pass folds it in.
         if (followStreams) detector.observe((w) => seenAtLeast(state, w, STREAM_ROUNDS), clock.now(), frontAgeNs + (clock.now() - lastRoundAt), backAgeNs + (clock.now() - lastRoundAt));
-        closeWindow(state, histograms, h, hotRounds);
+        // Pages near last window's DRAM cut stay at level 0: measured every window.
+        closeWindow(state, histograms, h, { hotRounds, holdFrom: holdAround - options.hysteresis, holdTo: holdAround + options.hysteresis });
         units?.afterWindowClose(state, histograms);
         const dramPages = host.pageCount - h.nvmPages;
         migrator.dramPages = dramPages;
         const cut = hotSetCut(h.all, quota);
+        holdAround = cut.size >= quota ? cut.threshold : -256;
         // The follower's moves share the rate limit; the lead region it will fill is left free.
         const budgetPages = Math.max(0, (options.migrationBytesPerSec * windowNs) / 1e9 / host.pageSizeBytes - follower.takeMoved());
         const counts = planCounts({

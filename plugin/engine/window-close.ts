@@ -3,8 +3,8 @@
  *
  * Scanned pages with evidence or warmth get their temperature updated (and the
  * histograms adjusted); the multi-level queue moves every scanned page up a
- * level if it was hot (seen in at least `hotRounds` rounds), down if not, 32
- * pages at a time with bit operations on
+ * level if it was hot (QueueRule: seen in at least `hotRounds` rounds and not
+ * near the DRAM cut), down if not, 32 pages at a time with bit operations on
  * the bit-sliced level planes; the next window's scan set is built from the
  * level planes and a phase mask per level. A page at level L is scanned once
  * every 2^L windows, in a phase set by its index (so each window scans an even
@@ -79,11 +79,24 @@ export function levelCounts(state: PageState): Uint32Array {
   return counts;
 }
 
-/** `hotRounds`: rounds a page must be seen in during the window to go up a queue level (1: seen at all). */
-export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats, hotRounds = 1): void {
+/**
+ * Which scanned pages climb a queue level: those seen in at least `hotRounds`
+ * rounds (1: seen at all) whose new temperature is outside [holdFrom, holdTo]
+ * (the engine holds pages near the DRAM cut at level 0, measured every
+ * window, since a stale temperature there decides placement).
+ */
+export interface QueueRule {
+  readonly hotRounds: number;
+  readonly holdFrom: number;
+  readonly holdTo: number;
+}
+
+export const SEEN_CLIMBS: QueueRule = { hotRounds: 1, holdFrom: 1, holdTo: 0 };
+
+export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats, rule: QueueRule = SEEN_CLIMBS): void {
   const next = state.windowIndex + 1;
   state.clearBlocked();
-  const counts = foldWindow(state, hist, next, hotRounds);
+  const counts = foldWindow(state, hist, next, rule);
   state.windowIndex = next;
   state.roundsThisWindow = 0;
 
@@ -130,7 +143,8 @@ interface FoldCounts {
 }
 
 /** The fused pass: temperatures, queue levels and the next scan set, word by word. */
-function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, hotRounds: number): FoldCounts {
+function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): FoldCounts {
+  const { hotRounds, holdFrom, holdTo } = rule;
   const { temperature, warm, scan, nvm, pageCount, words } = state;
   const { reads, level } = state;
   const w0 = state.writes[0]!, w1 = state.writes[1]!, w2 = state.writes[2]!, w3 = state.writes[3]!;
@@ -163,6 +177,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       const seen = evidence & scanned;
       // Only scanned pages with evidence or warmth need per-page work.
       const work = scanned & (evidence | warm[w]!);
+      let hold = 0;
       if (work !== 0) {
         const warmBefore = warm[w]!;
         let warmWord = warmBefore;
@@ -176,8 +191,9 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
             const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
             nt = nextTemperature(t, reads, writes);
           } else {
-            nt = t - (t >>> 1);
+            nt = nextTemperature(t, 0, 0);
           }
+          if (nt >= holdFrom && nt <= holdTo) hold |= 1 << bit;
           if (nt !== t) {
             temperature[base + bit] = nt;
             hist.retemper((nvm[w]! & (1 << bit)) !== 0, t, nt);
@@ -199,7 +215,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
         seenPages += popcount32(seen);
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
-      const up = hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds);
+      const up = (hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds)) & ~hold;
       const down = scanned & ~up;
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
