@@ -20,7 +20,7 @@ import { TemperatureHistograms } from './histograms.js';
 import { Migrator, type MigrationTotals } from './migrator.js';
 import { PageState } from './page-state.js';
 import { collectPlan, planCounts } from './planner.js';
-import { revalidateDram, revalidationThreshold, stuckHotPages } from './revalidate.js';
+import { revalidateAll, revalidateDram, revalidationThreshold, settledPagesChanged, stuckHotPages } from './revalidate.js';
 import { geometricSchedule } from './schedule.js';
 import { seenAtLeast } from './evidence.js';
 import { StreamDetector } from './stream.js';
@@ -99,6 +99,12 @@ export interface EngineSnapshot {
   quotaPages: number;
   /** Pages the hot-set cut puts in DRAM (at most the quota). */
   hotSetPages: number;
+  /**
+   * DRAM the engine needs beyond what the histogram shows hot: the pages the
+   * stream follower promotes ahead of moving hot windows (cold now, as hot as
+   * the window once it gets there).
+   */
+  reservedPages: number;
   /** Pages seen accessed lately (temperature above 0). */
   warmPages: number;
   /** Pages per temperature, all and in DRAM only. */
@@ -235,7 +241,10 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
         if (units) plan = units.wholePlan(plan, state.temperature, quota - dramPages);
         if (followStreams) plan = { demote: plan.demote, promote: follower.filterPromotions(plan.promote, clock.now(), windowNs / 2) };
         state.rotateMoved();
-        if (dramPages >= quota && stuckHotPages(h.movableNvm, h.movableDram, hotTemperature, plan.promote.length, plan.demote.length) >= revalidationThreshold(quota)) {
+        if (settledPagesChanged(h.settledScanned, h.settledDown)) {
+          totals.revalidations++;
+          revalidateAll(state);
+        } else if (dramPages >= quota && stuckHotPages(h.movableNvm, h.movableDram, hotTemperature, plan.promote.length, plan.demote.length) >= revalidationThreshold(quota)) {
           totals.revalidations++;
           revalidateDram(state);
         }
@@ -249,6 +258,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           nvmPages: h.nvmPages,
           quotaPages: quota,
           hotSetPages: cut.size,
+          reservedPages: follower.reservedPages(),
           warmPages: host.pageCount - h.all[0]!,
           histogram: h.all.slice(),
           dramHistogram: h.dram.slice(),

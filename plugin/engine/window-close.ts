@@ -37,6 +37,9 @@ export interface WindowStats {
   seenPages: number;
   nextScanPages: number;
   nvmPages: number;
+  /** Scanned pages that were at queue level 2 or more (left alone lately), and how many of them went down. */
+  settledScanned: number;
+  settledDown: number;
 }
 
 export function createWindowStats(): WindowStats {
@@ -49,6 +52,8 @@ export function createWindowStats(): WindowStats {
     seenPages: 0,
     nextScanPages: 0,
     nvmPages: 0,
+    settledScanned: 0,
+    settledDown: 0,
   };
 }
 
@@ -115,6 +120,8 @@ export function closeWindow(state: PageState, hist: TemperatureHistograms, out: 
   blockMoved(state, state.movedBefore, movableNvm, movableDram);
   state.blockedMarked = true;
   out.scannedPages = counts.scannedPages;
+  out.settledScanned = counts.settledScanned;
+  out.settledDown = counts.settledDown;
   out.seenPages = counts.seenPages;
   out.nextScanPages = counts.nextScanPages;
   out.nvmPages = nvmPages;
@@ -137,6 +144,8 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
 }
 
 interface FoldCounts {
+  settledScanned: number;
+  settledDown: number;
   scannedPages: number;
   seenPages: number;
   nextScanPages: number;
@@ -159,6 +168,8 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
   const m4 = PHASE_MASKS[4]![next & 15]!;
   const tailMask = (pageCount & 31) === 0 ? -1 : (1 << (pageCount & 31)) - 1;
   let scannedPages = 0;
+  let settledScanned = 0;
+  let settledDown = 0;
   let seenPages = 0;
   let nextScanPages = 0;
 
@@ -217,6 +228,12 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
       const up = (hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds)) & ~hold;
       const down = scanned & ~up;
+      // Pages at level >= 2 (bit 1 or bit 2 of the level) that were due: the queue's sample of its settled pages.
+      const settled = scanned & (b | c);
+      if (settled !== 0) {
+        settledScanned += popcount32(settled);
+        if ((settled & down) !== 0) settledDown += popcount32(settled & down);
+      }
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
@@ -232,5 +249,5 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
     if (due !== scanned) scan[w] = due;
     if (due !== 0) nextScanPages += popcount32(due);
   }
-  return { scannedPages, seenPages, nextScanPages };
+  return { scannedPages, seenPages, nextScanPages, settledScanned, settledDown };
 }
