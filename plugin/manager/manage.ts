@@ -29,6 +29,7 @@ import { registerLinuxBackend } from './linux-backend.js';
 import { registerKmodBackend } from './kmod-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
 import { TotalsRate, estimatedSlowdown } from './status-rates.js';
+import { versionInfo } from '../install/version.js';
 import { INCOMING_RUN_STATES, OutgoingMigrationWatch, gatedHost, waitUntilGuestRuns } from './live-migration.js';
 import { incomingMarkerPath, pidfilePath } from '../runtime/paths.js';
 import { removePidfileIfOwn } from '../runtime/pidfile.js';
@@ -109,7 +110,8 @@ export async function runManager(opts: ManageOptions): Promise<number> {
   let migrationWatch: OutgoingMigrationWatch | undefined;
   let exitCode = 0;
   try {
-    log.info({ argv: process.argv.slice(2) }, 'manager starting');
+    // The version tells, after an upgrade of hmmv, which code this manager runs (docs/deploying.md).
+    log.info({ argv: process.argv.slice(2), version: versionInfo().version }, 'manager starting');
     const arrivedAt = takeIncomingMarker(opts.domain);
     const config = await loadConfig(opts);
     setState('connecting', { backend: config.backend, qmpSocket: config.qmp.socket });

@@ -164,7 +164,8 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
         }
         c.domain = m.domain;
         byDomain.set(m.domain, c);
-        log(`${r.rejoined ? 'rejoined' : 'joined'}: ${m.domain} quota ${r.quotaPages} pages`);
+        log(`${r.rejoined ? 'rejoined' : 'joined'}: ${m.domain} quota ${r.quotaPages} pages${r.reclaimed.size > 0 ? ` (its minimum taken from ${[...r.reclaimed.keys()].join(', ')})` : ''}`);
+        pushQuotas(r.reclaimed);
         send(c, { type: 'welcome', protocol: PROTOCOL_VERSION, poolPages: core.config.poolPages, policy: core.config.policy, quotaPages: r.quotaPages, graceMs: core.config.graceMs });
         broadcastState();
         return;

@@ -38,7 +38,7 @@ class Mapper {
   static async start(region: string, seconds: number, hot: number): Promise<{ mapper: Mapper; pages: number }> {
     const m = new Mapper(spawn('/bin/kmod-check', ['hold', region, String(seconds), String(hot)]) as ChildProcessWithoutNullStreams);
     const ready = await m.next(30_000);
-    const pages = Number(/^HOLD ready (\d+)$/.exec(ready)?.[1] ?? NaN);
+    const pages = Number(/^HOLD ready (\d+) /.exec(ready)?.[1] ?? NaN);
     if (!Number.isFinite(pages)) throw new Error(`the mapper said '${ready}'`);
     return { mapper: m, pages };
   }

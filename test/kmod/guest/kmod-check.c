@@ -10,11 +10,12 @@
  *                                 devdax device bound to device_dax: the
  *                                 program checks the module refuses it
  *                                 while bound, then unbinds it
- *   kmod-check hold NAME SECONDS HOT  maps region NAME, writes every page,
- *                                 then keeps rewriting pages 0..HOT-1 until
- *                                 killed or SECONDS pass; SIGUSR1 verifies
- *                                 every page (the TypeScript backend's
- *                                 stand-in for QEMU)
+ *   kmod-check hold NAME|anon:PAGES SECONDS HOT [STRIDE]
+ *                                 maps region NAME (or anonymous memory),
+ *                                 writes every page, then keeps rewriting
+ *                                 pages k * STRIDE, k < HOT, until killed or
+ *                                 SECONDS pass; SIGUSR1 verifies every page
+ *                                 (a stand-in for QEMU)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1006,41 +1007,55 @@ static void on_usr1(int sig)
 }
 
 /*
- * The backend suite's stand-in for QEMU: map, write every page, then keep
- * rewriting pages 0..HOT-1 (the same contents: a page is always checkable).
- * SIGUSR1 checks every page and prints "HOLD verified BAD".
+ * The backend suite's stand-in for QEMU: map TARGET (a region name, or
+ * "anon:PAGES" for anonymous memory in 4 KiB pages, what the linux backend
+ * drives), write every page, then keep rewriting the HOT pages k * STRIDE
+ * (the same contents: a page is always checkable). SIGUSR1 checks every page
+ * and prints "HOLD verified BAD".
  */
-static int hold(const char *name, int seconds, uint64_t hot)
+static int hold(const char *target, int seconds, uint64_t hot,
+		uint64_t stride)
 {
 	char path[128];
-	uint64_t size, k, n = 0, bad;
+	uint64_t size, k, n = 0, bad, pages;
 	char *p;
 	time_t end;
 	int fd;
 
-	snprintf(path, sizeof(path), HMMV_REGION_DIR "%s", name);
-	fd = open(path, O_RDWR);
-	if (fd < 0)
-		return 2;
-	size = lseek(fd, 0, SEEK_END);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!strncmp(target, "anon:", 5)) {
+		size = strtoull(target + 5, NULL, 0) * PAGE;
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			madvise(p, size, MADV_NOHUGEPAGE);
+	} else {
+		snprintf(path, sizeof(path), HMMV_REGION_DIR "%s", target);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			return 2;
+		size = lseek(fd, 0, SEEK_END);
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	}
 	if (p == MAP_FAILED)
 		return 2;
+	pages = size / PAGE;
 	signal(SIGUSR1, on_usr1);
 	if (!hot)
 		hot = 1;
-	for (k = 0; k < size / PAGE; k++)
+	if (!stride || hot * stride > pages)
+		stride = 1;
+	for (k = 0; k < pages; k++)
 		fill_page((uint64_t *)(p + k * PAGE), k, 1);
-	printf("HOLD ready %lu\n", size / PAGE);
+	printf("HOLD ready %lu %lu\n", pages, (unsigned long)(uintptr_t)p);
 	end = time(NULL) + seconds;
 	while (time(NULL) < end) {
-		k = n++ % hot;
+		k = (n++ % hot) * stride;
 		fill_page((uint64_t *)(p + k * PAGE), k, 1);
-		if (k + 1 < hot)
+		if (n % hot)
 			continue;	/* a pause once per pass over the hot pages */
 		if (verify_asked) {
 			verify_asked = 0;
-			for (bad = 0, k = 0; k < size / PAGE; k++)
+			for (bad = 0, k = 0; k < pages; k++)
 				bad += !page_ok((uint64_t *)(p + k * PAGE), k, 1);
 			printf("HOLD verified %lu\n", bad);
 		}
@@ -1054,8 +1069,9 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "checks"))
 		return run_checks(argv[2]);
-	if (argc == 5 && !strcmp(argv[1], "hold"))
-		return hold(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0));
-	fprintf(stderr, "usage: kmod-check checks DAX | hold NAME SECONDS HOT\n");
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "hold"))
+		return hold(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0),
+			    argc == 6 ? strtoull(argv[5], NULL, 0) : 1);
+	fprintf(stderr, "usage: kmod-check checks DAX | hold NAME|anon:PAGES SECONDS HOT [STRIDE]\n");
 	return 2;
 }
