@@ -110,6 +110,9 @@ export function currentBuild(root = projectRoot()): Build {
 export function prepareBaseline(commit: string, opts: { root?: string; cacheDir?: string; log?: (line: string) => void } = {}): Build {
   const root = opts.root ?? projectRoot();
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const given = commit;
+  commit = tryGit(root, 'rev-parse', '--verify', '--quiet', `${given}^{commit}`) ?? '';
+  if (!commit) throw new Error(`bench base "${given}" is not a commit in ${root}`);
   const dir = path.join(opts.cacheDir ?? os.tmpdir(), `hmmv-bench-${commit.slice(0, 12)}`);
   const subject = git(root, 'log', '-1', '--format=%s', commit);
   const marker = path.join(dir, '.hmmv-bench-built');
