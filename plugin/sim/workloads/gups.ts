@@ -22,7 +22,7 @@
  * reads one line and later writes that line back (the store hits the line the
  * load brought in: a write-back only, no second miss).
  */
-import { encodeAccess, lineSpan, writeBackSpan, type Workload, type WorkloadSpec } from '../workload.js';
+import { WRITE_BACK_ONLY, type Workload, type WorkloadSpec } from '../workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
@@ -69,25 +69,32 @@ export class GupsWorkload implements Workload {
     checkOutput(this.name, ops, this.accessesPerOp, out, lines);
     const rng = this.rng;
     const per = this.accessesPerOp;
+    const hotPages = this.hotPages;
+    const hotPage = this.hotPage;
+    const pageCount = this.pageCount;
     const hotThreshold = this.hotShare * 2 ** 32;
+    const writeBack = WRITE_BACK_ONLY;
     let o = 0;
     for (let i = 0; i < ops; i++) {
       let page: number;
       let line: number;
-      const u = this.hotPages > 0 ? rng.nextU32() : 0;
-      if (this.hotPages > 0 && u < hotThreshold) {
-        const slot = rng.nextBelow(this.hotPages);
-        page = this.hotPage === null ? slot : this.hotPage[slot]!;
-        line = u & 63;
+      if (hotPages > 0) {
+        const u = rng.nextU32();
+        line = u & 63; // the element's line (one line: lineSpan(line, 1) = line)
+        if (u < hotThreshold) {
+          const slot = rng.nextBelow(hotPages);
+          page = hotPage === null ? slot : hotPage[slot]!;
+        } else page = rng.nextBelow(pageCount);
       } else {
-        page = rng.nextBelow(this.pageCount);
-        line = (this.hotPages > 0 ? u : rng.nextU32()) & 63;
+        page = rng.nextBelow(pageCount);
+        line = rng.nextU32() & 63;
       }
-      out[o] = encodeAccess(page, false);
-      lines[o++] = lineSpan(line, 1);
+      const read = (page << 1) >>> 0;
+      out[o] = read;
+      lines[o++] = line;
       for (let a = 1; a < per; a++) {
-        out[o] = encodeAccess(page, true);
-        lines[o++] = writeBackSpan(line, 1);
+        out[o] = read | 1;
+        lines[o++] = line | writeBack;
       }
     }
   }

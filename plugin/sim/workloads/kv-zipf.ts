@@ -106,16 +106,20 @@ export class KvZipfWorkload implements Workload {
     const recordDescriptor = this.recordDescriptor;
     const fieldDescriptors = this.fieldDescriptors;
     const fields = fieldDescriptors.length;
+    const salt = this.indexSalt;
+    const indexScale = this.indexPages * 2 ** -32;
     let o = 0;
     for (let i = 0; i < ops; i++) {
       const record = this.recordOfRank[this.zipf.sample(rng)]!;
       const u = rng.nextU32();
       const update = u < this.updateThreshold;
-      const h = this.indexHash(record);
-      out[o] = encodeAccess((h >>> 0) % this.indexPages, false);
-      lines[o++] = h >>> 26; // the slot's line: one line, from the hash's top bits
+      // A hash of the record picks its index slot: the page from the hash's value (multiply-shift), the line from its top bits.
+      let h = Math.imul(record ^ salt, 0x9e3779b1);
+      h ^= h >>> 15;
+      out[o] = ((Math.floor((h >>> 0) * indexScale)) << 1) >>> 0;
+      lines[o++] = h >>> 26;
       const page = this.indexPages + record;
-      const field = update ? fieldDescriptors[(u & 0xffff) % fields]! : recordDescriptor;
+      const field = update ? fieldDescriptors[((u & 0xffff) * fields) >>> 16]! : recordDescriptor;
       out[o] = encodeAccess(page, false);
       lines[o++] = recordDescriptor;
       for (let a = 2; a < per; a++) {
@@ -129,10 +133,5 @@ export class KvZipfWorkload implements Workload {
     }
   }
 
-  /** A hash of the record number: its index page (uniform over the index) and the slot's line. */
-  private indexHash(record: number): number {
-    let h = Math.imul(record ^ this.indexSalt, 0x9e3779b1);
-    h ^= h >>> 15;
-    return h >>> 0;
-  }
+
 }

@@ -17,7 +17,7 @@
  *
  * Lines: each access is one 8 B item at a random place in its page, one line.
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import type { Workload, WorkloadSpec } from '../workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
@@ -78,6 +78,8 @@ export class PhaseWorkload implements Workload {
     const n = this.pageCount;
     const hot = this.hotPages;
     const per = this.accessesPerOp;
+    const hotThreshold = this.hotShare * 2 ** 32;
+    const order = this.order;
     let o = 0;
     let done = 0;
     while (done < ops) {
@@ -87,16 +89,16 @@ export class PhaseWorkload implements Workload {
       const start = (phase * hot) % n;
       for (let i = 0; i < chunk * per; i++) {
         let page: number;
-        if (rng.nextFloat() < this.hotShare) {
+        if (rng.nextU32() < hotThreshold) {
           let slot = start + rng.nextBelow(hot);
           if (slot >= n) slot -= n;
-          page = this.order[slot]!;
+          page = order[slot]!;
         } else {
           page = rng.nextBelow(n);
         }
         // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
         const w = rng.nextU32();
-        out[o] = encodeAccess(page, w < writeThreshold);
+        out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
         lines[o++] = w & 63;
       }
       done += chunk;

@@ -30,8 +30,9 @@ export class ZipfSampler {
   /** guide[g]: the first head rank whose cdf reaches g / guide.length of the head's weight. */
   private readonly guide: Uint32Array;
   private readonly headWeight: number;
-  /** Probability that a draw falls in the head. */
+  /** Probability that a draw falls in the head, and its inverse. */
   private readonly headShare: number;
+  private readonly perHeadShare: number;
   // Rejection-inversion over the tail, 1-based ranks [head + 1, n].
   private readonly hIntegralX1: number;
   private readonly hIntegralN: number;
@@ -56,6 +57,7 @@ export class ZipfSampler {
     }
     const a = this.head + 1; // first tail rank, 1-based
     this.headShare = this.head === n ? 1 : sum / (sum + harmonic(n, theta) - harmonic(this.head, theta));
+    this.perHeadShare = 1 / this.headShare;
     this.hIntegralX1 = this.hIntegral(a + 0.5) - this.h(a);
     this.hIntegralN = this.hIntegral(n + 0.5);
     this.squeeze = a + 1 - this.hIntegralInverse(this.hIntegral(a + 1.5) - this.h(a + 1));
@@ -66,10 +68,12 @@ export class ZipfSampler {
     const u = rng.nextFloat();
     if (u < this.headShare) {
       // Inverse CDF over the head: the guide table gives a start, a short scan finds the rank.
-      const target = (u / this.headShare) * this.headWeight;
+      const v = u * this.perHeadShare;
+      const target = v * this.headWeight;
       const cdf = this.cdf;
-      let k = this.guide[Math.floor((target / this.headWeight) * this.guide.length)]!;
-      while (cdf[k]! <= target && k < this.head - 1) k++;
+      const last = this.head - 1;
+      let k = this.guide[Math.floor(v * this.guide.length)]!;
+      while (k < last && cdf[k]! <= target) k++;
       return k;
     }
     return this.sampleTail(rng);
