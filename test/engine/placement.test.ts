@@ -4,8 +4,8 @@
  * Real engine, real sim host; only the sizes are small.
  */
 import assert from 'node:assert/strict';
-import { runExperiment, type ExperimentConfig } from '../../plugin/sim/experiment.js';
-import { makeWorkload } from '../../plugin/sim/workload-factory.js';
+import { runExperiment, type ExperimentConfig } from '../../plugin/sim/experiment/experiment.js';
+import { makeWorkload } from '../../plugin/sim/workloads/index.js';
 
 const MiB = 256; // pages
 

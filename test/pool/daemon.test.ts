@@ -4,7 +4,7 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolDaemon } from '../../plugin/pool/daemon.js';
 import { PoolClient } from '../../plugin/pool/client.js';
-import { VirtualClock } from '../../plugin/sim/virtual-clock.js';
+import { VirtualClock } from '../../plugin/sim/machine/virtual-clock.js';
 import { Peer, hello, messagesHandled, report, startDaemon, tempDir, until } from './helpers.js';
 
 /** GET over the daemon's Unix socket or TCP port. */

@@ -6,10 +6,10 @@
  */
 import assert from 'node:assert/strict';
 import { defaultEngineOptions } from '../../plugin/engine/run.js';
-import { SimMachine } from '../../plugin/sim/machine.js';
+import { SimMachine } from '../../plugin/sim/machine/machine.js';
 import { hmmvPoolPolicy } from '../../plugin/sim/policies/hmmv-pool.js';
-import { tierPreset } from '../../plugin/sim/tiers.js';
-import type { Workload } from '../../plugin/sim/workload.js';
+import { tierPreset } from '../../plugin/sim/machine/tiers.js';
+import type { Workload } from '../../plugin/sim/workloads/workload.js';
 import { createWorkload } from '../../plugin/sim/workloads/index.js';
 
 const PAGES = 16_384;

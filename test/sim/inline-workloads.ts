@@ -3,7 +3,7 @@
  * generators live in plugin/sim/workloads/). Not a test file itself.
  */
 import { xorshift32 as xorshift } from '../../plugin/sim/policies/rng.js';
-import { encodeAccess, type Workload } from '../../plugin/sim/workload.js';
+import { encodeAccess, type Workload } from '../../plugin/sim/workloads/workload.js';
 
 export { xorshift32 as xorshift } from '../../plugin/sim/policies/rng.js';
 

@@ -62,11 +62,11 @@
  * byte per cache line (16 MiB per GiB of DRAM) plus 5 bytes per guest page.
  */
 import { Tier } from '../../host/memory-host.js';
-import { idle, type Policy, type PolicyContext, type PolicyVmReport, type RunningPolicy } from '../policy.js';
-import type { AccessHook } from '../sim-host.js';
-import type { TierLoad } from '../tier-load.js';
-import { DRAM_RAND_READ_NS } from '../tiers.js';
-import { LINES_PER_PAGE, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workload.js';
+import { idle, type Policy, type PolicyContext, type PolicyVmReport, type RunningPolicy } from '../machine/policy.js';
+import type { AccessHook } from '../machine/sim-host.js';
+import type { PolicyTiers } from '../machine/policy.js';
+import { DRAM_RAND_READ_NS } from '../machine/tiers.js';
+import { LINES_PER_PAGE, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
 import { xorshift32 } from './rng.js';
 
 /** [MOON20] Extra latency of a DRAM-cache miss over a plain Optane access (the tag check in DRAM), ns. */
@@ -108,7 +108,7 @@ export class DirectMappedCache {
   private victimWrites = 0;
   private lastVictim = -1;
 
-  constructor(sets: number, frames: number, vmCount: number, private readonly load: TierLoad | undefined) {
+  constructor(sets: number, frames: number, vmCount: number, private readonly load: PolicyTiers | undefined) {
     if (!Number.isInteger(sets) || sets <= 0) {
       throw new Error(`Memory Mode needs DRAM to use as its cache: got ${sets} pages of host DRAM`);
     }
@@ -182,10 +182,8 @@ export class DirectMappedCache {
     }
     const load = this.load;
     if (load) {
-      load.sliceReads[Tier.DRAM]! += dramReads;
-      load.sliceWrites[Tier.DRAM]! += dramWrites;
-      load.sliceReads[Tier.NVM]! += nvmReads;
-      load.sliceWrites[Tier.NVM]! += this.victimWrites;
+      load.addTraffic(Tier.DRAM, dramReads, dramWrites);
+      load.addTraffic(Tier.NVM, nvmReads, this.victimWrites);
     }
     return firstHit;
   }
@@ -231,7 +229,7 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
     firstTouchDramPages: () => 0,
     start(context: PolicyContext): RunningPolicy {
       const { vms, load } = context;
-      const frameCount = load.capacityPages[Tier.NVM]!;
+      const frameCount = load.capacityPages(Tier.NVM);
       const cache = new DirectMappedCache(cachePages, frameCount, vms.length, load);
       const frames = assignFrames(vms.map((vm) => vm.pageCount), frameCount, seed);
       const dramIdleNs = DRAM_RAND_READ_NS;
@@ -257,14 +255,14 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
             return hit ? Tier.DRAM : Tier.NVM;
           },
         };
-        vm.host.accessHook = hook;
+        vm.host.setAccessHook(hook);
       });
       return {
         failure: idle.failure,
         async stop(): Promise<readonly PolicyVmReport[]> {
           const c = cache.counters;
           return vms.map((vm, i) => {
-            vm.host.accessHook = undefined;
+            vm.host.setAccessHook(undefined);
             const lines = c.lineHits[i]! + c.lineMisses[i]!;
             const accesses = c.accessHits[i]! + c.accessMisses[i]!;
             return {

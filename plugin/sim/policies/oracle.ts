@@ -12,9 +12,9 @@
  * guest runs past the forecast are served from wherever the pages are.
  */
 import { Tier } from '../../host/memory-host.js';
-import { DRAM_RAND_READ_NS } from '../tiers.js';
-import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../policy.js';
-import type { Workload } from '../workload.js';
+import { DRAM_RAND_READ_NS } from '../machine/tiers.js';
+import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
+import type { Workload } from '../workloads/workload.js';
 
 /** The oracle's window: HMM-V's default window (8 rounds of 25 ms, plugin/engine/run.ts). */
 export const ORACLE_WINDOW_NS = 200e6;
@@ -155,14 +155,18 @@ export function oraclePolicy(windowNs = ORACLE_WINDOW_NS): Policy {
           for (let k = 0; k < accesses.length; k++) c[accesses[k]! >>> 1]!++;
           predicted[i]! += accesses.length;
         });
-        const inDram = vms.map((vm) => Uint8Array.from(vm.host.tier, (t) => (t === Tier.DRAM ? 1 : 0)));
-        const chosen = hottestPlacement(counts, inDram, load.capacityPages[Tier.DRAM]!);
+        const inDram = vms.map((vm) => {
+          const d = new Uint8Array(vm.pageCount);
+          for (let p = 0; p < vm.pageCount; p++) if (vm.host.tierOf(p) === Tier.DRAM) d[p] = 1;
+          return d;
+        });
+        const chosen = hottestPlacement(counts, inDram, load.capacityPages(Tier.DRAM));
         // Moves are free (no traffic, no time). Demote unchosen pages only as far as promotions need room,
         // so DRAM the window does not need keeps what it holds.
         let promotions = 0;
         vms.forEach((vm, i) => {
           const want = chosen[i]!;
-          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tier[p] === Tier.NVM) promotions++;
+          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tierOf(p) === Tier.NVM) promotions++;
         });
         let toFree = promotions - load.freePages(Tier.DRAM);
         for (const pass of [0, 1]) {
@@ -171,18 +175,18 @@ export function oraclePolicy(windowNs = ORACLE_WINDOW_NS): Policy {
             const c = counts[i]!;
             const host = vm.host;
             for (let p = 0; p < vm.pageCount && toFree > 0; p++) {
-              if (host.tier[p] !== Tier.DRAM || want[p] === 1 || (pass === 0 && c[p]! > 0)) continue;
+              if (host.tierOf(p) !== Tier.DRAM || want[p] === 1 || (pass === 0 && c[p]! > 0)) continue;
               if (host.relocate(p, Tier.NVM, false)) toFree--;
             }
           });
         }
         vms.forEach((vm, i) => {
           const want = chosen[i]!;
-          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tier[p] === Tier.NVM) vm.host.relocate(p, Tier.DRAM, false);
+          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tierOf(p) === Tier.NVM) vm.host.relocate(p, Tier.DRAM, false);
         });
         vms.forEach((vm, i) => {
           const c = counts[i]!;
-          for (let p = 0; p < vm.pageCount; p++) if (vm.host.tier[p] === Tier.DRAM) coveredByDram[i]! += c[p]!;
+          for (let p = 0; p < vm.pageCount; p++) if (vm.host.tierOf(p) === Tier.DRAM) coveredByDram[i]! += c[p]!;
         });
         windows.n++;
       };

@@ -31,7 +31,7 @@
  * while edge pages are read about uniformly: a walk uses every edge equally
  * often, since it visits a vertex in proportion to its degree.
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { encodeAccess, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, type ParamSpec } from './params.js';
 import { Prng } from './prng.js';
 import { ZipfSampler, harmonic } from './zipf.js';

@@ -22,7 +22,7 @@
  * reads one line and later writes that line back (the store hits the line the
  * load brought in: a write-back only, no second miss).
  */
-import { WRITE_BACK_ONLY, type Workload, type WorkloadSpec } from '../workload.js';
+import { WRITE_BACK_ONLY, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';

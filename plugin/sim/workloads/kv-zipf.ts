@@ -26,7 +26,7 @@
  * handling of an in-process store with no network: MICA-class stores serve a
  * few million requests per second per core), 2 accesses (index slot + record).
  */
-import { encodeAccess, lineSpan, type Workload, type WorkloadSpec } from '../workload.js';
+import { encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';

@@ -17,7 +17,7 @@
  *
  * Lines: each access is one 8 B item at a random place in its page, one line.
  */
-import type { Workload, WorkloadSpec } from '../workload.js';
+import type { Workload, WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';

@@ -11,7 +11,7 @@
  * One operation: 2 accesses, each a write with probability writeShare; 100 ns of CPU.
  * Each access is one 8 B item at a random place in its page: one line.
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { encodeAccess, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';

@@ -21,7 +21,7 @@
  * the prefetched ones (16 lines per access at the default 4), so a scanned
  * page moves all 64 lines.
  */
-import { LINES_PER_PAGE, encodeAccess, lineSpan, type Workload, type WorkloadSpec } from '../workload.js';
+import { LINES_PER_PAGE, encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { Prng } from './prng.js';
 

@@ -1,4 +1,4 @@
-import type { Workload } from '../../../plugin/sim/workload.js';
+import type { Workload } from '../../../plugin/sim/workloads/workload.js';
 
 /** The next `ops` operations of `w` as a fresh array (their line descriptors dropped). */
 export function take(w: Workload, ops: number): Uint32Array {

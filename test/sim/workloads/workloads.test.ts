@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { LINE_DESCRIPTORS, accessIsWrite, accessPage, isWriteBackOnly, spanFirstLine, spanLineCount } from '../../../plugin/sim/workload.js';
+import { LINE_DESCRIPTORS, accessIsWrite, accessPage, isWriteBackOnly, spanFirstLine, spanLineCount } from '../../../plugin/sim/workloads/workload.js';
 import { GraphWorkload } from '../../../plugin/sim/workloads/graph.js';
 import { GupsWorkload } from '../../../plugin/sim/workloads/gups.js';
 import { WORKLOAD_KINDS, createWorkload, describeWorkloadKinds } from '../../../plugin/sim/workloads/index.js';

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { Tier } from '../../plugin/host/memory-host.js';
-import { TierLoad, latencyIndex } from '../../plugin/sim/tier-load.js';
-import { loadedLatencyFactor, tierPreset, OPTANE_RAND_READ_NS, DRAM_RAND_READ_NS } from '../../plugin/sim/tiers.js';
-import { SimMachine } from '../../plugin/sim/machine.js';
-import { allDramPolicy } from '../../plugin/sim/policies/all-dram.js';
-import { unmanagedPolicy } from '../../plugin/sim/policies/unmanaged.js';
-import { hotColdWorkload } from './inline-workloads.js';
+import { Tier } from '../../../plugin/host/memory-host.js';
+import { TierLoad, latencyIndex } from '../../../plugin/sim/machine/tier-load.js';
+import { loadedLatencyFactor, tierPreset, OPTANE_RAND_READ_NS, DRAM_RAND_READ_NS } from '../../../plugin/sim/machine/tiers.js';
+import { SimMachine } from '../../../plugin/sim/machine/machine.js';
+import { allDramPolicy } from '../../../plugin/sim/policies/all-dram.js';
+import { unmanagedPolicy } from '../../../plugin/sim/policies/unmanaged.js';
+import { hotColdWorkload } from '../inline-workloads.js';
 
-describe('sim/tiers', () => {
+describe('sim/machine/tiers', () => {
   it('idle latencies are the published ones and the slow tier is slower', () => {
     const optane = tierPreset('optane');
     assert.equal(optane.tiers[Tier.DRAM].randReadNs, DRAM_RAND_READ_NS);
@@ -73,7 +73,7 @@ describe('sim/tiers', () => {
   });
 });
 
-describe('sim/tier-load copies', () => {
+describe('sim/machine/tier-load copies', () => {
   it('a copy slows down when its destination tier is busy, but never stops', () => {
     const load = new TierLoad(tierPreset('optane'), 100, 100);
     assert.equal(load.copyBytesPerSec(Tier.DRAM, Tier.NVM, 4e9), 4e9, 'idle tiers: full speed');

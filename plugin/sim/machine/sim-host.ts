@@ -25,12 +25,11 @@ import {
   TIER_NAMES,
   type DirtyLogDrain,
   type GuestRamRegion,
-  type MemoryHost,
   type MigrationResult,
   type TierUsage,
-} from '../host/memory-host.js';
-import { createBitmap, popcount32, type Bitmap } from '../util/bitmap.js';
-import type { Clock } from '../util/clock.js';
+} from '../../host/memory-host.js';
+import { createBitmap, popcount32, type Bitmap } from '../../util/bitmap.js';
+import type { Clock } from '../../util/clock.js';
 import {
   DEFAULT_COPY_BYTES_PER_SEC,
   DEFAULT_MAX_RECOPIES,
@@ -43,6 +42,7 @@ import {
   TLB_FLUSH_NS_PER_VCPU,
 } from './costs.js';
 import type { TierLoad } from './tier-load.js';
+import type { PolicyHost } from './policy.js';
 
 export const PAGE_SIZE_BYTES = 4096;
 /** tier[] value of a page the guest has not touched yet (no host memory behind it). */
@@ -113,7 +113,7 @@ export interface SimHostCounters {
   maxPauseNs: number;
 }
 
-export class SimHost implements MemoryHost {
+export class SimHost implements PolicyHost {
   readonly kind = 'sim';
   readonly pageSizeBytes = PAGE_SIZE_BYTES;
   readonly name: string;
@@ -291,6 +291,28 @@ export class SimHost implements MemoryHost {
       else this.counters.migratedToNvm++;
     }
     return true;
+  }
+
+  // ---------------------------------------------------------------- what policies see (PolicyHost)
+
+  tierOf(page: number): number {
+    return this.tier[page]!;
+  }
+
+  pagesOn(tier: Tier): number {
+    return this.vmTierPages[tier]!;
+  }
+
+  isAccessed(page: number): boolean {
+    return (this.accessed[page >>> 5]! & (1 << (page & 31))) !== 0;
+  }
+
+  clearAccessed(page: number): void {
+    this.accessed[page >>> 5]! &= ~(1 << (page & 31));
+  }
+
+  setAccessHook(hook: AccessHook | undefined): void {
+    this.accessHook = hook;
   }
 
   /** All management CPU time charged so far that counts as tracking (scans, flushes, PML). */
@@ -498,7 +520,7 @@ export class SimHost implements MemoryHost {
     return [Tier.DRAM, Tier.NVM].map((t) => ({
       tier: t,
       name: TIER_NAMES[t],
-      capacityPages: this.load.capacityPages[t]!,
+      capacityPages: this.load.capacityPages(t),
       usedPages: this.load.usedPages[t]!,
       vmPages: this.vmTierPages[t]!,
     }));

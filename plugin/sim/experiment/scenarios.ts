@@ -14,8 +14,8 @@
  * runs once per policy with the same VMs and seeds.
  */
 import type { ExperimentConfig } from './experiment.js';
-import { createTraceWorkload } from './trace/replay.js';
-import { PAGE_SIZE_BYTES } from './sim-host.js';
+import { createTraceWorkload } from '../workloads/trace-replay.js';
+import { PAGE_SIZE_BYTES } from '../machine/sim-host.js';
 
 const MiB = 1 << 20;
 
@@ -132,7 +132,7 @@ export function tracesScenario(o: ScenarioOptions = {}): Scenario {
     policies: o.policies ?? ALL_POLICIES,
     cases: traces.map((path, i) => {
       const label = (path.split('/').pop() ?? path).replace(/\.trace(\.gz)?$/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
-      // The pages the trace touches (a sparse trace is renumbered densely, trace/replay.ts).
+      // The pages the trace touches (a sparse trace is renumbered densely, workloads/trace-replay.ts).
       const footprint = createTraceWorkload({ kind: `trace:${path}`, pageCount: 0, seed: 0 }).pageCount;
       return {
         id: `trace${i}-${label}`,

@@ -11,7 +11,7 @@
  * built once per tier preset (2 x 32 KiB), so the runner's hot loop does two
  * loads per access instead of this arithmetic.
  */
-import { LINE_BYTES, LINE_DESCRIPTORS, isWriteBackOnly, spanFirstLine, spanLineCount } from './workload.js';
+import { LINE_BYTES, LINE_DESCRIPTORS, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
 import type { TierPreset } from './tiers.js';
 
 /** Index bit of a write in the traffic tables (above the 13 descriptor bits). */

@@ -4,6 +4,7 @@
  * loaded latency every VM sees in the next slice (tiers.ts has the curve).
  */
 import { buildTrafficTables, type TrafficTables } from './line-traffic.js';
+import type { PolicyTiers } from './policy.js';
 import { CACHE_LINE_BYTES, MAX_UTILISATION, loadedLatencyFactor, type TierPreset } from './tiers.js';
 
 /** Index into `latencyNs`: tier * 2 + (sequential ? 0 : 1). */
@@ -36,9 +37,10 @@ export function settlingUtilisation(k: number): number {
 /** A copy gets at least this share of its nominal bandwidth however loaded the tiers are. */
 export const MIN_COPY_SHARE = 0.05;
 
-export class TierLoad {
+export class TierLoad implements PolicyTiers {
   readonly preset: TierPreset;
-  readonly capacityPages: Float64Array;
+  /** Pages per tier. */
+  readonly capacity: Float64Array;
   readonly usedPages = new Float64Array(2);
   /**
    * Guest media traffic per tier in the current slice, in 64 B units (an
@@ -81,7 +83,7 @@ export class TierLoad {
     if (!(trafficScale > 0)) throw new Error(`traffic scale must be positive, got ${trafficScale}`);
     this.preset = preset;
     this.trafficScale = trafficScale;
-    this.capacityPages = Float64Array.of(dramPages, nvmPages);
+    this.capacity = Float64Array.of(dramPages, nvmPages);
     this.traffic = buildTrafficTables(preset);
     this.setLatencies();
   }
@@ -93,8 +95,17 @@ export class TierLoad {
     this.peakUtilisation.fill(0);
   }
 
+  capacityPages(tier: number): number {
+    return this.capacity[tier]!;
+  }
+
   freePages(tier: number): number {
-    return this.capacityPages[tier]! - this.usedPages[tier]!;
+    return this.capacity[tier]! - this.usedPages[tier]!;
+  }
+
+  addTraffic(tier: number, readUnits: number, writeUnits: number): void {
+    this.sliceReads[tier]! += readUnits;
+    this.sliceWrites[tier]! += writeUnits;
   }
 
   /**

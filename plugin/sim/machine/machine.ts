@@ -6,14 +6,14 @@
  * loaded latency, then due timers fire (the engines run) before the next slice.
  */
 import { setMaxListeners } from 'node:events';
-import { Tier } from '../host/memory-host.js';
+import { Tier } from '../../host/memory-host.js';
 import type { Policy, PolicyVm, PolicyVmReport } from './policy.js';
 import { SimHost, UNALLOCATED } from './sim-host.js';
 import { TierLoad } from './tier-load.js';
 import type { TierPreset } from './tiers.js';
 import { VirtualClock } from './virtual-clock.js';
 import { VmRunner, type VmRunStats } from './vm-runner.js';
-import type { Workload } from './workload.js';
+import type { Workload } from '../workloads/workload.js';
 
 export const DEFAULT_SLICE_NS = 1e6;
 
@@ -266,8 +266,8 @@ export class SimMachine {
     return {
       policy: this.policy.name,
       durationNs,
-      dramPages: this.load.capacityPages[Tier.DRAM]!,
-      nvmPages: this.load.capacityPages[Tier.NVM]!,
+      dramPages: this.load.capacityPages(Tier.DRAM),
+      nvmPages: this.load.capacityPages(Tier.NVM),
       vms,
       tiers: [Tier.DRAM, Tier.NVM].map((t) => ({
         name: this.config.preset.tiers[t]!.name,

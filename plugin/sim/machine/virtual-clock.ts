@@ -5,7 +5,7 @@
  * waits again before firing the next one. Nothing depends on the wall clock, so
  * a run is deterministic.
  */
-import type { Clock } from '../util/clock.js';
+import type { Clock } from '../../util/clock.js';
 
 interface Timer {
   readonly at: number;

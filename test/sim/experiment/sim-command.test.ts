@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const CLI = fileURLToPath(new URL('../../plugin/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../plugin/cli.js', import.meta.url));
 
 interface CliRun {
   code: number | null;
@@ -33,7 +33,7 @@ function hmmv(args: string[]): Promise<CliRun> {
 /** A small, fast co-run (4 VMs x 8 MiB, 0.2 s simulated). */
 const SMALL = ['--vm-size', '8', '--duration', '0.2', '--warmup', '0.01', '--seed', '3'];
 
-describe('sim/commands (hmmv sim)', () => {
+describe('sim/experiment: hmmv sim', () => {
   let dir: string;
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'hmmv-sim-test-'));

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { Tier } from '../../../plugin/host/memory-host.js';
 import { assignFrames, DirectMappedCache, MEMORY_MODE_MISS_PENALTY_NS, memoryModePolicy } from '../../../plugin/sim/policies/memory-mode.js';
 import { xorshift32 } from '../../../plugin/sim/policies/rng.js';
-import { TierLoad } from '../../../plugin/sim/tier-load.js';
-import { tierPreset } from '../../../plugin/sim/tiers.js';
-import { SimMachine } from '../../../plugin/sim/machine.js';
-import { encodeAccess, lineSpan, writeBackSpan } from '../../../plugin/sim/workload.js';
+import { TierLoad } from '../../../plugin/sim/machine/tier-load.js';
+import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
+import { SimMachine } from '../../../plugin/sim/machine/machine.js';
+import { encodeAccess, lineSpan, writeBackSpan } from '../../../plugin/sim/workloads/workload.js';
 import { guestAccess, startHarness } from './harness.js';
 
 const SETS = 8;
@@ -66,7 +66,7 @@ function referenceAccess(state: Map<number, { frame: number; dirty: boolean }>, 
   return t;
 }
 
-describe('sim/baselines/memory-mode: the line cache', () => {
+describe('sim/policies/memory-mode: the line cache', () => {
   it('caches 64 B lines, not pages: another line of a cached frame misses', () => {
     const { traffic } = setup();
     assert.equal(traffic(3, 5, 1).hit, false, 'cold miss');
@@ -140,11 +140,11 @@ describe('sim/baselines/memory-mode: the line cache', () => {
   });
 });
 
-describe('sim/baselines/memory-mode: the policy', () => {
+describe('sim/policies/memory-mode: the policy', () => {
   it('DRAM is not memory (every page in NVM), misses pay the tag check, co-running VMs share the cache', async () => {
     const policy = memoryModePolicy(1);
     const h = await startHarness(policy, { vms: 2, pageCount: 64, dramPages: 16, nvmPages: 128, firstTouchDram: Infinity });
-    assert.equal(h.load.capacityPages[Tier.DRAM], 0);
+    assert.equal(h.load.capacityPages(Tier.DRAM), 0);
     assert.ok(h.hosts.every((host) => host.vmTierPages[Tier.NVM] === 64));
     const whole = lineSpan(0, 64);
     // VM 0 loops over 8 whole pages: after the first pass they hit unless VM 1 evicts them.
@@ -166,7 +166,7 @@ describe('sim/baselines/memory-mode: the policy', () => {
   });
 });
 
-describe('sim/baselines/memory-mode: against published Memory Mode behaviour', () => {
+describe('sim/policies/memory-mode: against published Memory Mode behaviour', () => {
   /**
    * A pointer chase (one thread, dependent random reads of single lines,
    * uniform over a working set) in Memory Mode, as Moon et al. (JOK 2020)

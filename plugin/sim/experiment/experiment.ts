@@ -5,11 +5,12 @@
  * Results hold simulated figures only (no wall-clock times), so a fixed seed
  * gives identical JSON.
  */
-import type { EngineOptions } from '../engine/run.js';
-import { SimMachine, validateMachine, type MachineResult, type SimVmConfig } from './machine.js';
-import { createPolicy } from './policies/index.js';
-import { tierPreset } from './tiers.js';
-import type { Workload, WorkloadSpec } from './workload.js';
+import type { EngineOptions } from '../../engine/run.js';
+import { SimMachine, validateMachine, type MachineResult, type SimVmConfig } from '../machine/machine.js';
+import { createPolicy } from '../policies/index.js';
+import { tierPreset } from '../machine/tiers.js';
+import { geomean } from '../report/summary.js';
+import type { Workload, WorkloadSpec } from '../workloads/workload.js';
 
 export interface ExperimentVm {
   readonly name: string;
@@ -159,9 +160,3 @@ export function summarise(runs: readonly MachineResult[]): ExperimentSummary {
   };
 }
 
-function geomean(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  let logSum = 0;
-  for (const v of values) logSum += Math.log(v);
-  return Math.exp(logSum / values.length);
-}

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { Tier } from '../../plugin/host/memory-host.js';
-import { buildTrafficTables, mediaBlocks, trafficIndex } from '../../plugin/sim/line-traffic.js';
-import { SimMachine } from '../../plugin/sim/machine.js';
-import { unmanagedPolicy } from '../../plugin/sim/policies/unmanaged.js';
-import { xorshift32 } from '../../plugin/sim/policies/rng.js';
-import { tierPreset } from '../../plugin/sim/tiers.js';
-import { encodeAccess, lineSpan, writeBackSpan, type Workload } from '../../plugin/sim/workload.js';
+import { Tier } from '../../../plugin/host/memory-host.js';
+import { buildTrafficTables, mediaBlocks, trafficIndex } from '../../../plugin/sim/machine/line-traffic.js';
+import { SimMachine } from '../../../plugin/sim/machine/machine.js';
+import { unmanagedPolicy } from '../../../plugin/sim/policies/unmanaged.js';
+import { xorshift32 } from '../../../plugin/sim/policies/rng.js';
+import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
+import { encodeAccess, lineSpan, writeBackSpan, type Workload } from '../../../plugin/sim/workloads/workload.js';
 
-describe('sim/line-traffic: what an access costs each tier', () => {
+describe('sim/machine/line-traffic: what an access costs each tier', () => {
   const { readUnits, writeUnits } = buildTrafficTables(tierPreset('optane'));
   const cost = (tier: number, write: boolean, d: number) => [readUnits[trafficIndex(tier, write, d)], writeUnits[trafficIndex(tier, write, d)]];
 

@@ -1,5 +1,5 @@
 /** The experiment as a text table and a one-line verdict, for the terminal. */
-import type { ExperimentResult } from './experiment.js';
+import type { ExperimentResult } from '../experiment/experiment.js';
 
 const fmtOps = (v: number): string =>
   v >= 1e9 ? `${(v / 1e9).toFixed(2)}G` : v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(0);

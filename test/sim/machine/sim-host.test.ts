@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { MigrationOutcome, Tier, type MigrationResult } from '../../plugin/host/memory-host.js';
-import { bitmapFill, bitmapGet, bitmapSet, createBitmap } from '../../plugin/util/bitmap.js';
-import { PML_BUFFER_ENTRIES, TLB_FLUSH_NS_PER_VCPU, SCAN_NS_PER_PAGE } from '../../plugin/sim/costs.js';
-import { SimMachine } from '../../plugin/sim/machine.js';
-import type { Policy } from '../../plugin/sim/policy.js';
-import { SimHost } from '../../plugin/sim/sim-host.js';
-import { TierLoad } from '../../plugin/sim/tier-load.js';
-import { tierPreset } from '../../plugin/sim/tiers.js';
-import { VirtualClock } from '../../plugin/sim/virtual-clock.js';
-import { encodeAccess, type Workload } from '../../plugin/sim/workload.js';
-import { xorshift } from './inline-workloads.js';
+import { MigrationOutcome, Tier, type MigrationResult } from '../../../plugin/host/memory-host.js';
+import { bitmapFill, bitmapGet, bitmapSet, createBitmap } from '../../../plugin/util/bitmap.js';
+import { PML_BUFFER_ENTRIES, TLB_FLUSH_NS_PER_VCPU, SCAN_NS_PER_PAGE } from '../../../plugin/sim/machine/costs.js';
+import { SimMachine } from '../../../plugin/sim/machine/machine.js';
+import type { Policy } from '../../../plugin/sim/machine/policy.js';
+import { SimHost } from '../../../plugin/sim/machine/sim-host.js';
+import { TierLoad } from '../../../plugin/sim/machine/tier-load.js';
+import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
+import { VirtualClock } from '../../../plugin/sim/machine/virtual-clock.js';
+import { encodeAccess, type Workload } from '../../../plugin/sim/workloads/workload.js';
+import { xorshift } from '../inline-workloads.js';
 
 function newHost(pageCount: number, opts: { hostLogEntries?: number; vcpus?: number; dram?: number } = {}) {
   const load = new TierLoad(tierPreset('optane'), opts.dram ?? pageCount, pageCount);
@@ -35,7 +35,7 @@ function guestWrite(host: SimHost, page: number, vcpu = 0): void {
   }
 }
 
-describe('sim/sim-host', () => {
+describe('sim/machine/sim-host', () => {
   it('test-and-clear reports and clears only the scanned pages, and charges scan time and a TLB flush', async () => {
     const { host } = newHost(100, { vcpus: 2 });
     for (const p of [3, 40, 77]) guestWrite(host, p);
@@ -208,7 +208,7 @@ function pingPongPolicy(batchPages: number, results: MigrationResult[]): Policy 
   };
 }
 
-describe('sim/sim-host migration under concurrent writes', () => {
+describe('sim/machine/sim-host migration under concurrent writes', () => {
   it('never loses a write: every page holds exactly the writes the guest made, while pages are recopied and some reported Busy', async () => {
     const pageCount = 4096;
     const writer = recordingWriter(pageCount, pageCount, 7);
@@ -266,7 +266,7 @@ describe('sim/sim-host migration under concurrent writes', () => {
   });
 });
 
-describe('sim/sim-host management costs', () => {
+describe('sim/machine/sim-host management costs', () => {
   /** A policy that test-and-clears every page's accessed bit every `everyNs`. */
   const scanner = (everyNs: number): Policy => ({
     name: 'scanner',

@@ -5,7 +5,7 @@ import { guestAccess, startHarness } from './harness.js';
 
 const MS = 1e6;
 
-describe('sim/baselines/numa-balancing', () => {
+describe('sim/policies/numa-balancing', () => {
   it('marks only slow-tier pages and charges each hint fault to the VM', async () => {
     const h = await startHarness(numaBalancingPolicy(), { vms: 1, pageCount: 1024, dramPages: 512, nvmPages: 2048, firstTouchDram: 256 });
     const host = h.hosts[0]!;

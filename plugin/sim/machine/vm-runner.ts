@@ -18,8 +18,8 @@
  *
  * Cost per access: a handful of typed-array loads and stores, no allocation.
  */
-import type { Workload } from './workload.js';
-import { WRITE_BACK_ONLY } from './workload.js';
+import type { Workload } from '../workloads/workload.js';
+import { WRITE_BACK_ONLY } from '../workloads/workload.js';
 import type { AccessHook, SimHost } from './sim-host.js';
 import type { TierLoad } from './tier-load.js';
 import { TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';

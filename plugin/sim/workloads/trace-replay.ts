@@ -22,11 +22,11 @@
  * operation: the header's cpu_ns_per_op (the lackey converter derives it from
  * the instruction count), else 50 ns.
  */
-import { LINES_PER_PAGE, encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
-import { Params, checkOutput, type ParamSpec } from '../workloads/params.js';
-import { Prng } from '../workloads/prng.js';
-import { readTraceFile } from './reader.js';
-import type { TraceData } from './trace-data.js';
+import { LINES_PER_PAGE, encodeAccess, type Workload, type WorkloadSpec } from './workload.js';
+import { Params, checkOutput, type ParamSpec } from './params.js';
+import { Prng } from './prng.js';
+import { readTraceFile } from '../trace/reader.js';
+import type { TraceData } from '../trace/trace-data.js';
 
 export const TRACE_PARAMS: readonly ParamSpec[] = [
   { name: 'file', text: true, description: "trace file (also given as the kind 'trace:<file>')" },

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { runExperiment, prepareExperiment, type ExperimentConfig } from '../../plugin/sim/experiment.js';
-import { makeWorkload } from '../../plugin/sim/workload-factory.js';
-import type { WorkloadSpec } from '../../plugin/sim/workload.js';
-import { hotColdWorkload } from './inline-workloads.js';
+import { runExperiment, prepareExperiment, type ExperimentConfig } from '../../../plugin/sim/experiment/experiment.js';
+import { makeWorkload } from '../../../plugin/sim/workloads/index.js';
+import type { WorkloadSpec } from '../../../plugin/sim/workloads/workload.js';
+import { hotColdWorkload } from '../inline-workloads.js';
 
 const small = (overrides: Partial<ExperimentConfig> = {}): ExperimentConfig => ({
   preset: 'optane',
@@ -24,7 +24,7 @@ const small = (overrides: Partial<ExperimentConfig> = {}): ExperimentConfig => (
 const hotCold = (spec: WorkloadSpec) =>
   hotColdWorkload({ pageCount: spec.pageCount, hotPages: spec.pageCount / 10, hotShare: 0.9, writeShare: 0.2, seed: spec.seed });
 
-describe('sim/experiment', () => {
+describe('sim/experiment: experiment', () => {
   it('gives the same JSON twice for the same seed, and different JSON for another seed', async () => {
     const first = JSON.stringify(await runExperiment(small(), makeWorkload));
     const second = JSON.stringify(await runExperiment(small(), makeWorkload));

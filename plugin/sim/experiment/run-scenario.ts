@@ -7,11 +7,11 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { prepareExperiment } from '../experiment.js';
-import type { MachineResult } from '../machine.js';
-import { writeOutputs } from '../output.js';
-import type { Scenario, ScenarioCase } from '../scenarios.js';
-import { makeWorkload } from '../workload-factory.js';
+import { prepareExperiment } from './experiment.js';
+import type { MachineResult } from '../machine/machine.js';
+import { writeOutputs } from './output.js';
+import type { Scenario, ScenarioCase } from './scenarios.js';
+import { makeWorkload } from '../workloads/index.js';
 
 export interface CaseRun {
   readonly caseId: string;

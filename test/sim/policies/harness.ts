@@ -2,11 +2,11 @@
  * Drives a policy by hand for the baselines' tests: sim hosts on one tier load
  * and a virtual clock, no VM runner (the tests play the guest's accesses).
  */
-import { SimHost } from '../../../plugin/sim/sim-host.js';
-import { TierLoad } from '../../../plugin/sim/tier-load.js';
-import { tierPreset } from '../../../plugin/sim/tiers.js';
-import { VirtualClock } from '../../../plugin/sim/virtual-clock.js';
-import type { Policy, PolicyVm, PolicyVmReport, RunningPolicy } from '../../../plugin/sim/policy.js';
+import { SimHost } from '../../../plugin/sim/machine/sim-host.js';
+import { TierLoad } from '../../../plugin/sim/machine/tier-load.js';
+import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
+import { VirtualClock } from '../../../plugin/sim/machine/virtual-clock.js';
+import type { Policy, PolicyVm, PolicyVmReport, RunningPolicy } from '../../../plugin/sim/machine/policy.js';
 
 export interface Harness {
   readonly clock: VirtualClock;

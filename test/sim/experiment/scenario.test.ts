@@ -3,13 +3,13 @@ import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { POLICY_NAMES } from '../../../plugin/sim/policies/index.js';
-import { runScenarioCommand } from '../../../plugin/sim/report/commands.js';
-import { runScenario } from '../../../plugin/sim/report/run-scenario.js';
-import { ALL_POLICIES, scenario } from '../../../plugin/sim/scenarios.js';
+import { runScenarioCommand } from '../../../plugin/sim/experiment/scenario-command.js';
+import { runScenario } from '../../../plugin/sim/experiment/run-scenario.js';
+import { ALL_POLICIES, scenario } from '../../../plugin/sim/experiment/scenarios.js';
 
 const base = { warmup: 0.02, seed: 1, preset: 'optane', trafficScale: 8, trace: [] as string[], fresh: false, quiet: true };
 
-describe('sim/baselines/scenarios and report', function () {
+describe('sim/experiment: scenarios and report', function () {
   this.timeout(180_000);
   let dir = '';
   beforeEach(async () => {

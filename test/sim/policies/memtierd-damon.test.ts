@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Tier } from '../../../plugin/host/memory-host.js';
 import { damonPolicy, feedLoopNextInput } from '../../../plugin/sim/policies/damon.js';
 import { heatClass, MEMTIERD_E2E_IDLEPAGE_CONFIG, MEMTIERD_SAMPLE_CONFIG, memtierdPolicy, nextHeat } from '../../../plugin/sim/policies/memtierd.js';
-import type { SimHost } from '../../../plugin/sim/sim-host.js';
+import type { SimHost } from '../../../plugin/sim/machine/sim-host.js';
 import { startHarness, type Harness } from './harness.js';
 
 const MS = 1e6;
@@ -15,7 +15,7 @@ async function touchUntil(h: Harness, host: SimHost, pages: readonly number[], u
   }
 }
 
-describe('sim/baselines/memtierd', () => {
+describe('sim/policies/memtierd', () => {
   it('heat = min(max, accesses/pages + old x retention^dt), classes split [0, max] evenly', () => {
     const c = MEMTIERD_SAMPLE_CONFIG; // heatmax 0.001, retention 0.99, 4 classes
     assert.equal(nextHeat(c, 0, 0, 512, 1), 0);
@@ -41,7 +41,7 @@ describe('sim/baselines/memtierd', () => {
   });
 });
 
-describe('sim/baselines/damon', () => {
+describe('sim/policies/damon', () => {
   it("the quota feedback loop grows below the goal, shrinks above it, and resets when far over", () => {
     assert.equal(feedLoopNextInput(20000, 5000), 30000, 'half the goal: +50%');
     assert.equal(feedLoopNextInput(20000, 15000), 10000, 'over by 50%: -50%, not below the minimum');

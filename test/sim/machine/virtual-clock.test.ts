@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { VirtualClock } from '../../plugin/sim/virtual-clock.js';
+import { VirtualClock } from '../../../plugin/sim/machine/virtual-clock.js';
 
-describe('sim/virtual-clock', () => {
+describe('sim/machine/virtual-clock', () => {
   it('fires timers in time order, ties in the order they were set, and lets each waiter run before the next', async () => {
     const clock = new VirtualClock();
     const log: string[] = [];

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
-import { SimMachine } from '../../../plugin/sim/machine.js';
+import { SimMachine } from '../../../plugin/sim/machine/machine.js';
 import { createPolicy } from '../../../plugin/sim/policies/index.js';
 import { hottestPlacement, LookaheadWorkload } from '../../../plugin/sim/policies/oracle.js';
-import { tierPreset } from '../../../plugin/sim/tiers.js';
+import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
 import { hotColdWorkload, xorshift } from '../inline-workloads.js';
 
 /** Accesses a placement serves from DRAM. */
 const covered = (counts: Uint32Array[], chosen: Uint8Array[]): number =>
   counts.reduce((s, c, v) => s + c.reduce((t, n, p) => t + (chosen[v]![p] === 1 ? n : 0), 0), 0);
 
-describe('sim/baselines/oracle', () => {
+describe('sim/policies/oracle', () => {
   it('its placement covers at least as many of the window accesses as any placement of the same DRAM size', () => {
     const next = xorshift(42);
     for (let trial = 0; trial < 200; trial++) {

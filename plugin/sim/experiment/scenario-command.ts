@@ -1,18 +1,18 @@
 /**
- * `hmmv scenario <name>`: runs a named scenario (plugin/sim/scenarios.ts) under
+ * `hmmv scenario <name>`: runs a named scenario (experiment/scenarios.ts) under
  * every policy and writes a report folder: results.json (every run and the
  * derived tables), SVG charts and summary.md. Saved runs are reused, so a
  * scenario can be resumed or extended with --policies.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { createRunProgress } from '../../util/progress.js';
-import { writeOutputs } from '../output.js';
+import { writeOutputs } from './output.js';
 import { POLICY_NAMES } from '../policies/index.js';
-import { scenario, SCENARIOS, type Scenario, type ScenarioOptions } from '../scenarios.js';
-import { coRunMarkdown, MODEL_NOTES, scenarioHeader, sweepMarkdown, trackingMarkdown } from './markdown.js';
+import { scenario, SCENARIOS, type Scenario, type ScenarioOptions } from './scenarios.js';
+import { coRunMarkdown, MODEL_NOTES, scenarioHeader, sweepMarkdown, trackingMarkdown } from '../report/markdown.js';
 import { runScenario, type CaseRun } from './run-scenario.js';
-import { coRunTable, sweepCurves, trackingTable } from './summary.js';
-import { slowdownBars, sweepChart } from './svg.js';
+import { coRunTable, sweepCurves, trackingTable } from '../report/summary.js';
+import { slowdownBars, sweepChart } from '../report/svg.js';
 
 interface ScenarioCliOptions {
   duration: number;

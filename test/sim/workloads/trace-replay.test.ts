@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accessIsWrite, accessPage, spanFirstLine, spanLineCount } from '../../../plugin/sim/workload.js';
-import { TRACE_PARAMS, TraceReplayWorkload } from '../../../plugin/sim/trace/replay.js';
+import { accessIsWrite, accessPage, spanFirstLine, spanLineCount } from '../../../plugin/sim/workloads/workload.js';
+import { TRACE_PARAMS, TraceReplayWorkload } from '../../../plugin/sim/workloads/trace-replay.js';
 import { parseTrace } from '../../../plugin/sim/trace/reader.js';
 import { createWorkload } from '../../../plugin/sim/workloads/index.js';
 import { Params } from '../../../plugin/sim/workloads/params.js';
@@ -34,7 +34,7 @@ function tally(accesses: Uint32Array): Map<number, [number, number]> {
   return m;
 }
 
-describe('sim/trace: replay as a workload', () => {
+describe('sim/workloads/trace-replay: replay as a workload', () => {
   let dir = '';
   let file = '';
   before(() => {
@@ -142,7 +142,7 @@ function paramsFor(): Params {
   return new Params('trace', TRACE_PARAMS, undefined);
 }
 
-describe('sim/trace: the traces of real programs in traces/', () => {
+describe('sim/workloads/trace-replay: the traces of real programs in traces/', () => {
   const root = join(dirname(fileURLToPath(import.meta.url)), '../../../..', 'traces');
   for (const name of ['sort', 'gzip', 'kvstore']) {
     it(`${name}.trace.gz loads, is small, and replays within its footprint`, () => {

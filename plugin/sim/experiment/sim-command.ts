@@ -4,16 +4,17 @@
  * the comparison and writes it as JSON and an SVG chart.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { createRunProgress } from '../util/progress.js';
-import { renderChart, renderTimeline } from './chart.js';
-import { prepareExperiment, runExperiment, type ExperimentConfig, type ExperimentVm } from './experiment.js';
+import { createRunProgress } from '../../util/progress.js';
+import { opsBars, slowdownBars, timelineChart } from '../report/svg.js';
+import { tableOfRuns } from '../report/summary.js';
+import { prepareExperiment, runExperiment, type ExperimentConfig, type ExperimentResult, type ExperimentVm } from './experiment.js';
 import { writeOutputs } from './output.js';
-import { POLICY_NAMES } from './policies/index.js';
-import { formatTable, formatVerdict } from './report.js';
-import { PAGE_SIZE_BYTES } from './sim-host.js';
-import { TIER_PRESETS } from './tiers.js';
-import { DEFAULT_WORKLOADS, makeWorkload } from './workload-factory.js';
-import { describeWorkloadKinds } from './workloads/index.js';
+import { POLICY_NAMES } from '../policies/index.js';
+import { formatTable, formatVerdict } from '../report/text.js';
+import { PAGE_SIZE_BYTES } from '../machine/sim-host.js';
+import { TIER_PRESETS } from '../machine/tiers.js';
+import { DEFAULT_WORKLOADS, makeWorkload } from '../workloads/index.js';
+import { describeWorkloadKinds } from '../workloads/index.js';
 
 const MiB = 1 << 20;
 
@@ -146,13 +147,21 @@ export async function runSimCommand(o: SimCliOptions): Promise<void> {
   const verdict = formatVerdict(result);
   const written = await writeOutputs(o.out, {
     'results.json': JSON.stringify(result, null, 2) + '\n',
-    'chart.svg': renderChart(result),
-    'timeline.svg': renderTimeline(result),
+    'chart.svg': chartOf(result.runs),
+    'timeline.svg': timelineChart(result.runs),
     'table.txt': `${tableText}\n\n${verdict}\n`,
   });
   process.stdout.write(`${tableText}\n\n${verdict}\n`);
   process.stdout.write(`\nwrote ${written.join(', ')}\n`);
   if (!o.quiet) process.stderr.write(`[hmmv sim] done in ${wallSec.toFixed(1)} s of wall time\n`);
+}
+
+/** Slowdown per VM against all-DRAM, or ops/s when all-DRAM did not run. */
+function chartOf(runs: ExperimentResult['runs']): string {
+  const table = tableOfRuns('sim', runs);
+  return runs.some((r) => r.policy === 'all-dram')
+    ? slowdownBars(table, 'Slowdown vs all-DRAM per VM (lower is better)')
+    : opsBars(table, 'Operations per second per VM');
 }
 
 export function registerSimCommands(program: Command): void {
