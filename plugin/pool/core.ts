@@ -7,7 +7,7 @@
  * Times are milliseconds of whatever clock the driver uses.
  */
 import { normalizeCurve, stallSlowdown, type CurveSegment } from './curve.js';
-import { allocate, stepQuotas, type PolicyName } from './policies.js';
+import { allocate, quotaMoveCostRate, stepQuotas, type PolicyName } from './policies.js';
 import type { HelloMessage, PoolStateMessage, ReportMessage, VmView } from './wire.js';
 
 export interface PoolCoreConfig {
@@ -256,7 +256,9 @@ export class PoolCore {
         maxPages: v.hello.maxPages ?? v.hello.pageCount,
         weight: v.hello.weight ?? 1,
         curve: v.curve,
+        currentPages: v.quotaPages,
       })),
+      { moveCostRate: quotaMoveCostRate(this.config.pageSizeBytes, this.config.latencyNs) },
     );
     const next = stepQuotas(
       pool,

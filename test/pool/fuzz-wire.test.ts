@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { PoolDaemon } from '../../plugin/pool/daemon.js';
-import { VirtualClock } from '../../plugin/sim/virtual-clock.js';
+import { VirtualClock } from '../../plugin/sim/machine/virtual-clock.js';
 import { Peer, hello, report, startDaemon, tempDir, until } from './helpers.js';
 
 const POOL = 10_000;
