@@ -147,9 +147,11 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
  * `moved`), and the histograms are moved bucket by bucket after the pass;
  * other pages move theirs one by one.
  *
- * The writes planes are read in the pass (when some page was written) and
- * cleared where they are not zero, so a window with few written pages does
- * not rewrite them all.
+ * Write counts (write-counts.ts): dense planes are read in the pass (when
+ * some page was written) and cleared where they are not zero; a sparse table
+ * marks its pages in the scratch bitmap first (all zero here, the pass
+ * clears it again), so the pass reads 1 bit per page, and looks a count up
+ * only for a written page it needs it for.
  */
 function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
   const { hotRounds, holdFrom, holdTo } = rule;
@@ -157,7 +159,13 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
   let settledDown = 0;
   const { temperature, warm, scan, nvm, pageCount, words } = state;
   const { reads, level, explicitReads, anyWrites } = state;
-  const writes = state.writes;
+  // Write counts: dense planes (read and cleared here), or a sparse table whose pages are marked in scratch (read and cleared here).
+  const writeCounts = state.writes;
+  const dense = anyWrites ? writeCounts.dense : undefined;
+  const sparse = anyWrites && dense === undefined && writeCounts.size > 0;
+  const written = state.scratch;
+  if (sparse) writeCounts.markInto(written);
+  let writtenPages = 0;
   // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
   const everyRound = state.everyRound;
   const rounds = Math.min(state.roundsThisWindow, 15);
@@ -190,22 +198,27 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       const ci = w << 2;
       const everyWord = useEveryRound ? everyRound[w]! | 0 : 0;
       let wa = 0, wb = 0, wc = 0, wd = 0;
-      if (anyWrites) {
+      let writtenWord = 0;
+      if (dense !== undefined) {
         // Read unconditionally (a branch on the word's sieve bits would be mispredicted half the time), cleared where set.
-        wa = writes[ci]! | 0; wb = writes[ci + 1]! | 0; wc = writes[ci + 2]! | 0; wd = writes[ci + 3]! | 0;
-        if ((wa | wb | wc | wd) !== 0) {
-          writes[ci] = 0; writes[ci + 1] = 0; writes[ci + 2] = 0; writes[ci + 3] = 0;
+        wa = dense[ci]! | 0; wb = dense[ci + 1]! | 0; wc = dense[ci + 2]! | 0; wd = dense[ci + 3]! | 0;
+        writtenWord = wa | wb | wc | wd;
+        if (writtenWord !== 0) {
+          dense[ci] = 0; dense[ci + 1] = 0; dense[ci + 2] = 0; dense[ci + 3] = 0;
+          writtenPages += popcount32(writtenWord);
         }
+      } else if (sparse) {
+        writtenWord = written[w]! | 0;
+        if (writtenWord !== 0) written[w] = 0;
       }
       const every = everyWord & scanned;
-      const written = wa | wb | wc | wd;
       let ra = every & e0, rb = every & e1, rc = every & e2, rd = every & e3;
       let hot = every & everyIsHot;
       if (explicitReads) {
         ra |= reads[ci]! | 0; rb |= reads[ci + 1]! | 0; rc |= reads[ci + 2]! | 0; rd |= reads[ci + 3]! | 0;
         hot = hotRounds <= 1 ? -1 : counterAtLeast(ra, rb, rc, rd, hotRounds);
       }
-      const seen = (ra | rb | rc | rd | written) & scanned;
+      const seen = (ra | rb | rc | rd | writtenWord) & scanned;
       // Only scanned pages with evidence or warmth need per-page work.
       const warmBefore = warm[w]! | 0;
       const work = seen | (scanned & warmBefore);
@@ -213,7 +226,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       if (work !== 0) {
         let warmWord = warmBefore;
         // Pages accessed every round and not written: their next temperature is a table look-up.
-        const everyUnwritten = every & ~written;
+        const everyUnwritten = every & ~writtenWord;
         const inNvm = nvm[w]! | 0;
         const base = w << 5;
         for (let x = work; x !== 0; x &= x - 1) {
@@ -229,7 +242,9 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
             moved[512 + tier + t]!++;
           } else {
             const reads = ((ra >>> bit) & 1) | (((rb >>> bit) & 1) << 1) | (((rc >>> bit) & 1) << 2) | (((rd >>> bit) & 1) << 3);
-            const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
+            const writes = dense !== undefined
+              ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
+              : ((writtenWord >>> bit) & 1) !== 0 ? writeCounts.get(base + bit) : 0;
             nt = nextTemperature(t, reads, writes);
             const h = tier !== 0 ? histNvm : histDram;
             h[t]!--;
@@ -259,12 +274,16 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
         a = na; b = nb; c = nc;
         level[li] = a; level[li + 1] = b; level[li + 2] = c;
       }
-    } else if (anyWrites) {
+    } else if (dense !== undefined) {
       // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
       const ci = w << 2;
-      if ((writes[ci]! | writes[ci + 1]! | writes[ci + 2]! | writes[ci + 3]!) !== 0) {
-        writes[ci] = 0; writes[ci + 1] = 0; writes[ci + 2] = 0; writes[ci + 3] = 0;
+      const x = dense[ci]! | dense[ci + 1]! | dense[ci + 2]! | dense[ci + 3]!;
+      if (x !== 0) {
+        dense[ci] = 0; dense[ci + 1] = 0; dense[ci + 2] = 0; dense[ci + 3] = 0;
+        writtenPages += popcount32(x);
       }
+    } else if (sparse && written[w] !== 0) {
+      written[w] = 0;
     }
     let due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
     if (w === words - 1) due &= tailMask;
@@ -279,6 +298,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
   }
   // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
   if (explicitReads) reads.fill(0);
+  if (anyWrites) writeCounts.endWindow(dense !== undefined ? writtenPages : writeCounts.size);
   state.explicitReads = false;
   state.anyWrites = false;
   return { scanned: settledScanned, down: settledDown };
