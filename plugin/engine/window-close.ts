@@ -141,11 +141,11 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
  * Loads are `| 0` (int32) throughout: a Uint32Array value at or above 2^31
  * compared with the int32 result of a bit operation is compared as a double.
  *
- * Histograms: a page whose next temperature is a function of its temperature
- * alone (seen in every round and not written: everyRoundTable; not seen:
- * coolTable) only counts its old temperature per tier (one increment, in
- * `moved`), and the histograms are moved bucket by bucket after the pass;
- * other pages move theirs one by one.
+ * Temperatures and histograms: an unwritten page's next temperature is a
+ * table look-up by (rounds accessed, temperature), and it only counts its old
+ * temperature per rounds accessed and tier (one increment, in `moved`): the
+ * histograms move bucket by bucket after the pass. A written page (few)
+ * computes its own and moves the histograms itself.
  *
  * Write counts (write-counts.ts): dense planes are read in the pass (when
  * some page was written) and cleared where they are not zero; a sparse table
@@ -173,15 +173,15 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
   const useEveryRound = rounds !== 0;
   // Without explicit counts, a page's rounds accessed is `rounds` if in everyRound, else 0: hot iff rounds >= hotRounds.
   const everyIsHot = hotRounds <= 1 || rounds >= hotRounds ? -1 : 0;
-  // nextTemperature is a pure function of (t, rounds accessed, rounds written): tabulated for the two common cases.
-  const everyRoundTable = new Uint8Array(TEMPERATURE_LEVELS);
-  const coolTable = new Uint8Array(TEMPERATURE_LEVELS);
-  for (let t = 0; t < TEMPERATURE_LEVELS; t++) {
-    everyRoundTable[t] = nextTemperature(t, rounds, 0);
-    coolTable[t] = nextTemperature(t, 0, 0);
-  }
-  // Pages leaving each temperature by a table: [every | cool][tier: DRAM | NVM][temperature].
-  const moved = new Int32Array(4 * TEMPERATURE_LEVELS);
+  // nextTemperature is a pure function of (t, rounds accessed, rounds written): tabulated for unwritten pages,
+  // [rounds accessed][t], and the pages leaving each temperature that way counted [rounds accessed][tier][t].
+  const TL = TEMPERATURE_LEVELS;
+  const unwritten = new Uint8Array(16 * TL);
+  for (let r = 0; r < 16; r++) for (let t = 0; t < TL; t++) unwritten[r * TL + t] = nextTemperature(t, r, 0);
+  const moved = new Int32Array(16 * 2 * TL);
+  // Whether a new temperature is held at level 0, by temperature.
+  const held = new Uint8Array(TL);
+  for (let t = 0; t < TL; t++) held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
   const histNvm = hist.nvm, histDram = hist.dram;
   const m1 = PHASE_MASKS[1]![next & 1]! | 0;
   const m2 = PHASE_MASKS[2]![next & 3]! | 0;
@@ -225,32 +225,29 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       let hold = 0;
       if (work !== 0) {
         let warmWord = warmBefore;
-        // Pages accessed every round and not written: their next temperature is a table look-up.
-        const everyUnwritten = every & ~writtenWord;
         const inNvm = nvm[w]! | 0;
         const base = w << 5;
+        // Scanned pages not seen have 0 rounds accessed (their planes bits are clear within `scanned`).
+        const sa = ra & scanned, sb = rb & scanned, sc = rc & scanned, sd = rd & scanned;
         for (let x = work; x !== 0; x &= x - 1) {
           const bit = 31 - Math.clz32(x & -x);
           const t = temperature[base + bit]!;
-          const tier = ((inNvm >>> bit) & 1) << 8;
+          const tier = (inNvm >>> bit) & 1;
+          const reads = ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3);
           let nt: number;
-          if (((everyUnwritten >>> bit) & 1) !== 0) {
-            nt = everyRoundTable[t]!;
-            moved[tier + t]!++;
-          } else if (((seen >>> bit) & 1) === 0) {
-            nt = coolTable[t]!;
-            moved[512 + tier + t]!++;
+          if (((writtenWord >>> bit) & 1) === 0) {
+            nt = unwritten[reads * TL + t]!;
+            moved[(2 * reads + tier) * TL + t]!++;
           } else {
-            const reads = ((ra >>> bit) & 1) | (((rb >>> bit) & 1) << 1) | (((rc >>> bit) & 1) << 2) | (((rd >>> bit) & 1) << 3);
             const writes = dense !== undefined
               ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
-              : ((writtenWord >>> bit) & 1) !== 0 ? writeCounts.get(base + bit) : 0;
+              : writeCounts.get(base + bit);
             nt = nextTemperature(t, reads, writes);
             const h = tier !== 0 ? histNvm : histDram;
             h[t]!--;
             h[nt]!++;
           }
-          if (nt >= holdFrom && nt <= holdTo) hold |= 1 << bit;
+          hold |= held[nt]! << bit;
           temperature[base + bit] = nt;
           if (nt === 0) warmWord &= ~(1 << bit);
           else warmWord |= 1 << bit;
@@ -289,12 +286,12 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
     if (w === words - 1) due &= tailMask;
     if (due !== scanned) scan[w] = due;
   }
-  // The pages that moved by a table, bucket by bucket.
-  for (let t = 0; t < TEMPERATURE_LEVELS; t++) {
-    moveBucket(histDram, t, everyRoundTable[t]!, moved[t]!);
-    moveBucket(histNvm, t, everyRoundTable[t]!, moved[256 + t]!);
-    moveBucket(histDram, t, coolTable[t]!, moved[512 + t]!);
-    moveBucket(histNvm, t, coolTable[t]!, moved[768 + t]!);
+  // The unwritten pages' histogram moves, bucket by bucket.
+  for (let r = 0; r < 16; r++) {
+    for (let t = 0; t < TL; t++) {
+      moveBucket(histDram, t, unwritten[r * TL + t]!, moved[2 * r * TL + t]!);
+      moveBucket(histNvm, t, unwritten[r * TL + t]!, moved[(2 * r + 1) * TL + t]!);
+    }
   }
   // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
   if (explicitReads) reads.fill(0);
