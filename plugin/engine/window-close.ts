@@ -24,6 +24,7 @@ import { counterAtLeast } from './evidence.js';
 import type { TemperatureHistograms } from './histograms.js';
 import { MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
 import { nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
+import type { WriteCounts } from './write-counts.js';
 
 export interface WindowStats {
   /** Pages per temperature, all pages and DRAM only. */
@@ -153,43 +154,133 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
  * clears it again), so the pass reads 1 bit per page, and looks a count up
  * only for a written page it needs it for.
  */
-function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
-  const { hotRounds, holdFrom, holdTo } = rule;
-  let settledScanned = 0;
-  let settledDown = 0;
-  const { temperature, warm, scan, nvm, pageCount, words } = state;
-  const { reads, level, explicitReads, anyWrites } = state;
-  // Write counts: dense planes (read and cleared here), or a sparse table whose pages are marked in scratch (read and cleared here).
-  const writeCounts = state.writes;
-  const dense = anyWrites ? writeCounts.dense : undefined;
-  const sparse = anyWrites && dense === undefined && writeCounts.size > 0;
-  const written = state.scratch;
-  if (sparse) writeCounts.markInto(written);
-  let writtenPages = 0;
-  // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
-  const everyRound = state.everyRound;
-  const rounds = Math.min(state.roundsThisWindow, 15);
-  const e0 = (rounds & 1) !== 0 ? -1 : 0, e1 = (rounds & 2) !== 0 ? -1 : 0, e2 = (rounds & 4) !== 0 ? -1 : 0, e3 = (rounds & 8) !== 0 ? -1 : 0;
-  const useEveryRound = rounds !== 0;
-  // Without explicit counts, a page's rounds accessed is `rounds` if in everyRound, else 0: hot iff rounds >= hotRounds.
-  const everyIsHot = hotRounds <= 1 || rounds >= hotRounds ? -1 : 0;
-  // nextTemperature is a pure function of (t, rounds accessed, rounds written): tabulated for unwritten pages,
-  // [rounds accessed][t], and the pages leaving each temperature that way counted [rounds accessed][tier][t].
-  const TL = TEMPERATURE_LEVELS;
-  const unwritten = new Uint8Array(16 * TL);
-  for (let r = 0; r < 16; r++) for (let t = 0; t < TL; t++) unwritten[r * TL + t] = nextTemperature(t, r, 0);
-  const moved = new Int32Array(16 * 2 * TL);
-  // Whether a new temperature is held at level 0, by temperature.
-  const held = new Uint8Array(TL);
-  for (let t = 0; t < TL; t++) held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
-  const histNvm = hist.nvm, histDram = hist.dram;
-  const m1 = PHASE_MASKS[1]![next & 1]! | 0;
-  const m2 = PHASE_MASKS[2]![next & 3]! | 0;
-  const m3 = PHASE_MASKS[3]![next & 7]! | 0;
-  const m4 = PHASE_MASKS[4]![next & 15]! | 0;
-  const tailMask = (pageCount & 31) === 0 ? -1 : (1 << (pageCount & 31)) - 1;
+const CHUNK_WORDS = 1024;
 
-  for (let w = 0; w < words; w++) {
+/** One window's pass: its inputs, tables and running totals (one shape for every window). */
+class WindowFold {
+  settledScanned = 0;
+  settledDown = 0;
+  writtenPages = 0;
+  readonly temperature: Uint8Array;
+  readonly warm: Uint32Array;
+  readonly scan: Uint32Array;
+  readonly nvm: Uint32Array;
+  readonly reads: Uint32Array;
+  readonly level: Uint32Array;
+  readonly everyRound: Uint32Array;
+  readonly explicitReads: boolean;
+  readonly writeCounts: WriteCounts;
+  /** Dense write counts (isDense), else empty. */
+  readonly dense: Uint32Array;
+  readonly isDense: boolean;
+  /** Sparse write counts with pages marked in `written` (the scratch bitmap). */
+  readonly sparse: boolean;
+  readonly written: Uint32Array;
+  readonly useEveryRound: boolean;
+  readonly e0: number;
+  readonly e1: number;
+  readonly e2: number;
+  readonly e3: number;
+  readonly everyIsHot: number;
+  readonly hotRounds: number;
+  readonly m1: number;
+  readonly m2: number;
+  readonly m3: number;
+  readonly m4: number;
+  /** nextTemperature of unwritten pages, [rounds accessed][t]; pages leaving each temperature so, [rounds][tier][t]. */
+  readonly unwritten = new Uint8Array(16 * TEMPERATURE_LEVELS);
+  readonly moved = new Int32Array(16 * 2 * TEMPERATURE_LEVELS);
+  /** Whether a new temperature is held at level 0. */
+  readonly held = new Uint8Array(TEMPERATURE_LEVELS);
+  readonly histNvm: Uint32Array;
+  readonly histDram: Uint32Array;
+
+  constructor(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule) {
+    const { hotRounds, holdFrom, holdTo } = rule;
+    this.temperature = state.temperature;
+    this.warm = state.warm;
+    this.scan = state.scan;
+    this.nvm = state.nvm;
+    this.reads = state.reads;
+    this.level = state.level;
+    this.everyRound = state.everyRound;
+    this.explicitReads = state.explicitReads;
+    this.writeCounts = state.writes;
+    const dense = state.anyWrites ? state.writes.dense : undefined;
+    this.isDense = dense !== undefined;
+    this.dense = dense ?? new Uint32Array(0);
+    this.sparse = state.anyWrites && dense === undefined && state.writes.size > 0;
+    this.written = state.scratch;
+    // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
+    const rounds = Math.min(state.roundsThisWindow, 15);
+    this.e0 = (rounds & 1) !== 0 ? -1 : 0;
+    this.e1 = (rounds & 2) !== 0 ? -1 : 0;
+    this.e2 = (rounds & 4) !== 0 ? -1 : 0;
+    this.e3 = (rounds & 8) !== 0 ? -1 : 0;
+    this.useEveryRound = rounds !== 0;
+    // Without explicit counts, a page's rounds accessed is `rounds` if in everyRound, else 0: hot iff rounds >= hotRounds.
+    this.everyIsHot = hotRounds <= 1 || rounds >= hotRounds ? -1 : 0;
+    this.hotRounds = hotRounds;
+    this.m1 = PHASE_MASKS[1]![next & 1]! | 0;
+    this.m2 = PHASE_MASKS[2]![next & 3]! | 0;
+    this.m3 = PHASE_MASKS[3]![next & 7]! | 0;
+    this.m4 = PHASE_MASKS[4]![next & 15]! | 0;
+    const TL = TEMPERATURE_LEVELS;
+    for (let r = 0; r < 16; r++) for (let t = 0; t < TL; t++) this.unwritten[r * TL + t] = nextTemperature(t, r, 0);
+    for (let t = 0; t < TL; t++) this.held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
+    this.histNvm = hist.nvm;
+    this.histDram = hist.dram;
+  }
+}
+
+function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
+  const { pageCount, words, reads, explicitReads, anyWrites } = state;
+  const f = new WindowFold(state, hist, next, rule);
+  if (f.sparse) f.writeCounts.markInto(f.written);
+  for (let w = 0; w < words; w += CHUNK_WORDS) foldWords(f, w, Math.min(words, w + CHUNK_WORDS));
+  // The last word's bits past the guest's pages are never due.
+  if ((pageCount & 31) !== 0) f.scan[words - 1] = f.scan[words - 1]! & ((1 << (pageCount & 31)) - 1);
+  applyMoves(f);
+  const { writeCounts } = f;
+  // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
+  if (explicitReads) reads.fill(0);
+  if (anyWrites) writeCounts.endWindow(f.isDense ? f.writtenPages : writeCounts.size);
+  state.explicitReads = false;
+  state.anyWrites = false;
+  return { scanned: f.settledScanned, down: f.settledDown };
+}
+
+/** The unwritten pages' histogram moves, bucket by bucket. */
+function applyMoves(f: WindowFold): void {
+  const { unwritten, moved, histDram, histNvm } = f;
+  const TL = TEMPERATURE_LEVELS;
+  for (let r = 0; r < 16; r++) {
+    for (let t = 0; t < TL; t++) {
+      moveBucket(histDram, t, unwritten[r * TL + t]!, moved[2 * r * TL + t]!);
+      moveBucket(histNvm, t, unwritten[r * TL + t]!, moved[(2 * r + 1) * TL + t]!);
+    }
+  }
+}
+
+function moveBucket(h: Uint32Array, from: number, to: number, pages: number): void {
+  if (pages === 0 || from === to) return;
+  h[from]! -= pages;
+  h[to]! += pages;
+}
+
+/**
+ * The pass over words [from, to): called in chunks (CHUNK_WORDS), so V8
+ * optimizes it as a function with the feedback of earlier chunks, never by
+ * on-stack replacement in the middle of one long loop (whose code, compiled
+ * before the loop's rarer paths ran, deoptimizes on each of them, window
+ * after window).
+ */
+function foldWords(f: WindowFold, from: number, to: number): void {
+  const { temperature, warm, scan, nvm, reads, level, everyRound, written, dense, unwritten, moved, held, histNvm, histDram, writeCounts } = f;
+  const { explicitReads, isDense, sparse, useEveryRound, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4 } = f;
+  const TL = TEMPERATURE_LEVELS;
+  let { settledScanned, settledDown, writtenPages } = f;
+  for (let w = from; w < to; w++) {
     const scanned = scan[w]! | 0;
     // Level bits: a = bit 0, b = bit 1, c = bit 2 (levels 0..4; c is set only at level 4).
     const li = 3 * w;
@@ -199,7 +290,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       const everyWord = useEveryRound ? everyRound[w]! | 0 : 0;
       let wa = 0, wb = 0, wc = 0, wd = 0;
       let writtenWord = 0;
-      if (dense !== undefined) {
+      if (isDense) {
         // Read unconditionally (a branch on the word's sieve bits would be mispredicted half the time), cleared where set.
         wa = dense[ci]! | 0; wb = dense[ci + 1]! | 0; wc = dense[ci + 2]! | 0; wd = dense[ci + 3]! | 0;
         writtenWord = wa | wb | wc | wd;
@@ -239,7 +330,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
             nt = unwritten[reads * TL + t]!;
             moved[(2 * reads + tier) * TL + t]!++;
           } else {
-            const writes = dense !== undefined
+            const writes = isDense
               ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
               : writeCounts.get(base + bit);
             nt = nextTemperature(t, reads, writes);
@@ -271,7 +362,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
         a = na; b = nb; c = nc;
         level[li] = a; level[li + 1] = b; level[li + 2] = c;
       }
-    } else if (dense !== undefined) {
+    } else if (isDense) {
       // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
       const ci = w << 2;
       const x = dense[ci]! | dense[ci + 1]! | dense[ci + 2]! | dense[ci + 3]!;
@@ -283,26 +374,9 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       written[w] = 0;
     }
     let due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
-    if (w === words - 1) due &= tailMask;
     if (due !== scanned) scan[w] = due;
   }
-  // The unwritten pages' histogram moves, bucket by bucket.
-  for (let r = 0; r < 16; r++) {
-    for (let t = 0; t < TL; t++) {
-      moveBucket(histDram, t, unwritten[r * TL + t]!, moved[2 * r * TL + t]!);
-      moveBucket(histNvm, t, unwritten[r * TL + t]!, moved[(2 * r + 1) * TL + t]!);
-    }
-  }
-  // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
-  if (explicitReads) reads.fill(0);
-  if (anyWrites) writeCounts.endWindow(dense !== undefined ? writtenPages : writeCounts.size);
-  state.explicitReads = false;
-  state.anyWrites = false;
-  return { scanned: settledScanned, down: settledDown };
-}
-
-function moveBucket(h: Uint32Array, from: number, to: number, pages: number): void {
-  if (pages === 0 || from === to) return;
-  h[from]! -= pages;
-  h[to]! += pages;
+  f.settledScanned = settledScanned;
+  f.settledDown = settledDown;
+  f.writtenPages = writtenPages;
 }
