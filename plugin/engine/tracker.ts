@@ -125,10 +125,11 @@ export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Arr
     const i = w << 2;
     explicit = true;
     everyRound[w] = seen;
-    planes[i] = planes[i]! | (drop & c0);
-    planes[i + 1] = planes[i + 1]! | (drop & c1);
-    planes[i + 2] = planes[i + 2]! | (drop & c2);
-    planes[i + 3] = planes[i + 3]! | (drop & c3);
+    // Only the planes of the count's set bits (the same ones for the whole call, so the branches are predicted).
+    if (c0 !== 0) planes[i] = planes[i]! | drop;
+    if (c1 !== 0) planes[i + 1] = planes[i + 1]! | drop;
+    if (c2 !== 0) planes[i + 2] = planes[i + 2]! | drop;
+    if (c3 !== 0) planes[i + 3] = planes[i + 3]! | drop;
   }
   bits.fill(0);
   return explicit;

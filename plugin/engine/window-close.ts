@@ -343,25 +343,22 @@ function foldWords(f: WindowFold, from: number, to: number): void {
           if (nt === 0) warmWord &= ~(1 << bit);
           else warmWord |= 1 << bit;
         }
-        if (warmWord !== warmBefore) warm[w] = warmWord;
+        warm[w] = warmWord;
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
       const up = (hotRounds <= 1 ? seen : seen & hot) & ~hold;
       const down = scanned & ~up;
       // Pages at level >= 2 (bit 1 or bit 2 of the level) that were due: the queue's sample of its settled pages.
+      // Unconditional (as the stores below): whether a word has any is as random as the pages due.
       const settled = scanned & (b | c);
-      if (settled !== 0) {
-        settledScanned += popcount32(settled);
-        if ((settled & down) !== 0) settledDown += popcount32(settled & down);
-      }
+      settledScanned += popcount32(settled);
+      if ((settled & down) !== 0) settledDown += popcount32(settled & down);
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
       const nc = (c & stay) | (up & ((a & b) | c));
-      if (na !== a || nb !== b || nc !== c) {
-        a = na; b = nb; c = nc;
-        level[li] = a; level[li + 1] = b; level[li + 2] = c;
-      }
+      a = na; b = nb; c = nc;
+      level[li] = a; level[li + 1] = b; level[li + 2] = c;
     } else if (isDense) {
       // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
       const ci = w << 2;
@@ -373,8 +370,7 @@ function foldWords(f: WindowFold, from: number, to: number): void {
     } else if (sparse && written[w] !== 0) {
       written[w] = 0;
     }
-    let due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
-    if (due !== scanned) scan[w] = due;
+    scan[w] = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
   }
   f.settledScanned = settledScanned;
   f.settledDown = settledDown;
