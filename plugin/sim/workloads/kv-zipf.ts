@@ -55,6 +55,8 @@ export class KvZipfWorkload implements Workload {
   readonly recordPages: number;
   readonly theta: number;
   readonly updateShare: number;
+  /** The rank-to-record permutation and the Zipf head table. */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   private readonly zipf: ZipfSampler;
   /** Popularity rank -> record number. */
@@ -81,6 +83,7 @@ export class KvZipfWorkload implements Workload {
     this.recordOfRank = randomPermutation(this.recordPages, new Prng(spec.seed, 1));
     this.indexSalt = new Prng(spec.seed, 2).nextU32();
     this.rng = new Prng(spec.seed, 0);
+    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes;
     this.updateThreshold = this.updateShare * 2 ** 32;
     const recordLines = p.num('recordLines');
     const fields = p.num('fields');

@@ -25,6 +25,8 @@ export const HEAD_RANKS = 1 << 14;
 export class ZipfSampler {
   /** Head ranks (0-based ranks 0 .. head-1 come from the table). */
   readonly head: number;
+  /** Bytes of the tables (12 per head rank). */
+  readonly stateBytes: number;
   /** Cumulative weight of the head ranks (unnormalised, cdf[k] = sum of (i+1)^-theta for i <= k). */
   private readonly cdf: Float64Array;
   /** guide[g]: the first head rank whose cdf reaches g / guide.length of the head's weight. */
@@ -42,6 +44,7 @@ export class ZipfSampler {
     if (!Number.isInteger(n) || n < 1) throw new Error(`Zipf: item count must be a positive integer, got ${n}`);
     if (!(theta >= 0) || !Number.isFinite(theta)) throw new Error(`Zipf: theta must be a finite number >= 0, got ${theta}`);
     this.head = Math.min(n, Math.max(1, headRanks));
+    this.stateBytes = 12 * this.head;
     this.cdf = new Float64Array(this.head);
     let sum = 0;
     for (let k = 0; k < this.head; k++) {
