@@ -3,28 +3,38 @@
  * in typed arrays, no object per page.
  *
  *   temperature  Uint8   0..255, see temperature.ts
- *   reads[0..3]  bitmaps this window's evidence as bit-sliced 4-bit counters: rounds the
- *   writes[0..3]         page was seen accessed / written (saturating at 15). Bit-sliced,
- *                        a round adds its accessed bitmap to 32 counters per word operation.
- *                        A page has evidence pending when any of its 8 bits is set (no
- *                        separate "pending" bitmap: the OR of the planes is it).
- *   level[0..2]  bitmaps multi-level queue level 0..MAX_LEVEL as a bit-sliced 3-bit number
+ *   reads        4 bits  this window's evidence as bit-sliced 4-bit counters: rounds the
+ *   writes       4 bits  page was seen accessed / written (saturating at 15). A page has
+ *                        evidence pending when any of its 8 bits is set (no separate
+ *                        "pending" bitmap: the OR of the planes is it).
+ *   level        3 bits  multi-level queue level 0..MAX_LEVEL as a bit-sliced 3-bit number
+ *   everyRound   bitmap  due pages seen in every round of this window so far (the sieve):
+ *                        their rounds-seen count is the window's round count, implicitly,
+ *                        and their reads planes stay zero until a round misses them
  *   nvm          bitmap  the engine's mirror of the host's tier map (set = slow tier)
  *   scan         bitmap  pages due for scanning in the current window
- *   blocked      bitmap  anti-thrash: moved during this or the previous window
  *   warm         bitmap  pages with temperature above 0
- *   scratch      bitmap  per-round accessed bits from the host; all zero between uses
+ *   scratch      bitmap  per-round accessed bits from the host; between the window's
+ *                        close and rotateMoved() it holds `blocked`; all zero otherwise
+ *
+ * reads, writes and level are bit planes interleaved by word: bit k of the
+ * counters of pages 32w..32w+31 is word [4w + k] of `reads` (3w + k of
+ * `level`), so the planes of 32 pages share a cache line and a pass over them
+ * is one memory stream, not one per plane (14 separate streams of 2 MiB read
+ * about 3x slower than one interleaved stream on the machines measured here).
  *
  * Besides the per-page arrays, the pages moved in this and in the previous
  * window are kept as lists (4 bytes per moved page, at most the rate limit's
- * pages per window each), so that "moved before" ages out without a bitmap
- * and the window pass finds moved pages without a pass over all pages.
+ * pages per window each). Anti-thrash needs them as a bitmap only while the
+ * plan is made: closeWindow() marks them in the scratch bitmap (`blocked`) and
+ * rotateMoved() clears them again, O(pages moved) each.
  *
  * warm and the OR of the evidence planes let the window pass and the planner
  * find the few pages that need per-page work 32 at a time: a cold page costs
- * a share of a word operation.
+ * a share of a word operation. explicitReads/anyWrites say when a whole
+ * counter array is zero, so the window pass need not read it.
  */
-import { bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
+import { bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
 
 /** Bits of the per-window evidence counters (so they saturate at 15). */
 export const COUNTER_BITS = 4;
@@ -55,17 +65,27 @@ export class PageList {
 
 export class PageState {
   readonly temperature: Uint8Array;
-  /** Bit planes of the per-page counters: reads[k] holds bit k of every page's count. */
-  readonly reads: Bitmap[];
-  readonly writes: Bitmap[];
-  /** level[k] holds bit k of every page's queue level. */
-  readonly level: Bitmap[];
+  /** Rounds accessed, bit-sliced and interleaved: bit k of the counts of word w's pages is [COUNTER_BITS * w + k]. */
+  readonly reads: Uint32Array;
+  /** Rounds written, laid out as `reads`. */
+  readonly writes: Uint32Array;
+  /** Queue levels, bit-sliced and interleaved: bit k of word w's levels is [LEVEL_BITS * w + k]. */
+  readonly level: Uint32Array;
+  /** Due pages accessed in every round of this window so far (valid once a round ran). */
+  everyRound: Bitmap;
   readonly nvm: Bitmap;
   readonly scan: Bitmap;
-  /** Pages moved in this or the previous window: not movable (anti-thrash). */
-  readonly blocked: Bitmap;
   readonly warm: Bitmap;
-  readonly scratch: Bitmap;
+  /** Swapped with everyRound by a window's first round (so read it afresh, do not keep it). */
+  scratch: Bitmap;
+  /** Rounds folded into the evidence so far in this window. */
+  roundsThisWindow = 0;
+  /** Some page has an explicit rounds-accessed count this window (else the reads planes are all zero). */
+  explicitReads = false;
+  /** Some page has a rounds-written count this window (else the writes planes are all zero). */
+  anyWrites = false;
+  /** The scratch bitmap holds the blocked marks (closeWindow() until rotateMoved()). */
+  blockedMarked = false;
   /** Pages moved in this window / in the previous one. */
   movedNow = new PageList();
   movedBefore = new PageList();
@@ -76,61 +96,114 @@ export class PageState {
   constructor(readonly pageCount: number) {
     this.words = (pageCount + 31) >>> 5;
     this.temperature = new Uint8Array(pageCount);
-    this.reads = Array.from({ length: COUNTER_BITS }, () => createBitmap(pageCount));
-    this.writes = Array.from({ length: COUNTER_BITS }, () => createBitmap(pageCount));
-    this.level = Array.from({ length: LEVEL_BITS }, () => createBitmap(pageCount));
+    this.reads = new Uint32Array(COUNTER_BITS * this.words);
+    this.writes = new Uint32Array(COUNTER_BITS * this.words);
+    this.level = new Uint32Array(LEVEL_BITS * this.words);
+    this.everyRound = createBitmap(pageCount);
     this.nvm = createBitmap(pageCount);
     this.scan = createBitmap(pageCount);
-    this.blocked = createBitmap(pageCount);
     this.warm = createBitmap(pageCount);
     this.scratch = createBitmap(pageCount);
   }
 
   /** Queue level of one page (0..MAX_LEVEL). */
   levelOf(page: number): number {
-    return counterAt(this.level, page);
+    return sliceAt(this.level, LEVEL_BITS, page);
+  }
+
+  /** Rounds accessed so far in this window (explicit count, or implicit for pages accessed every round). */
+  roundsAccessed(page: number): number {
+    if (this.roundsThisWindow > 0 && bitmapGet(this.everyRound, page)) return Math.min(this.roundsThisWindow, 15);
+    return sliceAt(this.reads, COUNTER_BITS, page);
   }
 
   /** Whether a page has evidence not yet folded into its temperature. */
   hasEvidence(page: number): boolean {
-    return counterAt(this.reads, page) !== 0 || counterAt(this.writes, page) !== 0;
+    return this.roundsAccessed(page) !== 0 || this.roundsWritten(page) !== 0;
+  }
+
+  /** Rounds written so far in this window. */
+  roundsWritten(page: number): number {
+    return sliceAt(this.writes, COUNTER_BITS, page);
+  }
+
+  /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
+  setEvidence(page: number, roundsAccessed: number, roundsWritten: number): void {
+    setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
+    this.explicitReads = true;
+    this.anyWrites = true;
+    setSlice(this.writes, COUNTER_BITS, page, roundsWritten);
+  }
+
+  /**
+   * Pages moved in this or the previous window: not movable (anti-thrash), as
+   * a bitmap. It lives in the scratch bitmap from the first read after a
+   * round (closeWindow() marks it) until rotateMoved() or the next round, so
+   * read it between rounds only (window close, plan, unit adoption).
+   */
+  get blocked(): Bitmap {
+    this.markBlocked();
+    return this.scratch;
   }
 
   /** A page was moved in this window: it may not move again in this or the next window. */
   markMoved(page: number): void {
     this.movedNow.push(page);
-    bitmapSet(this.blocked, page);
+    if (this.blockedMarked) bitmapSet(this.scratch, page);
+  }
+
+  /** Marks the moved pages in `blocked` (the scratch bitmap); O(pages moved). */
+  markBlocked(): void {
+    if (this.blockedMarked) return;
+    const { scratch } = this;
+    for (const list of [this.movedNow, this.movedBefore]) {
+      for (let i = 0; i < list.length; i++) bitmapSet(scratch, list.pages[i]!);
+    }
+    this.blockedMarked = true;
+  }
+
+  /** Clears the marks of markBlocked(): the scratch bitmap is all zero again. */
+  clearBlocked(): void {
+    if (!this.blockedMarked) return;
+    const { scratch } = this;
+    for (const list of [this.movedNow, this.movedBefore]) {
+      for (let i = 0; i < list.length; i++) scratch[list.pages[i]! >>> 5] = 0;
+    }
+    this.blockedMarked = false;
   }
 
   /** Starts a new anti-thrash window: what moved now becomes "moved before"; O(pages moved). */
   rotateMoved(): void {
-    const { blocked } = this;
+    this.clearBlocked();
     const before = this.movedBefore;
-    const now = this.movedNow;
-    for (let i = 0; i < before.length; i++) {
-      const page = before.pages[i]!;
-      blocked[page >>> 5] = blocked[page >>> 5]! & ~(1 << (page & 31));
-    }
-    // A page in both lists (moved by someone else's plan) stays blocked.
-    for (let i = 0; i < now.length; i++) bitmapSet(blocked, now.pages[i]!);
     before.length = 0;
-    this.movedBefore = now;
+    this.movedBefore = this.movedNow;
     this.movedNow = before;
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.nvm, this.scan, this.blocked, this.warm, this.scratch, ...this.level, ...this.reads, ...this.writes];
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.writes];
     const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + lists;
     return bytes / this.pageCount;
   }
 }
 
-/** Value of one page's bit-sliced counter. */
-export function counterAt(planes: readonly Bitmap[], page: number): number {
-  const w = page >>> 5;
+/** Value of one page's bit-sliced number in planes interleaved by word (`bits` planes). */
+export function sliceAt(planes: Uint32Array, bits: number, page: number): number {
+  const base = (page >>> 5) * bits;
   const b = page & 31;
   let v = 0;
-  for (let k = 0; k < planes.length; k++) v |= ((planes[k]![w]! >>> b) & 1) << k;
+  for (let k = 0; k < bits; k++) v |= ((planes[base + k]! >>> b) & 1) << k;
   return v;
+}
+
+/** Sets one page's bit-sliced number (`value` < 2^bits). */
+export function setSlice(planes: Uint32Array, bits: number, page: number, value: number): void {
+  const base = (page >>> 5) * bits;
+  const bit = 1 << (page & 31);
+  for (let k = 0; k < bits; k++) {
+    if (((value >>> k) & 1) !== 0) planes[base + k] = planes[base + k]! | bit;
+    else planes[base + k] = planes[base + k]! & ~bit;
+  }
 }
