@@ -36,6 +36,8 @@ export interface MachineConfig {
   readonly copyBytesPerSec?: number;
   /** Real accesses each simulated one stands for in the tiers' load (tier-load.ts). */
   readonly trafficScale?: number;
+  /** Count every guest write in the hosts' page versions (tests that prove no write is lost). */
+  readonly contentTracking?: boolean;
 }
 
 export interface VmResult {
@@ -120,6 +122,7 @@ export class SimMachine {
             firstTouchDramPages: policy.firstTouchDramPages(vm),
             ...(config.hostLogEntries !== undefined ? { hostLogEntries: config.hostLogEntries } : {}),
             ...(config.copyBytesPerSec !== undefined ? { copyBytesPerSec: config.copyBytesPerSec } : {}),
+            ...(config.contentTracking ? { contentTracking: true } : {}),
           },
           this.load,
           this.clock,

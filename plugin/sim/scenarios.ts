@@ -14,7 +14,7 @@
  * runs once per policy with the same VMs and seeds.
  */
 import type { ExperimentConfig } from './experiment.js';
-import { readTraceFile } from './trace/reader.js';
+import { createTraceWorkload } from './trace/replay.js';
 import { PAGE_SIZE_BYTES } from './sim-host.js';
 
 const MiB = 1 << 20;
@@ -132,7 +132,8 @@ export function tracesScenario(o: ScenarioOptions = {}): Scenario {
     policies: o.policies ?? ALL_POLICIES,
     cases: traces.map((path, i) => {
       const label = (path.split('/').pop() ?? path).replace(/\.trace(\.gz)?$/, '').replace(/[^A-Za-z0-9_.-]/g, '_');
-      const footprint = readTraceFile(path).pageCount;
+      // The pages the trace touches (a sparse trace is renumbered densely, trace/replay.ts).
+      const footprint = createTraceWorkload({ kind: `trace:${path}`, pageCount: 0, seed: 0 }).pageCount;
       return {
         id: `trace${i}-${label}`,
         group: label,

@@ -8,8 +8,12 @@
  *             the writing vCPU's PML buffer (512 entries; full = VM exit, the
  *             buffer moves into a bounded host log; a full host log drops
  *             entries and sets the overflow flag)
- *   version   Uint32 per page: bumped by every guest write; the content a
- *             migration copies, so tests can prove no write is lost
+ *   version   Int32 per page (wrapping): the content a migration copies. A
+ *             guest write to a page being migrated bumps it, so a write
+ *             during the copy is seen at the switch; with contentTracking
+ *             every write bumps it, so tests can prove no write is lost (the
+ *             runner's fast loop leaves pages not in flight alone: their
+ *             version matters to no one and the random write costs a cache miss)
  *   inFlight  bitmap of pages being migrated
  * The guest side (vm-runner.ts) reads and writes these arrays directly in its
  * hot loop and calls back here only on the slow paths (first touch, PML log).
@@ -53,13 +57,19 @@ export interface AccessHook {
   /** Pages whose accesses go through `access`; null: every access does. */
   readonly watched: Bitmap | null;
   /**
-   * One guest access to a watched page at VM time `nowNs`. Returns the tier
-   * whose latency the access pays and whose reads it counts; the hook accounts
-   * the access's write-back traffic itself (the runner does not for hooked accesses).
+   * One guest access to a watched page at VM time `nowNs`, to the lines its
+   * descriptor names (workload.ts). Returns the tier whose latency the access
+   * pays and whose counters it counts (a write-back-only access pays none).
    */
-  access(page: number, write: boolean, nowNs: number): number;
+  access(page: number, lines: number, write: boolean, nowNs: number): number;
   /** Latency the last `access` adds on top of its tier's (e.g. Memory Mode's miss penalty), ns; 0 if none. */
   readonly extraLatencyNs?: number;
+  /**
+   * True if `access` puts the access's media traffic on the tiers itself
+   * (Memory Mode's cache moves lines its own way); otherwise the runner
+   * charges the returned tier as for an unhooked access.
+   */
+  readonly accountsTraffic?: boolean;
 }
 
 export interface SimHostOptions {
@@ -72,6 +82,8 @@ export interface SimHostOptions {
   readonly hostLogEntries?: number;
   readonly copyBytesPerSec?: number;
   readonly maxRecopies?: number;
+  /** Count every guest write in `version` (tests); default: only writes to pages being migrated. */
+  readonly contentTracking?: boolean;
 }
 
 /** CPU time charged to the VM, by cause (ns). */
@@ -112,12 +124,14 @@ export class SimHost implements MemoryHost {
   readonly tier: Uint8Array;
   readonly accessed: Bitmap;
   readonly dirty: Bitmap;
-  readonly version: Uint32Array;
+  readonly version: Int32Array;
   readonly inFlight: Bitmap;
   /** Pages of this VM per tier (DRAM, NVM). */
   readonly vmTierPages = new Float64Array(2);
   /** CPU time owed by the VM that its runner has not yet taken, ns. */
   pendingCpuNs = 0;
+  /** Every guest write bumps `version` (not only writes to pages in flight). */
+  readonly contentTracking: boolean;
   /** Set by a policy that must see accesses (AccessHook); undefined on the fast path. */
   accessHook: AccessHook | undefined = undefined;
 
@@ -166,6 +180,7 @@ export class SimHost implements MemoryHost {
     this.load = load;
     this.clock = clock;
     this.firstTouchDramLeft = options.firstTouchDramPages;
+    this.contentTracking = options.contentTracking === true;
     this.copyBytesPerSec = options.copyBytesPerSec ?? DEFAULT_COPY_BYTES_PER_SEC;
     this.maxRecopies = options.maxRecopies ?? DEFAULT_MAX_RECOPIES;
     this.tier = new Uint8Array(pageCount).fill(UNALLOCATED);
@@ -173,7 +188,7 @@ export class SimHost implements MemoryHost {
     this.dirty = createBitmap(pageCount);
     this.inFlight = createBitmap(pageCount);
     this.drainSeen = createBitmap(pageCount);
-    this.version = new Uint32Array(pageCount);
+    this.version = new Int32Array(pageCount);
     this.pmlBuffers = new Uint32Array(vcpuCount * PML_BUFFER_ENTRIES);
     this.pmlFill = new Int32Array(vcpuCount);
     const logEntries = options.hostLogEntries ?? vcpuCount * PML_BUFFER_ENTRIES * 64;
@@ -365,7 +380,7 @@ export class SimHost implements MemoryHost {
     const n = pages.length;
     const outcome = new Uint8Array(n);
     const failures: { index: number; reason: string }[] = [];
-    const copiedVersion = new Uint32Array(n);
+    const copiedVersion = new Int32Array(n);
     let pending: number[] = [];
     let moved = 0;
     const fail = (i: number, reason: string): void => {

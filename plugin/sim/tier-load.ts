@@ -3,6 +3,7 @@
  * pages, the traffic of the current time slice, copy traffic in flight, and the
  * loaded latency every VM sees in the next slice (tiers.ts has the curve).
  */
+import { buildTrafficTables, type TrafficTables } from './line-traffic.js';
 import { CACHE_LINE_BYTES, MAX_UTILISATION, loadedLatencyFactor, type TierPreset } from './tiers.js';
 
 /** Index into `latencyNs`: tier * 2 + (sequential ? 0 : 1). */
@@ -15,6 +16,23 @@ export const latencyIndex = (tier: number, sequential: boolean): number => tier 
  */
 export const LOAD_SMOOTHING_NS = 2e6;
 
+/**
+ * The utilisation u at which u * f(u) = k (f = loadedLatencyFactor, u * f(u)
+ * rises from 0 to infinity on [0, 1)): bisection, 40 steps.
+ */
+export function settlingUtilisation(k: number): number {
+  if (!(k > 0)) return 0;
+  let lo = 0;
+  let hi = MAX_UTILISATION;
+  if (hi * loadedLatencyFactor(hi) <= k) return hi;
+  for (let i = 0; i < 40; i++) {
+    const mid = (lo + hi) / 2;
+    if (mid * loadedLatencyFactor(mid) < k) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
 /** A copy gets at least this share of its nominal bandwidth however loaded the tiers are. */
 export const MIN_COPY_SHARE = 0.05;
 
@@ -22,7 +40,10 @@ export class TierLoad {
   readonly preset: TierPreset;
   readonly capacityPages: Float64Array;
   readonly usedPages = new Float64Array(2);
-  /** Guest cache-line reads and write-backs per tier in the current slice (the VM runners add to these). */
+  /**
+   * Guest media traffic per tier in the current slice, in 64 B units (an
+   * Optane XPLine counts 4): reads and writes. The VM runners add to these.
+   */
   readonly sliceReads = new Float64Array(2);
   readonly sliceWrites = new Float64Array(2);
   /** Copy traffic now in flight, bytes per second read from / written to each tier. */
@@ -32,6 +53,14 @@ export class TierLoad {
   readonly utilisation = new Float64Array(2);
   /** Loaded latency per (tier, sequential?) for the coming slice, ns. */
   readonly latencyNs = new Float64Array(4);
+  /**
+   * What a write-back (a posted write) waits per tier in the coming slice,
+   * ns: the queueing part of the loaded latency (loaded minus idle random
+   * latency). Nothing at idle; when the device saturates its write queues
+   * fill and the stores back up, which is how a write-heavy loop feels the
+   * device's bandwidth.
+   */
+  readonly writeBackWaitNs = new Float64Array(2);
   /** Totals over the run, bytes. */
   readonly totalReadBytes = new Float64Array(2);
   readonly totalWriteBytes = new Float64Array(2);
@@ -45,12 +74,15 @@ export class TierLoad {
    * with the same access pattern.
    */
   readonly trafficScale: number;
+  /** Media traffic of one access by tier and line descriptor (line-traffic.ts). */
+  readonly traffic: TrafficTables;
 
   constructor(preset: TierPreset, dramPages: number, nvmPages: number, trafficScale = 1) {
     if (!(trafficScale > 0)) throw new Error(`traffic scale must be positive, got ${trafficScale}`);
     this.preset = preset;
     this.trafficScale = trafficScale;
     this.capacityPages = Float64Array.of(dramPages, nvmPages);
+    this.traffic = buildTrafficTables(preset);
     this.setLatencies();
   }
 
@@ -97,7 +129,25 @@ export class TierLoad {
     this.sliceWrites[to]! += lines;
   }
 
-  /** Closes a slice of `sliceNs`: folds its traffic into the utilisation and sets next slice's latencies. */
+  /**
+   * Closes a slice of `sliceNs`: folds its traffic into the utilisation and
+   * sets next slice's latencies.
+   *
+   * The VMs are closed loops: each op waits for its accesses, so their
+   * traffic falls as latency rises (Little's law: traffic ~ concurrency /
+   * latency). Feeding the measured utilisation straight back into the steep
+   * loaded-latency curve would oscillate near saturation (the loop gain grows
+   * as 1 / (1 - u)). Instead each slice solves for the utilisation the loop
+   * settles at: the slice ran at u0 with factor f(u0) and measured um, so its
+   * concurrency is um * f(u0) in units of the device; the settling point u
+   * satisfies u * f(u) = um * f(u0). Traffic less sensitive to latency than
+   * a pure closed loop (CPU time in the ops, copies) makes the step smaller
+   * than needed, never larger, so the solve converges without overshoot; an
+   * open-loop load (the same traffic every slice) converges to its own
+   * utilisation. Past the device's bandwidth the solved u approaches 1 and
+   * latency grows with the demand, so a saturated device runs at its bandwidth.
+   * The solved value is smoothed (LOAD_SMOOTHING_NS) against measurement noise.
+   */
   endSlice(sliceNs: number): void {
     if (sliceNs <= 0) return;
     const sec = sliceNs / 1e9;
@@ -111,7 +161,9 @@ export class TierLoad {
       const measured =
         (readBytes / sec + this.copyReadBytesPerSec[t]!) / params.readBytesPerSec +
         (writeBytes / sec + this.copyWriteBytesPerSec[t]!) / params.writeBytesPerSec;
-      const u = this.utilisation[t]! + alpha * (measured - this.utilisation[t]!);
+      const u0 = this.utilisation[t]!;
+      const settled = settlingUtilisation(measured * loadedLatencyFactor(u0));
+      const u = u0 + alpha * (settled - u0);
       this.utilisation[t] = u;
       if (u > this.peakUtilisation[t]!) this.peakUtilisation[t] = u;
       this.sliceReads[t] = 0;
@@ -126,6 +178,7 @@ export class TierLoad {
       const factor = loadedLatencyFactor(this.utilisation[t]!);
       this.latencyNs[latencyIndex(t, true)] = params.seqReadNs * factor;
       this.latencyNs[latencyIndex(t, false)] = params.randReadNs * factor;
+      this.writeBackWaitNs[t] = params.randReadNs * (factor - 1);
     }
   }
 }

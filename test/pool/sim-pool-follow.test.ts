@@ -23,8 +23,8 @@ function timed(inner: Workload, phaseOps: number, now: () => number, at: { ns?: 
     pageCount: inner.pageCount,
     cpuNsPerOp: inner.cpuNsPerOp,
     accessesPerOp: inner.accessesPerOp,
-    nextOps(n: number, out: Uint32Array): void {
-      inner.nextOps(n, out);
+    nextOps(n: number, out: Uint32Array, lines: Uint16Array): void {
+      inner.nextOps(n, out, lines);
       if (ops < phaseOps && ops + n >= phaseOps) at.ns = now();
       ops += n;
     },

@@ -230,7 +230,7 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
     const host = s.vm.host;
     host.accessHook = {
       watched: s.trapped,
-      access(page, write, nowNs) {
+      access(page, _lines, _write, nowNs) {
         s.trapped[page >>> 5]! &= ~(1 << (page & 31)); // the fault restores the mapping
         s.hintFaults++;
         host.chargeCpu('faultNs', hintFaultNs);
@@ -248,8 +248,7 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
             kswapdWoken = true;
           }
         }
-        if (write) load.sliceWrites[t]!++;
-        return t;
+        return t; // the runner charges the access's traffic to this tier
       },
     };
   });

@@ -28,6 +28,7 @@ export class LookaheadWorkload implements Workload {
   /** Operations handed to the guest so far. */
   consumedOps = 0;
   private queue = new Uint32Array(0);
+  private lineQueue = new Uint16Array(0);
   private head = 0; // in accesses
   private tail = 0;
 
@@ -50,26 +51,31 @@ export class LookaheadWorkload implements Workload {
     if (missing > 0) {
       const need = this.tail - this.head + missing * apo;
       if (this.queue.length < need || this.head > 0) {
-        const next = new Uint32Array(Math.max(need, this.queue.length));
+        const size = Math.max(need, this.queue.length);
+        const next = new Uint32Array(size);
         next.set(this.queue.subarray(this.head, this.tail));
+        const nextLines = new Uint16Array(size);
+        nextLines.set(this.lineQueue.subarray(this.head, this.tail));
         this.queue = next;
+        this.lineQueue = nextLines;
         this.tail -= this.head;
         this.head = 0;
       }
-      this.inner.nextOps(missing, this.queue.subarray(this.tail, this.tail + missing * apo));
+      this.inner.nextOps(missing, this.queue.subarray(this.tail, this.tail + missing * apo), this.lineQueue.subarray(this.tail, this.tail + missing * apo));
       this.tail += missing * apo;
     }
     return this.queue.subarray(this.head, this.head + Math.ceil(ops) * apo);
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
     const apo = this.accessesPerOp;
     const fromQueue = Math.min(ops, this.queuedOps());
     if (fromQueue > 0) {
       out.set(this.queue.subarray(this.head, this.head + fromQueue * apo));
+      lines.set(this.lineQueue.subarray(this.head, this.head + fromQueue * apo));
       this.head += fromQueue * apo;
     }
-    if (ops > fromQueue) this.inner.nextOps(ops - fromQueue, out.subarray(fromQueue * apo, ops * apo));
+    if (ops > fromQueue) this.inner.nextOps(ops - fromQueue, out.subarray(fromQueue * apo, ops * apo), lines.subarray(fromQueue * apo, ops * apo));
     this.consumedOps += ops;
   }
 }

@@ -17,8 +17,12 @@
  * One operation = one update: a read of the element's line, then its write
  * (the write-back of the dirtied line): accessesPerOp = 2 (a read then writes).
  * CPU per update: 5 ns (an xorshift step and an 8-byte copy).
+ *
+ * Lines: the element is 8 B at a random place in its page, so the update
+ * reads one line and later writes that line back (the store hits the line the
+ * load brought in: a write-back only, no second miss).
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { encodeAccess, lineSpan, writeBackSpan, type Workload, type WorkloadSpec } from '../workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
@@ -61,21 +65,30 @@ export class GupsWorkload implements Workload {
     return this.hotPage.includes(page);
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
     const rng = this.rng;
     const per = this.accessesPerOp;
+    const hotThreshold = this.hotShare * 2 ** 32;
     let o = 0;
     for (let i = 0; i < ops; i++) {
       let page: number;
-      if (this.hotPages > 0 && rng.nextFloat() < this.hotShare) {
+      let line: number;
+      const u = this.hotPages > 0 ? rng.nextU32() : 0;
+      if (this.hotPages > 0 && u < hotThreshold) {
         const slot = rng.nextBelow(this.hotPages);
         page = this.hotPage === null ? slot : this.hotPage[slot]!;
+        line = u & 63;
       } else {
         page = rng.nextBelow(this.pageCount);
+        line = (this.hotPages > 0 ? u : rng.nextU32()) & 63;
       }
-      out[o++] = encodeAccess(page, false);
-      for (let a = 1; a < per; a++) out[o++] = encodeAccess(page, true);
+      out[o] = encodeAccess(page, false);
+      lines[o++] = lineSpan(line, 1);
+      for (let a = 1; a < per; a++) {
+        out[o] = encodeAccess(page, true);
+        lines[o++] = writeBackSpan(line, 1);
+      }
     }
   }
 }

@@ -14,6 +14,8 @@
  * 100 ns of CPU. The default phase length (4 M operations, about 1.6 s of a VM
  * on DRAM) spans several 200-1000 ms monitoring windows, so a tiering policy
  * has time to settle before the change and must react after it.
+ *
+ * Lines: each access is one 8 B item at a random place in its page, one line.
  */
 import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
@@ -69,8 +71,9 @@ export class PhaseWorkload implements Workload {
     return set;
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
+    const writeThreshold = this.writeShare * 2 ** 32;
     const rng = this.rng;
     const n = this.pageCount;
     const hot = this.hotPages;
@@ -91,7 +94,10 @@ export class PhaseWorkload implements Workload {
         } else {
           page = rng.nextBelow(n);
         }
-        out[o++] = encodeAccess(page, rng.nextFloat() < this.writeShare);
+        // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
+        const w = rng.nextU32();
+        out[o] = encodeAccess(page, w < writeThreshold);
+        lines[o++] = w & 63;
       }
       done += chunk;
       this.opIndex += chunk;

@@ -47,12 +47,12 @@ export async function startHarness(
   };
 }
 
-/** One guest access as the VM runner makes it (through the hook when the page is watched). */
-export function guestAccess(host: SimHost, page: number, nowNs: number, write = false): number {
+/** One guest access as the VM runner makes it (through the hook when the page is watched); `lines` is its line descriptor. */
+export function guestAccess(host: SimHost, page: number, nowNs: number, write = false, lines = 0): number {
   const word = page >>> 5;
   const bit = 1 << (page & 31);
   const hook = host.accessHook;
-  const t = hook && (hook.watched === null || (hook.watched[word]! & bit) !== 0) ? hook.access(page, write, nowNs) : host.tier[page]!;
+  const t = hook && (hook.watched === null || (hook.watched[word]! & bit) !== 0) ? hook.access(page, lines, write, nowNs) : host.tier[page]!;
   host.accessed[word]! |= bit;
   return t;
 }

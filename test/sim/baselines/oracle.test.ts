@@ -37,12 +37,15 @@ describe('sim/baselines/oracle', () => {
     const b = new LookaheadWorkload(hotColdWorkload({ pageCount: 1000, hotPages: 100, hotShare: 0.9, writeShare: 0.3, seed: 9 }));
     const outA = new Uint32Array(4 * 300);
     const outB = new Uint32Array(4 * 300);
-    a.nextOps(100, outA.subarray(0, 400));
-    b.nextOps(100, outB.subarray(0, 400));
+    const linesA = new Uint16Array(4 * 300);
+    const linesB = new Uint16Array(4 * 300);
+    a.nextOps(100, outA.subarray(0, 400), linesA.subarray(0, 400));
+    b.nextOps(100, outB.subarray(0, 400), linesB.subarray(0, 400));
     b.ahead(150);
-    a.nextOps(200, outA.subarray(400));
-    b.nextOps(200, outB.subarray(400));
+    a.nextOps(200, outA.subarray(400), linesA.subarray(400));
+    b.nextOps(200, outB.subarray(400), linesB.subarray(400));
     assert.deepEqual(outB, outA);
+    assert.deepEqual(linesB, linesA, 'the line descriptors too');
   });
 
   // Page-placement policies only: Memory Mode is a cache refilled on every miss, not a placement.

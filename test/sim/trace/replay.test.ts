@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { accessIsWrite, accessPage } from '../../../plugin/sim/workload.js';
+import { accessIsWrite, accessPage, spanFirstLine, spanLineCount } from '../../../plugin/sim/workload.js';
 import { TRACE_PARAMS, TraceReplayWorkload } from '../../../plugin/sim/trace/replay.js';
 import { parseTrace } from '../../../plugin/sim/trace/reader.js';
 import { createWorkload } from '../../../plugin/sim/workloads/index.js';
@@ -44,21 +44,23 @@ describe('sim/trace: replay as a workload', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it("plays each epoch's exact reads and writes, epoch by epoch, and starts over", () => {
-    const w = createWorkload({ kind: `trace:${file}`, pageCount: 0, seed: 1 });
+  it("plays each epoch's exact reads and writes, epoch by epoch, and starts over (pages renumbered densely)", () => {
+    const w = createWorkload({ kind: `trace:${file}`, pageCount: 0, seed: 1 }) as TraceReplayWorkload;
     assert.equal(w.name, 'trace:tiny');
-    assert.equal(w.pageCount, 8);
+    // Pages 0, 1, 3, 5, 7 of 8 are touched: renumbered 0..4 in address order.
+    assert.equal(w.pageCount, 5);
+    assert.equal(w.renumberedFrom, 8);
     assert.equal(w.cpuNsPerOp, 12.5);
     assert.equal(w.accessesPerOp, 1);
     const take = (n: number) => {
       const out = new Uint32Array(n);
-      w.nextOps(n, out);
+      w.nextOps(n, out, new Uint16Array(n));
       return out;
     };
     for (let cycle = 0; cycle < 3; cycle++) {
-      assert.deepEqual(tally(take(6)), new Map([[0, [3, 1]], [5, [0, 2]]]));
-      assert.deepEqual(tally(take(4)), new Map([[7, [2, 0]], [1, [1, 1]]]));
-      assert.deepEqual(tally(take(4)), new Map([[3, [0, 4]]]), 'the empty epoch 2 is skipped');
+      assert.deepEqual(tally(take(6)), new Map([[0, [3, 1]], [3, [0, 2]]]));
+      assert.deepEqual(tally(take(4)), new Map([[4, [2, 0]], [1, [1, 1]]]));
+      assert.deepEqual(tally(take(4)), new Map([[2, [0, 4]]]), 'the empty epoch 2 is skipped');
     }
   });
 
@@ -69,7 +71,7 @@ describe('sim/trace: replay as a workload', () => {
       const parts: number[] = [];
       for (const n of batches) {
         const out = new Uint32Array(n);
-        w.nextOps(n, out);
+        w.nextOps(n, out, new Uint16Array(n));
         parts.push(...out);
       }
       return parts;
@@ -84,9 +86,49 @@ describe('sim/trace: replay as a workload', () => {
     assert.equal(w.pageCount, 100);
     assert.equal(w.cpuNsPerOp, 3);
     assert.equal(w.accessesPerOp, 2);
-    assert.throws(() => createWorkload({ kind: `trace:${file}`, pageCount: 4, seed: 1 }), /pageCount 4 is smaller than the trace's footprint of 8 pages/);
+    assert.throws(() => createWorkload({ kind: `trace:${file}`, pageCount: 4, seed: 1 }), /pageCount 4 is smaller than the trace's footprint of 5 pages/);
     assert.throws(() => createWorkload({ kind: 'trace:', pageCount: 0, seed: 1 }), /name the trace file as 'trace:<file>'/);
     assert.throws(() => createWorkload({ kind: `trace:${join(dir, 'nope')}`, pageCount: 0, seed: 1 }), /nope: cannot read trace/);
+  });
+
+  it('replays a sparse trace (pages 0-199 and 0x1ffe000) on 201 pages, in address order', () => {
+    const sparse = join(dir, 'sparse.trace');
+    const lines = ['# trace sparse page_size=4096 epoch_accesses=402', 'epoch 0'];
+    for (let p = 0; p < 200; p++) lines.push(`${p.toString(16)} 2 0`);
+    lines.push('1ffe000 1 1');
+    writeFileSync(sparse, lines.join('\n') + '\n');
+    const w = createWorkload({ kind: `trace:${sparse}`, pageCount: 0, seed: 1 }) as TraceReplayWorkload;
+    assert.equal(w.pageCount, 201);
+    assert.equal(w.renumberedFrom, 0x1ffe001);
+    const out = new Uint32Array(402);
+    w.nextOps(402, out, new Uint16Array(402));
+    const t = tally(out);
+    assert.deepEqual(t.get(200), [1, 1], 'the far page is the last, right after page 199');
+    assert.deepEqual(t.get(0), [2, 0]);
+    assert.equal(t.size, 201);
+  });
+
+  it('spreads a page\'s accesses over its recorded distinct lines; without counts each access is a new line', () => {
+    const withLines = join(dir, 'lines.trace');
+    writeFileSync(withLines, '# trace l page_size=4096 epoch_accesses=90 line_size=64\nepoch 0\n0 40 0 3\n1 50 0 64\n');
+    const without = join(dir, 'nolines.trace');
+    writeFileSync(without, '# trace n page_size=4096 epoch_accesses=90\nepoch 0\n0 40 0\n1 50 0\n2 100 0\n');
+    const linesOf = (path: string, n: number) => {
+      const w = createWorkload({ kind: `trace:${path}`, pageCount: 0, seed: 3 });
+      const out = new Uint32Array(n);
+      const ls = new Uint16Array(n);
+      w.nextOps(n, out, ls);
+      const per = new Map<number, Set<number>>();
+      for (let i = 0; i < n; i++) {
+        const s = per.get(accessPage(out[i]!)) ?? new Set<number>();
+        assert.equal(spanLineCount(ls[i]!), 1, 'one line per trace access');
+        s.add(spanFirstLine(ls[i]!));
+        per.set(accessPage(out[i]!), s);
+      }
+      return [...per.entries()].sort((a, b) => a[0] - b[0]).map(([, s]) => s.size);
+    };
+    assert.deepEqual(linesOf(withLines, 90), [3, 50], 'page 0: 3 lines as recorded; page 1: 64 recorded but only 50 accesses');
+    assert.deepEqual(linesOf(without, 190), [40, 50, 64], 'no counts: a new line per access, at most 64');
   });
 
   it('refuses a trace without accesses', () => {
@@ -110,7 +152,7 @@ describe('sim/trace: the traces of real programs in traces/', () => {
       assert.equal(w.name, `trace:${name}`);
       assert.ok(w.pageCount > 100 && w.cpuNsPerOp > 0);
       const out = new Uint32Array(100_000);
-      w.nextOps(out.length, out);
+      w.nextOps(out.length, out, new Uint16Array(out.length));
       const touched = new Set<number>();
       for (const a of out) {
         assert.ok(accessPage(a) < w.pageCount);
