@@ -4,15 +4,26 @@
  * assembles them.
  */
 import { Command } from 'commander';
-import { registerHostCommands } from './host/commands.js';
-import { registerLibvirtCommands } from './libvirt/commands.js';
-import { registerManagerCommands } from './manager/commands.js';
-import { registerQmpCommands } from '../qmp/cli.js';
-import { registerSimCommands } from './sim/commands.js';
-import { registerScenarioCommands } from './sim/report/commands.js';
-import { registerTraceCommands } from './sim/trace/commands.js';
-import { registerWorkloadCommands } from './sim/workloads/commands.js';
-import { registerPoolCommands } from './pool/commands.js';
+
+type Register = (program: Command) => void;
+
+/**
+ * Each area's subcommands, with the top-level names it registers. Only the
+ * area a command line names is loaded (all of them for help, --version or an
+ * unknown name): loading every area costs ~300 modules, which is seconds
+ * under TCG and slows the hook-launched manager and every operator command.
+ */
+const AREAS: [names: readonly string[], load: () => Promise<Register>][] = [
+  [['domain', 'hooks'], async () => (await import('./libvirt/commands.js')).registerLibvirtCommands],
+  [['manage', 'status'], async () => (await import('./manager/commands.js')).registerManagerCommands],
+  [['trace'], async () => (await import('./sim/trace/commands.js')).registerTraceCommands],
+  [['workloads'], async () => (await import('./sim/workloads/commands.js')).registerWorkloadCommands],
+  [['sim'], async () => (await import('./sim/commands.js')).registerSimCommands],
+  [['scenario'], async () => (await import('./sim/report/commands.js')).registerScenarioCommands],
+  [['qmp'], async () => (await import('../qmp/cli.js')).registerQmpCommands],
+  [['pool'], async () => (await import('./pool/commands.js')).registerPoolCommands],
+  [['host'], async () => (await import('./host/commands.js')).registerHostCommands],
+];
 
 const program = new Command();
 program
@@ -20,14 +31,8 @@ program
   .description('HMM-V tiered-memory manager for QEMU/libvirt virtual machines')
   .version('0.1.0');
 
-registerLibvirtCommands(program);
-registerManagerCommands(program);
-registerTraceCommands(program);
-registerWorkloadCommands(program);
-registerSimCommands(program);
-registerScenarioCommands(program);
-registerQmpCommands(program);
-registerPoolCommands(program);
-registerHostCommands(program);
+const named = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const wanted = AREAS.filter(([names]) => named !== undefined && names.includes(named));
+for (const [, load] of wanted.length > 0 ? wanted : AREAS) (await load())(program);
 
 await program.parseAsync(process.argv);
