@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { TIERING_NS } from '../plugin/libvirt/namespace.js';
-import { domainXmlPath, logPath, pidfilePath, statusPath } from '../plugin/manager/paths.js';
+import { domainXmlPath, logPath, pidfilePath, statusPath } from '../plugin/runtime/paths.js';
 
 const HOOK = fileURLToPath(new URL('../hooks/qemu.js', import.meta.url));
 const runs = Number(process.argv[2] ?? 10);

@@ -8,7 +8,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { TIERING_NS } from '../plugin/libvirt/namespace.js';
-import { pidfilePath, statusPath } from '../plugin/manager/paths.js';
+import { pidfilePath, statusPath } from '../plugin/runtime/paths.js';
 
 const args = process.argv.slice(2);
 const [domain = '', op = ''] = args;

@@ -65,7 +65,7 @@ export class Migrator {
             if (toNvm) bitmapSet(state.nvm, page);
             else bitmapClear(state.nvm, page);
           }
-          if (outcome === MigrationOutcome.Moved) bitmapSet(state.movedNow, page);
+          if (outcome === MigrationOutcome.Moved) state.markMoved(page);
         }
       }
       if (target === Tier.DRAM) totals.promoted += result.moved;

@@ -1,23 +1,43 @@
 /**
- * Everything the engine remembers per page: one byte and 19 bits per page
- * (3.4 bytes; see bytesPerPage), in typed arrays. No object per page.
+ * Everything the engine remembers per page: 24 bits (3 bytes, see bytesPerPage)
+ * in typed arrays, no object per page.
  *
  *   temperature  Uint8   0..255, see temperature.ts
- *   reads[0..3]  bitmaps this window's evidence as bit-sliced 4-bit counters: rounds the
- *   writes[0..3]         page was seen accessed / written (saturating at 15). Bit-sliced,
+ *   reads        4 bits  this window's evidence as bit-sliced 4-bit counters: rounds the
+ *   writes       4 bits  page was seen accessed / written (saturating at 15). Bit-sliced,
  *                        a round adds its accessed bitmap to 32 counters per word operation.
- *   levels[L]    bitmap  multi-level queue: pages at level L (1..MAX_LEVEL); level 0 is "in none"
+ *                        A page has evidence pending when any of its 8 bits is set (no
+ *                        separate "pending" bitmap: the OR of the planes is it).
+ *   level        3 bits  multi-level queue level 0..MAX_LEVEL as a bit-sliced 3-bit number
+ *
+ * reads and level are bit planes interleaved by word: bit k of the counters
+ * of pages 32w..32w+31 is word [4w + k] of `reads` (3w + k of `level`), so
+ * the planes of 32 pages share a cache line and a pass over them is one
+ * memory stream, not one per plane (14 streams of 2 MiB run several times
+ * slower than one interleaved stream on the machines measured here). writes
+ * stays one bitmap per bit: the dirty log's scattered increments mostly touch
+ * only its lowest plane.
+ *   everyRound   bitmap  due pages accessed in every round of this window so far: their
+ *                        "rounds accessed" is the window's round count, implicitly, and
+ *                        their reads planes stay zero (a page touched every round, the
+ *                        common case for hot pages, costs no counter update per round)
  *   nvm          bitmap  the engine's mirror of the host's tier map (set = slow tier)
  *   scan         bitmap  pages due for scanning in the current window
- *   movedNow/Before      anti-thrash: moved during this / the previous window
- *   pending      bitmap  pages with evidence not yet folded into their temperature
  *   warm         bitmap  pages with temperature above 0
- *   scratch      bitmap  per-round accessed/dirty bits returned by the host
+ *   scratch      bitmap  per-round accessed bits from the host; between the window's
+ *                        close and rotateMoved() it holds `blocked`; all zero otherwise
  *
- * pending and warm let the window pass and the planner find the few pages
- * that need per-page work 32 at a time: cold pages cost a word operation.
+ * Besides the per-page arrays, the pages moved in this and in the previous
+ * window are kept as lists (4 bytes per moved page, at most the rate limit's
+ * pages per window each). Anti-thrash needs them as a bitmap only while the
+ * plan is made: closeWindow() marks them in the scratch bitmap (`blocked`) and
+ * rotateMoved() clears them again, O(pages moved) each.
+ *
+ * warm and the OR of the evidence planes let the window pass and the planner
+ * find the few pages that need per-page work 32 at a time: a cold page costs
+ * a share of a word operation.
  */
-import { createBitmap, type Bitmap } from '../util/bitmap.js';
+import { bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
 
 /** Bits of the per-window evidence counters (so they saturate at 15). */
 export const COUNTER_BITS = 4;
@@ -25,23 +45,48 @@ export const COUNTER_BITS = 4;
 /** Highest queue level: a page there is scanned once every 2^MAX_LEVEL windows. */
 export const MAX_LEVEL = 4;
 
+/** Bit planes of the queue level (0..MAX_LEVEL). */
+export const LEVEL_BITS = 3;
+
 /** Scan period of a queue level in windows: every window at level 0, 2^L windows at level L. */
 export const scanPeriod = (level: number): number => 1 << level;
 
+/** A growable list of page indices. */
+export class PageList {
+  pages = new Uint32Array(0);
+  length = 0;
+
+  push(page: number): void {
+    if (this.length === this.pages.length) {
+      const grown = new Uint32Array(Math.max(256, this.pages.length * 2));
+      grown.set(this.pages);
+      this.pages = grown;
+    }
+    this.pages[this.length++] = page;
+  }
+}
+
 export class PageState {
   readonly temperature: Uint8Array;
-  /** Bit planes of the per-page counters: reads[k] holds bit k of every page's count. */
-  readonly reads: Bitmap[];
+  /** Rounds accessed, bit-sliced and interleaved: bit k of the counts of word w's pages is [COUNTER_BITS * w + k]. */
+  readonly reads: Uint32Array;
+  /** Rounds written, one bitmap per bit (the dirty log's scattered increments touch fewer lines so). */
   readonly writes: Bitmap[];
-  /** levels[L] for L = 1..MAX_LEVEL (levels[0] is unused: level 0 is the absence of the others). */
-  readonly levels: Bitmap[];
+  /** Queue levels, bit-sliced and interleaved: bit k of word w's levels is [LEVEL_BITS * w + k]. */
+  readonly level: Uint32Array;
+  /** Due pages accessed in every round of this window so far (valid once a round ran). */
+  readonly everyRound: Bitmap;
   readonly nvm: Bitmap;
   readonly scan: Bitmap;
-  movedNow: Bitmap;
-  movedBefore: Bitmap;
-  readonly pending: Bitmap;
   readonly warm: Bitmap;
   readonly scratch: Bitmap;
+  /** Rounds folded into the evidence so far in this window. */
+  roundsThisWindow = 0;
+  /** The scratch bitmap holds the blocked marks (closeWindow() until rotateMoved()). */
+  blockedMarked = false;
+  /** Pages moved in this window / in the previous one. */
+  movedNow = new PageList();
+  movedBefore = new PageList();
   readonly words: number;
   /** Windows closed so far. */
   windowIndex = 0;
@@ -49,49 +94,119 @@ export class PageState {
   constructor(readonly pageCount: number) {
     this.words = (pageCount + 31) >>> 5;
     this.temperature = new Uint8Array(pageCount);
-    this.reads = Array.from({ length: COUNTER_BITS }, () => createBitmap(pageCount));
+    this.reads = new Uint32Array(COUNTER_BITS * this.words);
     this.writes = Array.from({ length: COUNTER_BITS }, () => createBitmap(pageCount));
-    this.levels = [createBitmap(0)];
-    for (let l = 1; l <= MAX_LEVEL; l++) this.levels.push(createBitmap(pageCount));
+    this.level = new Uint32Array(LEVEL_BITS * this.words);
+    this.everyRound = createBitmap(pageCount);
     this.nvm = createBitmap(pageCount);
     this.scan = createBitmap(pageCount);
-    this.movedNow = createBitmap(pageCount);
-    this.movedBefore = createBitmap(pageCount);
-    this.pending = createBitmap(pageCount);
     this.warm = createBitmap(pageCount);
     this.scratch = createBitmap(pageCount);
   }
 
   /** Queue level of one page (0..MAX_LEVEL). */
   levelOf(page: number): number {
-    const w = page >>> 5;
-    const bit = 1 << (page & 31);
-    for (let l = 1; l <= MAX_LEVEL; l++) if ((this.levels[l]![w]! & bit) !== 0) return l;
-    return 0;
+    return sliceAt(this.level, LEVEL_BITS, page);
   }
 
-  /** Starts a new anti-thrash window: what moved now becomes "moved before". */
+  /** Rounds accessed so far in this window (explicit count, or implicit for pages accessed every round). */
+  roundsAccessed(page: number): number {
+    if (this.roundsThisWindow > 0 && bitmapGet(this.everyRound, page)) return Math.min(this.roundsThisWindow, 15);
+    return sliceAt(this.reads, COUNTER_BITS, page);
+  }
+
+  /** Whether a page has evidence not yet folded into its temperature. */
+  hasEvidence(page: number): boolean {
+    return this.roundsAccessed(page) !== 0 || this.roundsWritten(page) !== 0;
+  }
+
+  /** Rounds written so far in this window. */
+  roundsWritten(page: number): number {
+    const w = page >>> 5;
+    const b = page & 31;
+    let v = 0;
+    for (let k = 0; k < COUNTER_BITS; k++) v |= ((this.writes[k]![w]! >>> b) & 1) << k;
+    return v;
+  }
+
+  /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
+  setEvidence(page: number, roundsAccessed: number, roundsWritten: number): void {
+    setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
+    for (let k = 0; k < COUNTER_BITS; k++) {
+      if (((roundsWritten >>> k) & 1) !== 0) bitmapSet(this.writes[k]!, page);
+      else this.writes[k]![page >>> 5] = this.writes[k]![page >>> 5]! & ~(1 << (page & 31));
+    }
+  }
+
+  /**
+   * Pages moved in this or the previous window: not movable (anti-thrash), as
+   * a bitmap. It lives in the scratch bitmap from the first read after a
+   * round (closeWindow() marks it) until rotateMoved() or the next round, so
+   * read it between rounds only (window close, plan, unit adoption).
+   */
+  get blocked(): Bitmap {
+    this.markBlocked();
+    return this.scratch;
+  }
+
+  /** A page was moved in this window: it may not move again in this or the next window. */
+  markMoved(page: number): void {
+    this.movedNow.push(page);
+    if (this.blockedMarked) bitmapSet(this.scratch, page);
+  }
+
+  /** Marks the moved pages in `blocked` (the scratch bitmap); O(pages moved). */
+  markBlocked(): void {
+    if (this.blockedMarked) return;
+    const { scratch } = this;
+    for (const list of [this.movedNow, this.movedBefore]) {
+      for (let i = 0; i < list.length; i++) bitmapSet(scratch, list.pages[i]!);
+    }
+    this.blockedMarked = true;
+  }
+
+  /** Clears the marks of markBlocked(): the scratch bitmap is all zero again. */
+  clearBlocked(): void {
+    if (!this.blockedMarked) return;
+    const { scratch } = this;
+    for (const list of [this.movedNow, this.movedBefore]) {
+      for (let i = 0; i < list.length; i++) scratch[list.pages[i]! >>> 5] = 0;
+    }
+    this.blockedMarked = false;
+  }
+
+  /** Starts a new anti-thrash window: what moved now becomes "moved before"; O(pages moved). */
   rotateMoved(): void {
-    const old = this.movedBefore;
+    this.clearBlocked();
+    const before = this.movedBefore;
+    before.length = 0;
     this.movedBefore = this.movedNow;
-    old.fill(0);
-    this.movedNow = old;
+    this.movedNow = before;
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.nvm, this.scan, this.movedNow, this.movedBefore, this.pending, this.warm, this.scratch, ...this.levels];
-    bitmaps.push(...this.reads, ...this.writes);
-    const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0);
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, ...this.writes];
+    const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
+    const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + lists;
     return bytes / this.pageCount;
   }
 }
 
-/** Value of one page's bit-sliced counter. */
-export function counterAt(planes: readonly Bitmap[], page: number): number {
-  const w = page >>> 5;
+/** Value of one page's bit-sliced number in planes interleaved by word (`bits` planes). */
+export function sliceAt(planes: Uint32Array, bits: number, page: number): number {
+  const base = (page >>> 5) * bits;
   const b = page & 31;
   let v = 0;
-  for (let k = 0; k < planes.length; k++) v |= ((planes[k]![w]! >>> b) & 1) << k;
+  for (let k = 0; k < bits; k++) v |= ((planes[base + k]! >>> b) & 1) << k;
   return v;
 }
 
+/** Sets one page's bit-sliced number (`value` < 2^bits). */
+export function setSlice(planes: Uint32Array, bits: number, page: number, value: number): void {
+  const base = (page >>> 5) * bits;
+  const bit = 1 << (page & 31);
+  for (let k = 0; k < bits; k++) {
+    if (((value >>> k) & 1) !== 0) planes[base + k] = planes[base + k]! | bit;
+    else planes[base + k] = planes[base + k]! & ~bit;
+  }
+}

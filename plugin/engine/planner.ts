@@ -119,8 +119,8 @@ export interface CollectInput {
   /** Pages with temperature above 0. */
   readonly warm: Bitmap;
   readonly nvm: Bitmap;
-  readonly movedNow: Bitmap;
-  readonly movedBefore: Bitmap;
+  /** Pages moved in this or the last window (anti-thrash: not movable). */
+  readonly blocked: Bitmap;
   readonly pageCount: number;
 }
 
@@ -133,7 +133,7 @@ export interface CollectInput {
 export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationPlan {
   const promote = new Uint32Array(counts.promote);
   const demote = new Uint32Array(counts.demote);
-  const { temperature, warm, nvm, movedNow, movedBefore, pageCount } = pages;
+  const { temperature, warm, nvm, blocked, pageCount } = pages;
   const { promoteCut, promoteAtCut, demoteCut, demoteAtCut } = counts;
   let p = 0;
   let d = 0;
@@ -142,7 +142,7 @@ export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationP
   const words = (pageCount + 31) >>> 5;
   const tailBits = pageCount & 31;
   for (let w = 0; w < words && (p < promote.length || d < demote.length); w++) {
-    let movable = ~(movedNow[w]! | movedBefore[w]!);
+    let movable = ~blocked[w]!;
     if (w === words - 1 && tailBits !== 0) movable &= (1 << tailBits) - 1;
     let candidates = 0;
     if (p < promote.length) {

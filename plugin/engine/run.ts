@@ -13,6 +13,7 @@ import type { MemoryHost } from '../host/memory-host.js';
 import type { Clock } from '../util/clock.js';
 import { bitmapFill } from '../util/bitmap.js';
 import { hotSetCut } from './hot-set.js';
+import { HugeUnitTracking } from './huge-units.js';
 import { TemperatureHistograms } from './histograms.js';
 import { Migrator, type MigrationTotals } from './migrator.js';
 import { PageState } from './page-state.js';
@@ -94,13 +95,15 @@ export interface RunningEngine {
 
 export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptions, signal: AbortSignal): RunningEngine {
   const state = new PageState(host.pageCount);
-  const tracker = new Tracker(host, state);
+  // Huge-page units (huge-units.ts): only for a host that can report them.
+  const units = host.hugePageUnits ? new HugeUnitTracking(host as MemoryHost & Required<Pick<MemoryHost, 'hugePageUnits'>>) : undefined;
+  const tracker = new Tracker(units?.host ?? host, state);
   const totals: EngineTotals = {
     windows: 0, rounds: 0, pagesScanned: 0, dirtyLogEntries: 0, fullDirtyScans: 0, bufferFullExits: 0,
     promoted: 0, demoted: 0, busy: 0, failed: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [],
   };
   const histograms = new TemperatureHistograms();
-  const migrator = new Migrator(host, state, histograms, clock, () => options.migrationBytesPerSec, totals);
+  const migrator = new Migrator(units?.host ?? host, state, histograms, clock, () => options.migrationBytesPerSec, totals);
   let quota = options.dramQuotaPages;
   let snapshot: EngineSnapshot | undefined;
   const windowNs = options.roundsPerWindow * options.roundIntervalNs;
@@ -108,8 +111,10 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
 
   const loop = async (): Promise<EngineTotals> => {
     await host.readTierMap(state.nvm);
+    await units?.refresh();
     histograms.recount(state);
     bitmapFill(state.scan, host.pageCount);
+    units?.afterWindowClose(state, histograms);
     const h = createWindowStats();
     let inFlight: Promise<void> = Promise.resolve();
     let lastMoved = 0;
@@ -132,10 +137,12 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
         totals.windows++;
         if (totals.windows % options.tierRefreshWindows === 0) {
           await host.readTierMap(state.nvm);
+          await units?.refresh();
           histograms.recount(state);
         }
 
         closeWindow(state, histograms, h);
+        units?.afterWindowClose(state, histograms);
         const dramPages = host.pageCount - h.nvmPages;
         const cut = hotSetCut(h.all, quota);
         const budgetPages = (options.migrationBytesPerSec * windowNs) / 1e9 / host.pageSizeBytes;
@@ -143,7 +150,8 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           movableNvm: h.movableNvm, movableDram: h.movableDram, dramPages, quotaPages: quota,
           budgetPages, hysteresis: options.hysteresis, minPromoteTemperature: 1,
         });
-        const plan = collectPlan(state, counts);
+        let plan = collectPlan(state, counts);
+        if (units) plan = units.wholePlan(plan, state.temperature, quota - dramPages);
         state.rotateMoved();
 
         const now = clock.now();

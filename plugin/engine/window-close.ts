@@ -1,21 +1,26 @@
 /**
- * The end of a monitoring window.
+ * The end of a monitoring window, in one pass over the page words.
  *
  * Scanned pages with evidence or warmth get their temperature updated (and the
  * histograms adjusted); the multi-level queue moves every scanned page up a
  * level if it was seen, down if not, 32 pages at a time with bit operations on
- * the level bitmaps; the next window's scan set is built from the level bitmaps
- * and a phase mask per level. A page at level L is scanned once every 2^L
- * windows, in a phase set by its index (so each window scans an even share of
- * each level); between scans it is left alone, its accessed bit not cleared.
+ * the bit-sliced level planes; the next window's scan set is built from the
+ * level planes and a phase mask per level. A page at level L is scanned once
+ * every 2^L windows, in a phase set by its index (so each window scans an even
+ * share of each level); between scans it is left alone, its accessed bit not
+ * cleared.
  *
- * Cost: O(pages / 32) word operations, plus per-page work only for scanned
- * pages that were seen or are still warm (found 32 at a time through the
- * pending and warm bitmaps), and hot pages that settled high are not visited.
+ * Cost: one pass of O(pages / 32) word operations (a word with no page due
+ * reads its 3 level planes and writes its scan word; a scanned word also reads
+ * its 8 evidence planes, everyRound and warm bits), plus per-page work only
+ * for scanned pages that were seen or are still warm (found 32 at a time),
+ * plus O(pages moved lately) to mark moved pages blocked and take them out of
+ * the movable histograms. Hot pages that settled high are not visited. Pages
+ * per tier come from the histograms.
  */
-import { bitmapCount, popcount32 } from '../util/bitmap.js';
+import { popcount32 } from '../util/bitmap.js';
 import type { TemperatureHistograms } from './histograms.js';
-import { MAX_LEVEL, scanPeriod, type PageState } from './page-state.js';
+import { MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
 import { nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
 
 export interface WindowStats {
@@ -55,111 +60,158 @@ const PHASE_MASKS: Uint32Array[] = Array.from({ length: MAX_LEVEL + 1 }, (_, lev
   });
 });
 
-/** Level counts (index = level), from the level bitmaps. */
+/** Level counts (index = level), from the level planes. */
 export function levelCounts(state: PageState): Uint32Array {
   const counts = new Uint32Array(MAX_LEVEL + 1);
-  let above = 0;
-  for (let l = 1; l <= MAX_LEVEL; l++) above += counts[l] = bitmapCount(state.levels[l]!);
-  counts[0] = state.pageCount - above;
+  const { level, words } = state;
+  // Levels 1..3 use bits 0..1 only; level 4 is bit 2 alone.
+  for (let w = 0; w < words; w++) {
+    const x = level[3 * w]!, y = level[3 * w + 1]!, z = level[3 * w + 2]!;
+    if ((x | y | z) === 0) continue;
+    counts[1]! += popcount32(x & ~y);
+    counts[2]! += popcount32(~x & y);
+    counts[3]! += popcount32(x & y);
+    counts[4]! += popcount32(z);
+  }
+  counts[0] = state.pageCount - counts[1]! - counts[2]! - counts[3]! - counts[4]!;
   return counts;
 }
 
 export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats): void {
-  const { temperature, pending, warm, scan, nvm, pageCount, words } = state;
-  const [, l1, l2, l3, l4] = state.levels as [unknown, Uint32Array, Uint32Array, Uint32Array, Uint32Array];
   const next = state.windowIndex + 1;
-  const m1 = PHASE_MASKS[1]![next & 1]!;
-  const m2 = PHASE_MASKS[2]![next & 3]!;
-  const m3 = PHASE_MASKS[3]![next & 7]!;
-  const m4 = PHASE_MASKS[4]![next & 15]!;
-  const tailBits = pageCount & 31;
-  let scannedPages = 0;
-  let seenPages = 0;
-  let nextScanPages = 0;
-  let nvmPages = 0;
-
-  for (let w = 0; w < words; w++) {
-    const scanned = scan[w]!;
-    const inNvm = nvm[w]!;
-    let a = l1[w]!, b = l2[w]!, c = l3[w]!, d = l4[w]!;
-    if (scanned !== 0) {
-      let seen = 0;
-      // Only scanned pages with evidence or warmth need per-page work.
-      const work = scanned & (pending[w]! | warm[w]!);
-      pending[w] = pending[w]! & ~scanned;
-      let warmWord = warm[w]!;
-      const [r0, r1, r2, r3] = state.reads as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-      const [w0, w1, w2, w3] = state.writes as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
-      const ra = r0[w]!, rb = r1[w]!, rc = r2[w]!, rd = r3[w]!;
-      const wa = w0[w]!, wb = w1[w]!, wc = w2[w]!, wd = w3[w]!;
-      for (let x = work; x !== 0; x &= x - 1) {
-        const bit = 31 - Math.clz32(x & -x);
-        const page = (w << 5) + bit;
-        const reads = ((ra >>> bit) & 1) | (((rb >>> bit) & 1) << 1) | (((rc >>> bit) & 1) << 2) | (((rd >>> bit) & 1) << 3);
-        const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
-        const t = temperature[page]!;
-        let nt: number;
-        if ((reads | writes) !== 0) {
-          seen |= 1 << bit;
-          nt = nextTemperature(t, reads, writes);
-        } else {
-          nt = t - (t >>> 1);
-        }
-        if (nt !== t) {
-          temperature[page] = nt;
-          hist.retemper((inNvm & (1 << bit)) !== 0, t, nt);
-          if (nt === 0) warmWord &= ~(1 << bit);
-          else warmWord |= 1 << bit;
-        }
-      }
-      warm[w] = warmWord;
-      // The scanned pages' evidence is folded in: clear their counters.
-      const keep = ~scanned;
-      r0[w] = ra & keep; r1[w] = rb & keep; r2[w] = rc & keep; r3[w] = rd & keep;
-      w0[w] = wa & keep; w1[w] = wb & keep; w2[w] = wc & keep; w3[w] = wd & keep;
-      // Queue levels, 32 pages at once: seen -> up (saturating), unseen -> down.
-      const up = scanned & seen;
-      const down = scanned & ~seen;
-      const stay = ~scanned;
-      const l0 = ~(a | b | c | d);
-      const na = (a & stay) | (l0 & up) | (b & down);
-      const nb = (b & stay) | (a & up) | (c & down);
-      const nc = (c & stay) | (b & up) | (d & down);
-      const nd = (d & stay) | (c & up) | (d & up);
-      a = na; b = nb; c = nc; d = nd;
-      l1[w] = a; l2[w] = b; l3[w] = c; l4[w] = d;
-      scannedPages += popcount32(scanned);
-      if (seen !== 0) seenPages += popcount32(seen);
-    }
-    let due = ~(a | b | c | d) | (a & m1) | (b & m2) | (c & m3) | (d & m4);
-    if (w === words - 1 && tailBits !== 0) due &= (1 << tailBits) - 1;
-    scan[w] = due;
-    if (due !== 0) nextScanPages += popcount32(due);
-    if (inNvm !== 0) nvmPages += popcount32(inNvm);
-  }
+  state.clearBlocked();
+  const counts = foldWindow(state, hist, next);
   state.windowIndex = next;
+  state.roundsThisWindow = 0;
 
   const { all, dram, movableNvm, movableDram } = out;
+  let nvmPages = 0;
   for (let t = 0; t < TEMPERATURE_LEVELS; t++) {
     dram[t] = hist.dram[t]!;
     all[t] = hist.dram[t]! + hist.nvm[t]!;
     movableDram[t] = hist.dram[t]!;
     movableNvm[t] = hist.nvm[t]!;
+    nvmPages += hist.nvm[t]!;
   }
-  // Pages moved in this or the last window may not move again yet: take them out.
-  const { movedNow, movedBefore } = state;
-  for (let w = 0; w < words; w++) {
-    const moved = movedNow[w]! | movedBefore[w]!;
-    if (moved === 0) continue;
-    for (let x = moved; x !== 0; x &= x - 1) {
-      const bit = 31 - Math.clz32(x & -x);
-      const t = temperature[(w << 5) + bit]!;
-      if ((nvm[w]! & (1 << bit)) !== 0) movableNvm[t]!--;
-      else movableDram[t]!--;
-    }
-  }
-  out.scannedPages = scannedPages;
-  out.seenPages = seenPages;
-  out.nextScanPages = nextScanPages;
+  // Pages moved in this or the last window may not move again yet: mark them
+  // blocked (for the plan) and take them out of the movable histograms.
+  blockMoved(state, state.movedNow, movableNvm, movableDram);
+  blockMoved(state, state.movedBefore, movableNvm, movableDram);
+  state.blockedMarked = true;
+  out.scannedPages = counts.scannedPages;
+  out.seenPages = counts.seenPages;
+  out.nextScanPages = counts.nextScanPages;
   out.nvmPages = nvmPages;
+}
+
+/** Marks each listed page in `blocked` and takes it out of its movable histogram, once. */
+function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, movableDram: Uint32Array): void {
+  // The scratch bitmap is all zero here (clearBlocked() ran): it becomes `blocked`.
+  const { temperature, nvm, scratch: blocked } = state;
+  for (let i = 0; i < list.length; i++) {
+    const page = list.pages[i]!;
+    const w = page >>> 5;
+    const bit = 1 << (page & 31);
+    if ((blocked[w]! & bit) !== 0) continue;
+    blocked[w] = blocked[w]! | bit;
+    const t = temperature[page]!;
+    if ((nvm[w]! & bit) !== 0) movableNvm[t]!--;
+    else movableDram[t]!--;
+  }
+}
+
+interface FoldCounts {
+  scannedPages: number;
+  seenPages: number;
+  nextScanPages: number;
+}
+
+/** The fused pass: temperatures, queue levels and the next scan set, word by word. */
+function foldWindow(state: PageState, hist: TemperatureHistograms, next: number): FoldCounts {
+  const { temperature, warm, scan, nvm, pageCount, words } = state;
+  const { reads, level } = state;
+  const w0 = state.writes[0]!, w1 = state.writes[1]!, w2 = state.writes[2]!, w3 = state.writes[3]!;
+  // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
+  const everyRound = state.everyRound;
+  const rounds = Math.min(state.roundsThisWindow, 15);
+  const e0 = (rounds & 1) !== 0 ? -1 : 0, e1 = (rounds & 2) !== 0 ? -1 : 0, e2 = (rounds & 4) !== 0 ? -1 : 0, e3 = (rounds & 8) !== 0 ? -1 : 0;
+  const useEveryRound = rounds !== 0;
+  const m1 = PHASE_MASKS[1]![next & 1]!;
+  const m2 = PHASE_MASKS[2]![next & 3]!;
+  const m3 = PHASE_MASKS[3]![next & 7]!;
+  const m4 = PHASE_MASKS[4]![next & 15]!;
+  const tailMask = (pageCount & 31) === 0 ? -1 : (1 << (pageCount & 31)) - 1;
+  let scannedPages = 0;
+  let seenPages = 0;
+  let nextScanPages = 0;
+
+  for (let w = 0; w < words; w++) {
+    const scanned = scan[w]!;
+    // Level bits: a = bit 0, b = bit 1, c = bit 2 (levels 0..4; c is set only at level 4).
+    const li = 3 * w;
+    let a = level[li]!, b = level[li + 1]!, c = level[li + 2]!;
+    if (scanned !== 0) {
+      const ci = w << 2;
+      const xa = reads[ci]!, xb = reads[ci + 1]!, xc = reads[ci + 2]!, xd = reads[ci + 3]!;
+      const wa = w0[w]!, wb = w1[w]!, wc = w2[w]!, wd = w3[w]!;
+      const every = useEveryRound ? everyRound[w]! & scanned : 0;
+      const ra = xa | (every & e0), rb = xb | (every & e1), rc = xc | (every & e2), rd = xd | (every & e3);
+      const evidence = ra | rb | rc | rd | wa | wb | wc | wd;
+      const seen = evidence & scanned;
+      // Only scanned pages with evidence or warmth need per-page work.
+      const work = scanned & (evidence | warm[w]!);
+      if (work !== 0) {
+        const warmBefore = warm[w]!;
+        let warmWord = warmBefore;
+        const base = w << 5;
+        for (let x = work; x !== 0; x &= x - 1) {
+          const bit = 31 - Math.clz32(x & -x);
+          const t = temperature[base + bit]!;
+          let nt: number;
+          if (((seen >>> bit) & 1) !== 0) {
+            const reads = ((ra >>> bit) & 1) | (((rb >>> bit) & 1) << 1) | (((rc >>> bit) & 1) << 2) | (((rd >>> bit) & 1) << 3);
+            const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
+            nt = nextTemperature(t, reads, writes);
+          } else {
+            nt = t - (t >>> 1);
+          }
+          if (nt !== t) {
+            temperature[base + bit] = nt;
+            hist.retemper((nvm[w]! & (1 << bit)) !== 0, t, nt);
+            if (nt === 0) warmWord &= ~(1 << bit);
+            else warmWord |= 1 << bit;
+          }
+        }
+        if (warmWord !== warmBefore) warm[w] = warmWord;
+      }
+      if (seen !== 0) {
+        // The scanned pages' evidence is folded in: clear their counters.
+        const keep = ~scanned;
+        if ((xa | xb | xc | xd) !== 0) {
+          reads[ci] = xa & keep; reads[ci + 1] = xb & keep; reads[ci + 2] = xc & keep; reads[ci + 3] = xd & keep;
+        }
+        if ((wa | wb | wc | wd) !== 0) {
+          w0[w] = wa & keep; w1[w] = wb & keep; w2[w] = wc & keep; w3[w] = wd & keep;
+        }
+        seenPages += popcount32(seen);
+      }
+      // Queue levels, 32 pages at once: seen -> up (saturating at MAX_LEVEL), unseen -> down (at 0).
+      const up = seen;
+      const down = scanned & ~seen;
+      const stay = ~scanned;
+      const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
+      const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
+      const nc = (c & stay) | (up & ((a & b) | c));
+      if (na !== a || nb !== b || nc !== c) {
+        a = na; b = nb; c = nc;
+        level[li] = a; level[li + 1] = b; level[li + 2] = c;
+      }
+      scannedPages += popcount32(scanned);
+    }
+    let due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
+    if (w === words - 1) due &= tailMask;
+    if (due !== scanned) scan[w] = due;
+    if (due !== 0) nextScanPages += popcount32(due);
+  }
+  return { scannedPages, seenPages, nextScanPages };
 }

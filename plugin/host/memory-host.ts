@@ -7,6 +7,11 @@
  * Pages are numbered 0 .. pageCount-1 across all guest-RAM regions of one VM
  * ("page index"), in units of `pageSizeBytes` (4096 on every backend so far).
  * Sets of pages travel as bitmaps (plugin/util/bitmap.ts) or Uint32Array lists.
+ *
+ * Huge pages: a host whose guest RAM is partly backed by 2 MiB pages reports
+ * them as units of UNIT_PAGES consecutive page indices (hugePageUnits). A unit
+ * moves only whole: in migrate(), an entry naming a unit's first page stands
+ * for the whole unit. The engine then plans units whole (plugin/engine/huge-units.ts).
  */
 import type { Bitmap } from '../util/bitmap.js';
 
@@ -55,11 +60,15 @@ export interface DirtyLogDrain {
 export const MigrationOutcome = { Moved: 0, AlreadyThere: 1, Busy: 2, Failed: 3 } as const;
 export type MigrationOutcome = (typeof MigrationOutcome)[keyof typeof MigrationOutcome];
 
+/** Pages in one huge-page unit: a 2 MiB page of 4 KiB pages. */
+export const UNIT_PAGES = 512;
+
 export interface MigrationResult {
   /** outcome[i] is the MigrationOutcome of request page i. */
   readonly outcome: Uint8Array;
   /** Why request pages failed (sparse: index into the request). */
   readonly failures: ReadonlyArray<{ readonly index: number; readonly reason: string }>;
+  /** Pages moved, busy, failed: an entry naming a huge-page unit counts its UNIT_PAGES pages. */
   readonly moved: number;
   readonly busy: number;
   readonly failed: number;
@@ -100,9 +109,20 @@ export interface MemoryHost {
   /**
    * Moves `pages` to `target` while the guest runs: copy, recopy what the guest
    * wrote meanwhile, pause only for the final switch. A page whose last write
-   * could be lost is reported Busy and stays where it was.
+   * could be lost is reported Busy and stays where it was. An entry equal to
+   * the first page of a unit of the last hugePageUnits() answer moves that
+   * whole unit (never split); its outcome holds for all the unit's pages.
    */
   migrate(pages: Uint32Array, target: Tier, signal?: AbortSignal): Promise<MigrationResult>;
+
+  /**
+   * Optional: guest RAM backed by 2 MiB pages now, as the first page index of
+   * each unit (ascending; a unit is UNIT_PAGES consecutive pages inside one
+   * region). The engine asks at start and whenever it re-reads the tier map.
+   * A host without huge pages leaves it out (the simulator does) or answers
+   * an empty list; then every page is its own unit.
+   */
+  hugePageUnits?(): Promise<Uint32Array>;
 
   tierUsage(): Promise<readonly TierUsage[]>;
 

@@ -1,5 +1,6 @@
 /** `hmmv domain enable|disable|show` and `hmmv hooks install|uninstall`. */
 import type { Command } from 'commander';
+import { DEFAULT_POOL_SOCKET } from '../runtime/paths.js';
 import { LibvirtConnection } from './connection.js';
 import { disableDomain, enableDomain, showDomain, type EditResult, type TieringOptions } from './domain-config.js';
 import { installHook, uninstallHook, type HookInstallResult } from './hook-install.js';
@@ -24,7 +25,8 @@ function report(r: EditResult, verb: string): void {
 }
 
 function reportHook(r: HookInstallResult, verb: string): void {
-  process.stdout.write(`${r.changed ? verb : 'unchanged'}: ${r.path}\n${r.daemon}\n`);
+  process.stdout.write(`${r.changed ? verb : 'unchanged'}: ${r.path}\n${r.runs ? `it runs: ${r.runs}\n` : ''}${r.daemon}\n`);
+  if (r.note) process.stderr.write(`note: ${r.note}\n`);
 }
 
 export function registerLibvirtCommands(program: Command): void {
@@ -43,6 +45,7 @@ export function registerLibvirtCommands(program: Command): void {
     .option('--rate <size>', 'migration rate limit per second, e.g. 256MiB')
     .option('--backend <name>', "memory host: 'linux' or 'sim' (dry run; default)")
     .option('--qmp-socket <path>', "the manager's QMP socket (default /run/hmmv/qmp/DOMAIN.sock)")
+    .option('--pool-socket <path>', `the DRAM pool daemon to join (default ${DEFAULT_POOL_SOCKET})`)
     .option('--live', 'refuse unless the change can apply to the running domain now')
     .action(guarded(async (name: string, opts: TieringOptions & { live?: boolean }) => {
       report(await LibvirtConnection.with((c) => enableDomain(name, opts, c)), 'enabled');
@@ -68,7 +71,7 @@ export function registerLibvirtCommands(program: Command): void {
   const hooks = program.command('hooks').description("install hmmv's libvirt QEMU hook");
   hooks
     .command('install')
-    .description('install the hook into /etc/libvirt/hooks/qemu.d/hmmv')
+    .description('install the hook into /etc/libvirt/hooks/qemu.d/hmmv, running this copy of hmmv (refused if a non-root user could change it)')
     .option('--dir <dir>', 'hook directory', '/etc/libvirt/hooks/qemu.d')
     .option('--reload', 'send libvirtd SIGHUP so it sees the hook now')
     .action(guarded((opts: { dir: string; reload?: boolean }) => reportHook(installHook(opts), 'installed')));

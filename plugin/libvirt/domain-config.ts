@@ -6,7 +6,7 @@
  * change goes into the persistent definition only and takes effect at the next
  * start; asking for a live change is refused.
  */
-import { defaultQmpSocket } from '../manager/paths.js';
+import { defaultQmpSocket } from '../runtime/paths.js';
 import { LibvirtConnection } from './connection.js';
 import { commandlineQmpSockets, disableTiering, enableTiering } from './domain-edit.js';
 import { TIERING_DEFAULTS, TieringMetadataError, tieringFromDomainXml, validateTieringConfig, type Backend, type TieringConfig } from './tiering-metadata.js';
@@ -25,6 +25,7 @@ export interface TieringOptions {
   rate?: string;
   backend?: string;
   qmpSocket?: string;
+  poolSocket?: string;
 }
 
 export interface EditResult {
@@ -82,6 +83,7 @@ export function mergeTieringOptions(domain: string, base: TieringConfig | undefi
     },
     migration: { bytesPerSecond: rate ?? base?.migration.bytesPerSecond ?? TIERING_DEFAULTS.bytesPerSecond },
     qmp: { socket: opts.qmpSocket ?? base?.qmp.socket ?? defaultQmpSocket(domain) },
+    pool: { socket: opts.poolSocket ?? base?.pool.socket ?? TIERING_DEFAULTS.poolSocket },
   };
   if (slowTier) config.slowTier = slowTier;
   const flagOf: Record<string, string> = {
@@ -97,6 +99,7 @@ export function mergeTieringOptions(domain: string, base: TieringConfig | undefi
     '/tracking/rounds': '--rounds',
     '/migration/bytesPerSecond': '--rate',
     '/qmp/socket': '--qmp-socket',
+    '/pool/socket': '--pool-socket',
   };
   return validateTieringConfig(config, (p) => flagOf[p] ?? p);
 }

@@ -14,10 +14,10 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { launchManager, stopManager } from '../manager/launch.js';
-import { QMP_DIR, RUN_DIR, domainXmlPath, pidfilePath, statusPath } from '../manager/paths.js';
-import { liveManager } from '../manager/pidfile.js';
-import { writeStatus } from '../manager/status-file.js';
+import { launchManager, stopManager } from '../runtime/launch.js';
+import { QMP_DIR, RUN_DIR, domainXmlPath, pidfilePath, statusPath } from '../runtime/paths.js';
+import { liveManager } from '../runtime/pidfile.js';
+import { writeStatus } from '../runtime/status-file.js';
 import { commandlineQmpSockets, qmpServerArg } from './domain-edit.js';
 import { TieringMetadataError, tieringFromDomainXml, type TieringConfig } from './tiering-metadata.js';
 

@@ -8,6 +8,7 @@
  *     <hmmv:tracking window-ms="500" rounds="8"/>
  *     <hmmv:migration bytes-per-second="1GiB"/>
  *     <hmmv:qmp socket="/run/hmmv/qmp/NAME.sock"/>
+ *     <hmmv:pool socket="/run/hmmv/pool.sock"/>   (optional: the pool daemon to join)
  *   </hmmv:tiering>
  *
  * The element is found by its namespace URI (libvirt may re-prefix it), parsed
@@ -16,6 +17,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import { TIERING_DEFAULTS, type TieringConfig } from '../runtime/tiering-config.js';
 import { TIERING_NS } from './namespace.js';
 import { SIZE_FORM, formatSize, parseSize } from './units.js';
 import { attrsOf, childrenOf, element, elementsOf, namespaceOf, parseXmlTree, rootOf, splitName, tagOf, textOf, type XmlNode } from './xml-tree.js';
@@ -25,24 +27,7 @@ export { TIERING_NS };
 export const TIERING_PREFIX = 'hmmv';
 export const TIERING_ELEMENT = 'tiering';
 
-export type Backend = 'linux' | 'sim';
-export type SlowTier = { numaNode: number } | { devdax: string };
-
-export interface TieringConfig {
-  backend: Backend;
-  dram: { quotaBytes: number; minBytes: number; maxBytes: number; weight: number };
-  slowTier?: SlowTier;
-  tracking: { windowMs: number; rounds: number };
-  migration: { bytesPerSecond: number };
-  qmp: { socket: string };
-}
-
-export const TIERING_DEFAULTS = {
-  weight: 100,
-  windowMs: 500,
-  rounds: 8,
-  bytesPerSecond: 1024 ** 3,
-} as const;
+export { TIERING_DEFAULTS, type Backend, type SlowTier, type TieringConfig } from '../runtime/tiering-config.js';
 
 export class TieringMetadataError extends Error {
   constructor(readonly problems: readonly string[]) {
@@ -119,6 +104,9 @@ const CHILDREN: Record<string, Record<string, AttrSpec>> = {
   qmp: {
     socket: { parse: str, path: ['qmp', 'socket'] },
   },
+  pool: {
+    socket: { parse: str, path: ['pool', 'socket'] },
+  },
 };
 
 /** JSON-pointer path of the config -> where it is written in the XML. */
@@ -128,6 +116,7 @@ for (const [child, attrs] of Object.entries(CHILDREN)) {
 }
 XML_PLACE['/slowTier'] = '<slow-tier>';
 XML_PLACE['/qmp'] = '<qmp>';
+XML_PLACE['/pool'] = '<pool>';
 
 const EXPECTED: Record<string, string> = {
   '/backend': "'linux' or 'sim'",
@@ -141,6 +130,7 @@ const EXPECTED: Record<string, string> = {
   '/tracking/rounds': 'an integer 1..64',
   '/migration/bytesPerSecond': `${SIZE_FORM} (per second), at least 4KiB`,
   '/qmp/socket': 'an absolute unix socket path of at most 107 bytes, without commas',
+  '/pool/socket': 'an absolute unix socket path of at most 107 bytes',
 };
 
 export function parseTieringNode(node: XmlNode): TieringConfig {
@@ -208,6 +198,8 @@ export function parseTieringNode(node: XmlNode): TieringConfig {
   tracking.rounds ??= TIERING_DEFAULTS.rounds;
   const migration = ((raw.migration ??= {}) as Record<string, number>);
   migration.bytesPerSecond ??= TIERING_DEFAULTS.bytesPerSecond;
+  const pool = ((raw.pool ??= {}) as Record<string, string>);
+  pool.socket ??= TIERING_DEFAULTS.poolSocket;
 
   const placeOf = (pointer: string) => {
     const place = XML_PLACE[pointer];
@@ -309,6 +301,7 @@ export function tieringNode(config: TieringConfig, prefix = TIERING_PREFIX): Xml
     element(`${p}tracking`, { 'window-ms': String(config.tracking.windowMs), rounds: String(config.tracking.rounds) }),
     element(`${p}migration`, { 'bytes-per-second': formatSize(config.migration.bytesPerSecond) }),
     element(`${p}qmp`, { socket: config.qmp.socket }),
+    element(`${p}pool`, { socket: config.pool.socket }),
   );
   return element(`${p}${TIERING_ELEMENT}`, { [`xmlns:${prefix}`]: TIERING_NS, backend: config.backend }, children);
 }

@@ -6,7 +6,7 @@
  * and the manager records it and leaves the guest alone.
  */
 import type { MemoryHost } from '../host/memory-host.js';
-import type { Backend, TieringConfig } from '../libvirt/tiering-metadata.js';
+import type { Backend, TieringConfig } from '../runtime/tiering-config.js';
 import type { GuestInfo } from './guest-discovery.js';
 
 export interface BackendContext {

@@ -1,16 +1,10 @@
 /** `hmmv manage` (run by the libvirt hook) and `hmmv status`. */
 import type { Command } from 'commander';
 import { runManager } from './manage.js';
-import { listManagedDomains, type DomainStatusRow } from './status-file.js';
-import { logPath } from './paths.js';
-import { DEFAULT_POOL_SOCKET } from '../pool/commands.js';
+import { listManagedDomains } from '../runtime/status-file.js';
+import { DEFAULT_POOL_SOCKET } from '../runtime/paths.js';
 import { poolStatusSection } from '../pool/status.js';
-
-function formatRow(r: DomainStatusRow): string {
-  const ram = r.guest ? `${(r.guest.ramBytes / 2 ** 20).toFixed(0)}MiB/${r.guest.vcpus}vcpu` : '-';
-  const cols = [r.domain, r.state, r.managerAlive ? String(r.pid) : '-', r.backend ?? '-', r.qemu?.pid ? String(r.qemu.pid) : '-', ram];
-  return cols.join('\t') + (r.error ? `\n\terror: ${r.error}\n\tlog: ${logPath(r.domain)}` : '');
-}
+import { statusJson, statusTable } from './status-view.js';
 
 export function registerManagerCommands(program: Command): void {
   program
@@ -24,20 +18,16 @@ export function registerManagerCommands(program: Command): void {
 
   program
     .command('status')
-    .description('list the domains hmmv manages and the state of their managers')
-    .option('--json', 'print JSON (the domains; `hmmv pool status --json` has the pool)')
-    .option('--pool-socket <path>', 'the DRAM pool daemon\'s socket', DEFAULT_POOL_SOCKET)
+    .description('per managed domain: manager state, DRAM quota in force and its source (pool, static, clamped), DRAM/NVM in use, hot set, migrations/s; then the pool')
+    .option('--json', 'print the domains as JSON (the same fields; `hmmv pool status --json` has the pool)')
+    .option('--pool-socket <path>', "the DRAM pool daemon's socket", DEFAULT_POOL_SOCKET)
     .action(async (opts: { json?: boolean; poolSocket: string }) => {
       const rows = listManagedDomains();
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify(statusJson(rows), null, 2)}\n`);
         return;
       }
       const pool = (await poolStatusSection({ socketPath: opts.poolSocket }, 2000)).text;
-      if (rows.length === 0) {
-        process.stdout.write(`no managed domains\n\n${pool}\n`);
-        return;
-      }
-      process.stdout.write(['DOMAIN\tSTATE\tMANAGER\tBACKEND\tQEMU\tGUEST', ...rows.map(formatRow)].join('\n') + `\n\n${pool}\n`);
+      process.stdout.write(`${rows.length === 0 ? 'no managed domains' : statusTable(rows)}\n\n${pool}\n`);
     });
 }

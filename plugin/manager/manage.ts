@@ -3,26 +3,33 @@
  *
  * Loads the tiering config (from the domain XML the hook saved, or from
  * libvirtd), connects to the manager's own QMP socket, discovers the guest RAM,
- * opens the configured memory host and runs the engine until the guest shuts
- * down, the socket closes, or SIGTERM. Every step is logged as JSON and shown in
+ * opens the configured memory host and runs its engine session until the guest
+ * shuts down, the socket closes, or SIGTERM. The session joins the host's DRAM
+ * pool daemon (the metadata's <hmmv:pool socket>, default /run/hmmv/pool.sock):
+ * it reports every window and applies each pushed quota clamped to the
+ * domain's min/max; without a daemon it runs on the static quota and retries
+ * with backoff. On a clean stop it says goodbye, so its DRAM returns at once
+ * (after a SIGKILL the daemon returns it after its grace period). Every step is logged as JSON and shown in
  * the status file. A failure never touches the guest: the manager records it
  * (state 'failed') and stays until the domain stops, so `hmmv status` shows it.
  */
 import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
-import { defaultEngineOptions, startEngine, type RunningEngine } from '../engine/run.js';
+import { defaultEngineOptions } from '../engine/run.js';
 import type { MemoryHost } from '../host/memory-host.js';
 import { LibvirtConnection } from '../libvirt/connection.js';
-import { tieringFromDomainXml, type TieringConfig } from '../libvirt/tiering-metadata.js';
+import { tieringFromDomainXml } from '../libvirt/tiering-metadata.js';
+import type { TieringConfig } from '../runtime/tiering-config.js';
+import { startEngineSession, type EngineSession } from '../session/engine-session.js';
 import { wallClock } from '../util/clock.js';
 import { QmpClient, QmpCommands } from '../../qmp/index.js';
 import { openBackend } from './backend.js';
 import { registerSimBackend } from './sim-backend.js';
 import { registerLinuxBackend } from './linux-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
-import { pidfilePath } from './paths.js';
-import { removePidfileIfOwn } from './pidfile.js';
-import { writeStatus, type ManagerState, type ManagerStatus } from './status-file.js';
+import { pidfilePath } from '../runtime/paths.js';
+import { removePidfileIfOwn } from '../runtime/pidfile.js';
+import { writeStatus, type ManagerState, type ManagerStatus, type TieringStatus } from '../runtime/status-file.js';
 
 export interface ManageOptions {
   domain: string;
@@ -83,7 +90,7 @@ export async function runManager(opts: ManageOptions): Promise<number> {
 
   let client: QmpClient | undefined;
   let host: MemoryHost | undefined;
-  let engine: RunningEngine | undefined;
+  let session: EngineSession | undefined;
   let exitCode = 0;
   try {
     log.info({ argv: process.argv.slice(2) }, 'manager starting');
@@ -117,19 +124,37 @@ export async function runManager(opts: ManageOptions): Promise<number> {
       options.roundsPerWindow = config.tracking.rounds;
       options.roundIntervalNs = (config.tracking.windowMs * 1e6) / config.tracking.rounds;
       options.migrationBytesPerSec = config.migration.bytesPerSecond;
+      const page = host.pageSizeBytes;
+      const poolSocket = config.pool.socket;
       let lastWrite = 0;
-      options.onWindow = () => {
-        // Keep the status file fresh without rewriting it every window.
-        if (Date.now() - lastWrite < 1000 || !engine) return;
+      const refresh = (): void => {
+        if (!session) return;
         lastWrite = Date.now();
-        writeStatus({ ...status, engine: numericTotals(engine) });
+        status.tiering = tieringStatus(session, page, host!.pageCount, poolSocket);
+        status.engine = session.totals();
+        writeStatus(status);
       };
-      engine = startEngine(host, wallClock, options, stop.signal);
-      setState('running');
-      log.info({ backend: host.kind, pages: host.pageCount, quotaPages: options.dramQuotaPages }, 'engine running');
-      engine.done.catch((error: unknown) => {
-        if (!stop.signal.aborted) fail('engine stopped', error);
+      session = startEngineSession({
+        name: opts.domain,
+        host,
+        clock: wallClock,
+        engine: options,
+        bounds: { minPages: Math.floor(config.dram.minBytes / page), maxPages: Math.floor(config.dram.maxBytes / page), weight: config.dram.weight },
+        pool: { kind: 'daemon', endpoint: { socketPath: poolSocket }, log: (msg) => log.info({ poolSocket }, msg) },
+        signal: stop.signal,
+        onWindow: () => {
+          // Keep the status file fresh without rewriting it every window.
+          if (Date.now() - lastWrite >= 1000) refresh();
+        },
+        onQuota: (q) => {
+          if (q.source === 'clamped') log.warn({ quota: q }, `the pool asked for ${q.requestedPages} pages, outside this domain's bounds: applying ${q.pages}`);
+          refresh();
+        },
+        onFailure: (error) => fail('engine stopped', error),
       });
+      setState('running');
+      refresh();
+      log.info({ backend: host.kind, pages: host.pageCount, quotaPages: options.dramQuotaPages, bounds: session.bounds, poolSocket }, 'engine running');
     } catch (error) {
       // The guest is untouched: report and wait for the domain to stop.
       fail('tiering not started (the guest runs unmanaged)', error);
@@ -148,9 +173,10 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     const failed = status.state === 'failed';
     if (!failed) setState('stopping');
     if (!stop.signal.aborted) stop.abort(new Error('manager exiting'));
-    if (engine) {
-      const totals = await engine.done.catch(() => undefined);
-      if (totals) log.info({ totals: numericTotals(engine) }, 'engine stopped');
+    if (session) {
+      const totals = await session.done;
+      if (totals) log.info({ totals: session.totals() }, 'engine stopped');
+      await session.close();
     }
     await host?.close().catch((e: unknown) => log.warn({ err: e }, 'closing the memory host failed'));
     await client?.close().catch(() => undefined);
@@ -164,8 +190,25 @@ export async function runManager(opts: ManageOptions): Promise<number> {
   return exitCode;
 }
 
-function numericTotals(engine: RunningEngine): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(engine.totals())) if (typeof v === 'number') out[k] = v;
+function tieringStatus(session: EngineSession, pageSizeBytes: number, pageCount: number, poolSocket: string): TieringStatus {
+  const s = session.lastSnapshot();
+  const out: TieringStatus = {
+    pageSizeBytes,
+    pageCount,
+    quota: { ...session.quota() },
+    staticQuotaPages: session.staticQuotaPages,
+    bounds: { ...session.bounds },
+    pool: { socket: poolSocket, connected: session.poolConnected() ?? false },
+  };
+  if (s) {
+    out.window = {
+      index: s.window,
+      at: new Date().toISOString(),
+      dramPages: s.dramPages,
+      nvmPages: s.nvmPages,
+      hotSetPages: s.hotSetPages,
+      migratedPagesPerSec: s.migratedPagesPerSec,
+    };
+  }
   return out;
 }

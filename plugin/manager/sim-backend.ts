@@ -17,7 +17,9 @@ export function registerSimBackend(): void {
     const pageCount = Math.ceil(guest.ramBytes / PAGE_SIZE_BYTES);
     if (pageCount <= 0) throw new Error(`the guest RAM size over QMP is ${guest.ramBytes} bytes: nothing to simulate`);
     const dramPages = Math.min(pageCount, Math.floor(config.dram.quotaBytes / PAGE_SIZE_BYTES));
-    const load = new TierLoad(tierPreset('optane'), dramPages, pageCount);
+    // DRAM as large as the pool may make the quota (the domain's max); first touch stays within the static quota.
+    const dramCapacity = Math.min(pageCount, Math.max(dramPages, Math.floor(config.dram.maxBytes / PAGE_SIZE_BYTES)));
+    const load = new TierLoad(tierPreset('optane'), dramCapacity, pageCount);
     return new SimHost({ name: domain, pageCount, vcpuCount: Math.max(1, guest.vcpus.length), firstTouchDramPages: dramPages }, load, wallClock);
   });
 }

@@ -8,8 +8,13 @@
  * after which the daemon gives the DRAM away) the VM falls back to its static
  * quota from the domain metadata. On reconnect, `hello` carries the quota in
  * force, so a restarted daemon rebuilds its state from its managers.
+ *
+ * Backoff and fallback run on the given Clock (tests use a virtual one); only
+ * the I/O guards (handshake, close) use the wall clock.
  */
 import WebSocket from 'ws';
+import { wallClock, type Clock } from '../util/clock.js';
+import { after, type CancelTimer } from '../util/clock-timer.js';
 import { parseServerMessage, PROTOCOL_VERSION, type HelloMessage, type ReportMessage, type ServerMessage } from './wire.js';
 
 export type PoolEndpoint = { socketPath: string } | { url: string; token: string };
@@ -17,8 +22,14 @@ export type PoolEndpoint = { socketPath: string } | { url: string; token: string
 export interface PoolClientOptions {
   endpoint: PoolEndpoint;
   hello: Omit<HelloMessage, 'type' | 'protocol' | 'currentQuotaPages'>;
-  /** Applies a DRAM quota (e.g. `engine.setDramQuotaPages`). */
-  apply: (quotaPages: number) => void;
+  /**
+   * Applies a DRAM quota: one the pool pushed (`from` 'pool', on every welcome
+   * and quota message), or the static one when the pool stays away (`from` 'static').
+   */
+  apply: (quotaPages: number, from: 'pool' | 'static') => void;
+  /** The quota in force as the manager applies it (clamped); `hello` carries it. Default: the last one applied. */
+  current?: () => number;
+  clock?: Clock;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
   fallbackAfterMs?: number;
@@ -37,18 +48,24 @@ export class PoolClient {
   private joined = false;
   private closed = false;
   private backoffMs: number;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  private fallbackTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: CancelTimer | undefined;
+  private fallbackTimer: CancelTimer | undefined;
+  private readonly clock: Clock;
   private lastReport: Omit<ReportMessage, 'type' | 'seq'> | undefined;
   /** Errors the daemon replied with (the last few), for logs and tests. */
   readonly errors: string[] = [];
   /** Times the link came up (1 = first connect). */
   connects = 0;
+  /** The daemon's grace period (from its welcome): how long it keeps our DRAM when we vanish. */
+  private daemonGraceMs: number | undefined;
+  /** Whether this outage was logged already (one line per outage, not one per retry). */
+  private outageLogged = false;
   private readonly listeners = new Set<(m: ServerMessage) => void>();
 
   constructor(private readonly opts: PoolClientOptions) {
     this.quota = opts.hello.staticQuotaPages;
     this.backoffMs = opts.initialBackoffMs ?? 200;
+    this.clock = opts.clock ?? wallClock;
   }
 
   /** The quota in force (the pool's, or the static one while the pool is away). */
@@ -79,8 +96,8 @@ export class PoolClient {
   /** Says goodbye (the daemon frees the DRAM at once) and stops reconnecting. */
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.reconnectTimer);
-    clearTimeout(this.fallbackTimer);
+    this.reconnectTimer?.();
+    this.fallbackTimer?.();
     const ws = this.ws;
     if (!ws) return;
     if (ws.readyState === WebSocket.OPEN && this.joined) ws.send(JSON.stringify({ type: 'bye' }));
@@ -92,11 +109,14 @@ export class PoolClient {
     });
   }
 
-  private setQuota(q: number, why: string): void {
-    if (q === this.quota) return;
-    this.opts.log?.(`quota ${this.quota} -> ${q} pages (${why})`);
+  private setQuota(q: number, from: 'pool' | 'static', why: string): void {
+    if (q !== this.quota) this.opts.log?.(`quota ${this.quota} -> ${q} pages (${why})`);
     this.quota = q;
-    this.opts.apply(q);
+    this.opts.apply(q, from);
+  }
+
+  private fallBack(why: string, afterMs: number): void {
+    this.fallbackTimer = after(this.clock, afterMs, () => this.setQuota(this.opts.hello.staticQuotaPages, 'static', why));
   }
 
   private sendReport(body: Omit<ReportMessage, 'type' | 'seq'>): void {
@@ -111,7 +131,7 @@ export class PoolClient {
     ws.on('open', () => {
       this.connects++;
       this.backoffMs = this.opts.initialBackoffMs ?? 200;
-      const hello: HelloMessage = { type: 'hello', protocol: PROTOCOL_VERSION, ...this.opts.hello, currentQuotaPages: this.quota };
+      const hello: HelloMessage = { type: 'hello', protocol: PROTOCOL_VERSION, ...this.opts.hello, currentQuotaPages: this.opts.current?.() ?? this.quota };
       ws.send(JSON.stringify(hello));
     });
     ws.on('message', (data: Buffer) => {
@@ -123,12 +143,15 @@ export class PoolClient {
       const m = parsed.msg;
       if (m.type === 'welcome') {
         this.joined = true;
-        clearTimeout(this.fallbackTimer);
+        this.daemonGraceMs = m.graceMs;
+        if (this.outageLogged) this.opts.log?.(`pool daemon reached again (connect #${this.connects})`);
+        this.outageLogged = false;
+        this.fallbackTimer?.();
         this.fallbackTimer = undefined;
-        this.setQuota(m.quotaPages, 'pool welcome');
+        this.setQuota(m.quotaPages, 'pool', 'pool welcome');
         if (this.lastReport) this.sendReport(this.lastReport);
       } else if (m.type === 'quota') {
-        this.setQuota(m.quotaPages, `pool epoch ${m.epoch}`);
+        if (this.joined) this.setQuota(m.quotaPages, 'pool', `pool epoch ${m.epoch}`);
       } else if (m.type === 'error') {
         this.errors.push(`${m.code}: ${m.message}`);
         if (this.errors.length > 20) this.errors.shift();
@@ -144,14 +167,21 @@ export class PoolClient {
         // Another manager took over this domain: fighting back would make the two take turns.
         this.opts.log?.('another manager now manages this domain; not reconnecting');
         this.closed = true;
-        this.fallbackTimer = setTimeout(() => this.setQuota(this.opts.hello.staticQuotaPages, 'replaced, static quota'), 0);
+        this.fallbackTimer?.();
+        this.fallBack('replaced, static quota', 0);
       }
       if (this.closed) return;
-      if (!this.fallbackTimer)
-        this.fallbackTimer = setTimeout(() => this.setQuota(this.opts.hello.staticQuotaPages, 'pool away, static quota'), this.opts.fallbackAfterMs ?? 10_000);
+      const fallbackMs = this.opts.fallbackAfterMs ?? this.daemonGraceMs ?? 10_000;
+      if (!this.outageLogged) {
+        this.outageLogged = true;
+        this.opts.log?.(
+          `pool daemon at ${wsUrlOf(this.opts.endpoint).url} is not answering: keeping quota ${this.quota} pages, static quota ${this.opts.hello.staticQuotaPages} after ${fallbackMs} ms; retrying with backoff`,
+        );
+      }
+      if (!this.fallbackTimer) this.fallBack('pool away, static quota', fallbackMs);
       const delay = this.backoffMs * (0.75 + Math.random() * 0.5);
       this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
-      this.reconnectTimer = setTimeout(() => this.connect(), delay);
+      this.reconnectTimer = after(this.clock, delay, () => this.connect());
     });
   }
 }

@@ -10,8 +10,9 @@ import { startPoolDaemon } from './daemon.js';
 import { POLICY_NAMES } from './policies.js';
 import { poolStatusSection } from './status.js';
 import type { PoolEndpoint } from './client.js';
+import { DEFAULT_POOL_SOCKET } from '../runtime/paths.js';
 
-export const DEFAULT_POOL_SOCKET = '/run/hmmv/pool.sock';
+export { DEFAULT_POOL_SOCKET };
 
 interface ServeFlags {
   config?: string;

@@ -87,20 +87,26 @@ export class PoolCore {
   /**
    * A manager joins, or joins again after a reconnect (of it or of the daemon).
    * A known VM keeps its quota; a new one keeps what it runs on now if the pool
-   * has room, else what is free (the next rebalances move pages to it).
+   * has room, else what is free (the next rebalances move pages to it). Either
+   * way the quota is never above the VM's max (a hello may lower it).
    */
   join(hello: HelloMessage, _nowMs: number): JoinResult {
     if (hello.pageSizeBytes !== this.config.pageSizeBytes)
       return { ok: false, code: 'page-size', message: `page size ${hello.pageSizeBytes} differs from the pool's ${this.config.pageSizeBytes} bytes` };
+    const maxPages = Math.min(hello.maxPages ?? hello.pageCount, hello.pageCount);
     const known = this.vms.get(hello.domain);
     if (known) {
       known.hello = hello;
       known.connected = true;
       known.lastSeq = -1; // a new connection numbers its reports afresh (the manager may have restarted)
+      if (known.quotaPages > maxPages) {
+        known.quotaPages = maxPages;
+        this.epoch++;
+      }
       return { ok: true, quotaPages: known.quotaPages, rejoined: true };
     }
     const free = Math.max(0, this.config.poolPages - this.allocatedPages());
-    const quota = Math.min(hello.currentQuotaPages, hello.pageCount, free);
+    const quota = Math.min(hello.currentQuotaPages, maxPages, free);
     this.vms.set(hello.domain, {
       hello,
       quotaPages: quota,

@@ -5,6 +5,10 @@
  *   - the dashboard page (GET /), and Prometheus metrics (GET /metrics).
  * The pool logic itself is PoolCore; this file is transport, validation,
  * rate limiting and timers.
+ *
+ * Pool time (reallocation interval, grace and settle periods, rate limits)
+ * runs on the given Clock, so tests drive it with a virtual one; only the
+ * coalescing of dashboard pushes (I/O pacing) uses the wall clock.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
@@ -16,6 +20,8 @@ import { PoolCore, type PoolCoreConfig } from './core.js';
 import { createPoolMetrics, type PoolMetrics } from './metrics.js';
 import { dashboardAsset } from './dashboard-assets.js';
 import { TokenBucket } from './rate-limit.js';
+import { wallClock, type Clock } from '../util/clock.js';
+import { every } from '../util/clock-timer.js';
 import { parseClientMessage, PROTOCOL_VERSION, type ClientMessage, type ErrorCode, type ServerMessage } from './wire.js';
 
 export interface PoolDaemonOptions extends PoolCoreConfig {
@@ -25,8 +31,8 @@ export interface PoolDaemonOptions extends PoolCoreConfig {
   tcp?: { host: string; port: number; token: string };
   maxMessageBytes: number;
   rateLimit: { messagesPerSec: number; burst: number };
-  /** Milliseconds clock (tests may pass a fake one; timers still use real time). */
-  nowMs?: () => number;
+  /** The pool's clock (default the wall clock; tests and the simulator pass a virtual one). */
+  clock?: Clock;
   /** Serve this pool instead of a new one (an in-process pool, e.g. a simulated host's); implies autoTick false. */
   core?: PoolCore;
   /** Reallocate every intervalMs on a timer (default); tests turn it off and call tick(). */
@@ -77,7 +83,8 @@ function tokenMatches(given: string | null | undefined, token: string): boolean 
 }
 
 export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaemon> {
-  const nowMs = opts.nowMs ?? (() => Date.now());
+  const clock = opts.clock ?? wallClock;
+  const nowMs = (): number => clock.now() / 1e6;
   const log = opts.log ?? (() => {});
   if (opts.tcp && !['127.0.0.1', '::1', 'localhost'].includes(opts.tcp.host))
     throw new Error(`pool TCP listener must be on loopback (127.0.0.1, ::1), not ${opts.tcp.host}`);
@@ -128,7 +135,7 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
 
   const onMessage = (c: Conn, data: Buffer): void => {
     const now = nowMs();
-    if (!c.bucket.take(now)) {
+    if (!c.bucket.take()) {
       metrics.messageRejected('rate-limited');
       // One reply per second at most, so a flood does not turn into a flood back.
       if (now - c.lastLimitReplyMs >= 1000) {
@@ -158,7 +165,7 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
         c.domain = m.domain;
         byDomain.set(m.domain, c);
         log(`${r.rejoined ? 'rejoined' : 'joined'}: ${m.domain} quota ${r.quotaPages} pages`);
-        send(c, { type: 'welcome', protocol: PROTOCOL_VERSION, poolPages: core.config.poolPages, policy: core.config.policy, quotaPages: r.quotaPages });
+        send(c, { type: 'welcome', protocol: PROTOCOL_VERSION, poolPages: core.config.poolPages, policy: core.config.policy, quotaPages: r.quotaPages, graceMs: core.config.graceMs });
         broadcastState();
         return;
       }
@@ -187,7 +194,7 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.max(opts.maxMessageBytes * 4, 1 << 20) });
   wss.on('connection', (ws: WebSocket) => {
-    const c: Conn = { ws, watcher: false, bucket: new TokenBucket(opts.rateLimit.messagesPerSec, opts.rateLimit.burst, nowMs()), lastLimitReplyMs: -Infinity };
+    const c: Conn = { ws, watcher: false, bucket: new TokenBucket(opts.rateLimit.messagesPerSec, opts.rateLimit.burst, clock), lastLimitReplyMs: -Infinity };
     conns.add(c);
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
@@ -275,11 +282,13 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
   }
 
   const tick = (): void => {
+    const t0 = performance.now();
     const before = core.domains.length;
     pushQuotas(core.rebalance(nowMs()));
+    metrics.rebalanced((performance.now() - t0) / 1e3);
     if (core.domains.length !== before) broadcastState();
   };
-  const timer = opts.autoTick === false || opts.core ? undefined : setInterval(tick, opts.intervalMs);
+  const stopTicking = opts.autoTick === false || opts.core ? undefined : every(clock, opts.intervalMs, tick);
 
   return {
     core,
@@ -289,7 +298,7 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
     tick,
     publishState: broadcastState,
     close: async () => {
-      clearInterval(timer);
+      stopTicking?.();
       if (broadcastPending) clearTimeout(broadcastPending);
       for (const c of conns) c.ws.terminate();
       wss.close();

@@ -3,7 +3,7 @@
  * Prometheus naming conventions ask. Per-VM gauges are filled from the pool
  * state at scrape time, so a VM that left disappears from the next scrape.
  */
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { PoolStateMessage } from './wire.js';
 
 export interface PoolMetrics {
@@ -11,6 +11,8 @@ export interface PoolMetrics {
   messageReceived(type: string): void;
   messageRejected(code: string): void;
   quotaChanged(count: number): void;
+  /** One reallocation took this long (wall time, seconds). */
+  rebalanced(seconds: number): void;
 }
 
 export function createPoolMetrics(state: () => PoolStateMessage): PoolMetrics {
@@ -56,10 +58,17 @@ export function createPoolMetrics(state: () => PoolStateMessage): PoolMetrics {
   const received = new Counter({ name: 'hmmv_pool_messages_total', help: 'Messages received, by type.', labelNames: ['type'], registers: [registry] });
   const rejected = new Counter({ name: 'hmmv_pool_messages_rejected_total', help: 'Messages refused, by error code.', labelNames: ['code'], registers: [registry] });
   const changes = new Counter({ name: 'hmmv_pool_quota_changes_total', help: 'Quota changes pushed to managers.', registers: [registry] });
+  const rebalance = new Histogram({
+    name: 'hmmv_pool_rebalance_seconds',
+    help: 'Time one reallocation takes (policy, step, pushing the quotas).',
+    buckets: [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1],
+    registers: [registry],
+  });
   return {
     registry,
     messageReceived: (type) => received.inc({ type }),
     messageRejected: (code) => rejected.inc({ code }),
     quotaChanged: (n) => changes.inc(n),
+    rebalanced: (s) => rebalance.observe(s),
   };
 }

@@ -90,7 +90,7 @@ export interface PoolStateMessage {
 }
 
 export type ServerMessage =
-  | { type: 'welcome'; protocol: 1; poolPages: number; policy: PolicyName; quotaPages: number }
+  | { type: 'welcome'; protocol: 1; poolPages: number; policy: PolicyName; quotaPages: number; graceMs?: number }
   | { type: 'quota'; quotaPages: number; epoch: number }
   | { type: 'error'; code: ErrorCode; message: string }
   | PoolStateMessage;

@@ -4,6 +4,7 @@
  * the comparison and writes it as JSON and an SVG chart.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { createRunProgress } from '../util/progress.js';
 import { renderChart, renderTimeline } from './chart.js';
 import { prepareExperiment, runExperiment, type ExperimentConfig, type ExperimentVm } from './experiment.js';
 import { writeOutputs } from './output.js';
@@ -124,22 +125,6 @@ export function experimentFromOptions(o: SimCliOptions): ExperimentConfig {
   };
 }
 
-function progressReporter(quiet: boolean): (policy: string, fraction: number) => void {
-  const tty = process.stderr.isTTY === true;
-  let lastLine = '';
-  return (policy, fraction) => {
-    if (quiet) return;
-    const pct = Math.round(fraction * 100);
-    if (tty) {
-      process.stderr.write(`\r[hmmv sim] ${policy.padEnd(10)} ${String(pct).padStart(3)}%${pct === 100 ? '\n' : ''}`);
-    } else if (pct % 25 === 0) {
-      const line = `[hmmv sim] ${policy} ${pct}%`;
-      if (line !== lastLine) process.stderr.write(line + '\n');
-      lastLine = line;
-    }
-  };
-}
-
 export async function runSimCommand(o: SimCliOptions): Promise<void> {
   const config = experimentFromOptions(o);
   prepareExperiment(config, makeWorkload); // all input errors surface here, before any run
@@ -152,7 +137,10 @@ export async function runSimCommand(o: SimCliOptions): Promise<void> {
     );
   }
   const started = process.hrtime.bigint();
-  const result = await runExperiment(config, makeWorkload, progressReporter(o.quiet));
+  const progress = createRunProgress({ title: 'hmmv sim', quiet: o.quiet });
+  const result = await runExperiment(config, makeWorkload, (policy, f) => progress.update(policy, config.policies.indexOf(policy) + 1, config.policies.length, f)).finally(() =>
+    progress.stop(),
+  );
   const wallSec = Number(process.hrtime.bigint() - started) / 1e9;
   const tableText = formatTable(result);
   const verdict = formatVerdict(result);

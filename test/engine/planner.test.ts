@@ -40,7 +40,7 @@ function run(c: Case) {
   let dramPages = 0;
   for (let i = 0; i < n; i++) {
     if (c.inNvm[i]) bitmapSet(state.nvm, i); else dramPages++;
-    if (!c.movable[i]) bitmapSet(i % 2 ? state.movedNow : state.movedBefore, i);
+    if (!c.movable[i]) bitmapSet(state.blocked, i);
     else if (c.inNvm[i]) movableNvm[c.temps[i]!]!++;
     else movableDram[c.temps[i]!]!++;
   }

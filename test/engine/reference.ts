@@ -31,3 +31,76 @@ export function markHotSet(temperature: Uint8Array, cut: HotSetCut, out: Uint8Ar
     out[i] = hot ? 1 : 0;
   }
 }
+
+/**
+ * The engine's per-page state as plain numbers, one page at a time: what the
+ * bit-sliced counters, level planes, scan set and histograms must equal.
+ */
+export class ReferenceEngine {
+  readonly temperature: number[];
+  readonly level: number[];
+  readonly reads: number[];
+  readonly writes: number[];
+  readonly scan: boolean[];
+  readonly nvm: boolean[];
+  movedNow = new Set<number>();
+  movedBefore = new Set<number>();
+  window = 0;
+
+  constructor(readonly pageCount: number, readonly nextTemperature: (t: number, reads: number, writes: number) => number) {
+    this.temperature = new Array<number>(pageCount).fill(0);
+    this.level = new Array<number>(pageCount).fill(0);
+    this.reads = new Array<number>(pageCount).fill(0);
+    this.writes = new Array<number>(pageCount).fill(0);
+    this.scan = new Array<boolean>(pageCount).fill(true);
+    this.nvm = new Array<boolean>(pageCount).fill(false);
+  }
+
+  /** One round: the scanned pages among `accessed` and `written` gain a round of evidence (at most 15). */
+  round(accessed: Iterable<number>, written: Iterable<number>): void {
+    for (const p of new Set(accessed)) if (this.scan[p]) this.reads[p] = Math.min(15, this.reads[p]! + 1);
+    for (const p of new Set(written)) if (this.scan[p]) this.writes[p] = Math.min(15, this.writes[p]! + 1);
+  }
+
+  closeWindow(): void {
+    const next = this.window + 1;
+    for (let p = 0; p < this.pageCount; p++) {
+      if (this.scan[p]) {
+        const t = this.temperature[p]!;
+        const seen = this.reads[p]! + this.writes[p]! > 0;
+        this.temperature[p] = seen ? this.nextTemperature(t, this.reads[p]!, this.writes[p]!) : t - (t >>> 1);
+        this.level[p] = seen ? Math.min(4, this.level[p]! + 1) : Math.max(0, this.level[p]! - 1);
+        this.reads[p] = 0;
+        this.writes[p] = 0;
+      }
+      const period = 1 << this.level[p]!;
+      this.scan[p] = this.level[p] === 0 || p % period === next % period;
+    }
+    this.window = next;
+  }
+
+  markMoved(page: number): void {
+    this.movedNow.add(page);
+  }
+
+  rotateMoved(): void {
+    this.movedBefore = this.movedNow;
+    this.movedNow = new Set();
+  }
+
+  /** Pages per temperature: all, DRAM, and movable (not moved now or before) by tier. */
+  histograms(): { all: number[]; dram: number[]; movableNvm: number[]; movableDram: number[] } {
+    const h = { all: zeros(256), dram: zeros(256), movableNvm: zeros(256), movableDram: zeros(256) };
+    for (let p = 0; p < this.pageCount; p++) {
+      const t = this.temperature[p]!;
+      h.all[t]!++;
+      if (!this.nvm[p]) h.dram[t]!++;
+      if (this.movedNow.has(p) || this.movedBefore.has(p)) continue;
+      if (this.nvm[p]) h.movableNvm[t]!++;
+      else h.movableDram[t]!++;
+    }
+    return h;
+  }
+}
+
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);

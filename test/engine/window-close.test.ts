@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { TemperatureHistograms } from '../../plugin/engine/histograms.js';
-import { counterAt, MAX_LEVEL, PageState } from '../../plugin/engine/page-state.js';
+import { COUNTER_BITS, MAX_LEVEL, PageState, sliceAt } from '../../plugin/engine/page-state.js';
 import { nextTemperature } from '../../plugin/engine/temperature.js';
-import { addRoundToCounters } from '../../plugin/engine/tracker.js';
+import { foldRoundIntoCounters } from '../../plugin/engine/tracker.js';
 import { closeWindow, createWindowStats, levelCounts } from '../../plugin/engine/window-close.js';
 import { bitmapFill, bitmapGet, bitmapSet } from '../../plugin/util/bitmap.js';
 import { rng } from './reference.js';
@@ -17,11 +17,7 @@ function setUp(pages: number) {
 
 /** Records window evidence for a page as the tracker does. */
 function addEvidence(state: PageState, page: number, evidence: number) {
-  for (let k = 0; k < 4; k++) {
-    if ((evidence >>> k) & 1) bitmapSet(state.reads[k]!, page);
-    if ((evidence >>> (4 + k)) & 1) bitmapSet(state.writes[k]!, page);
-  }
-  if (evidence !== 0) bitmapSet(state.pending, page);
+  state.setEvidence(page, evidence & 15, evidence >>> 4);
 }
 
 /** Runs one window where `seen(page)` says whether a scanned page showed an access this window. */
@@ -94,12 +90,13 @@ describe('engine/window-close (multi-level queue, temperature)', () => {
     const round = new Uint32Array(2);
     for (let r = 0; r < 20; r++) {
       round[1] = (1 << 3) | (r < 5 ? 1 << 7 : 0);
-      assert.equal(addRoundToCounters(round, state.reads, state.pending), r < 5 ? 2 : 1);
+      foldRoundIntoCounters(round, state.reads);
+      assert.deepEqual(Array.from(round), [0, 0], 'the fold leaves the round bitmap clear');
     }
-    assert.equal(counterAt(state.reads, 32 + 3), 15);
-    assert.equal(counterAt(state.reads, 32 + 7), 5);
-    assert.equal(counterAt(state.reads, 32 + 8), 0);
-    assert.ok(bitmapGet(state.pending, 32 + 7) && !bitmapGet(state.pending, 32 + 8));
+    assert.equal(sliceAt(state.reads, COUNTER_BITS, 32 + 3), 15);
+    assert.equal(sliceAt(state.reads, COUNTER_BITS, 32 + 7), 5);
+    assert.equal(sliceAt(state.reads, COUNTER_BITS, 32 + 8), 0);
+    assert.ok(state.hasEvidence(32 + 7) && !state.hasEvidence(32 + 8));
   });
 
   it('keeps its histograms equal to a recount over random windows', () => {
@@ -123,8 +120,9 @@ describe('engine/window-close (multi-level queue, temperature)', () => {
     bitmapSet(state.nvm, 0);
     bitmapSet(state.nvm, 1);
     hist.recount(state);
-    bitmapSet(state.movedNow, 1);
-    bitmapSet(state.movedBefore, 2);
+    state.markMoved(2);
+    state.rotateMoved(); // page 2 moved in the last window
+    state.markMoved(1);
     const stats = createWindowStats();
     closeWindow(state, hist, stats);
     assert.equal(stats.nvmPages, 2);

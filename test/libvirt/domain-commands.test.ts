@@ -14,6 +14,7 @@ const METADATA = `<metadata>
       <hmmv:tracking window-ms="200" rounds="8"/>
       <hmmv:migration bytes-per-second="128MiB"/>
       <hmmv:qmp socket="/run/hmmv/qmp/roundtrip.sock"/>
+      <hmmv:pool socket="/run/hmmv/pool-b.sock"/>
     </hmmv:tiering>
   </metadata>`;
 
@@ -44,6 +45,7 @@ describe('libvirt: tiering metadata in real domains', function () {
       tracking: { windowMs: 200, rounds: 8 },
       migration: { bytesPerSecond: 128 * 1024 ** 2 },
       qmp: { socket: '/run/hmmv/qmp/roundtrip.sock' },
+      pool: { socket: '/run/hmmv/pool-b.sock' },
     });
     await defineDomain(first);
     const second = await dumpxml(name);
@@ -83,6 +85,13 @@ describe('libvirt: tiering metadata in real domains', function () {
     const upd = await hmmv(['domain', 'enable', name, '--nvm-node', '1', '--backend', 'linux']);
     assert.equal(upd.code, 0, upd.stderr);
     assert.deepEqual(tieringFromDomainXml(await dumpxml(name, '--inactive'))?.slowTier, { numaNode: 1 });
+    assert.equal(config?.pool.socket, '/run/hmmv/pool.sock', 'the default pool daemon');
+    const pool = await hmmv(['domain', 'enable', name, '--pool-socket', '/run/hmmv/pool-b.sock']);
+    assert.equal(pool.code, 0, pool.stderr);
+    assert.deepEqual(tieringFromDomainXml(await dumpxml(name, '--inactive'))?.pool, { socket: '/run/hmmv/pool-b.sock' });
+    const badPool = await hmmv(['domain', 'enable', name, '--pool-socket', 'relative.sock']);
+    assert.equal(badPool.code, 1);
+    assert.match(badPool.stderr, /--pool-socket: expected an absolute unix socket path/);
 
     const dis = await hmmv(['domain', 'disable', name]);
     assert.equal(dis.code, 0, dis.stderr);

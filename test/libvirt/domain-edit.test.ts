@@ -18,6 +18,7 @@ const CONFIG: TieringConfig = {
   tracking: { windowMs: 500, rounds: 8 },
   migration: { bytesPerSecond: 1024 ** 3 },
   qmp: { socket: '/run/hmmv/qmp/vm.sock' },
+  pool: { socket: '/run/hmmv/pool.sock' },
 };
 
 describe('domain XML edits', () => {

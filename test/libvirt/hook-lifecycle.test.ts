@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { TIERING_NS } from '../../plugin/libvirt/tiering-metadata.js';
-import { logPath, pidfilePath, statusPath } from '../../plugin/manager/paths.js';
-import { processStartTime, readPidfile } from '../../plugin/manager/pidfile.js';
-import type { DomainStatusRow } from '../../plugin/manager/status-file.js';
+import { logPath, pidfilePath, statusPath } from '../../plugin/runtime/paths.js';
+import { processStartTime, readPidfile } from '../../plugin/runtime/pidfile.js';
+import type { DomainStatusRow } from '../../plugin/runtime/status-file.js';
 import {
   defineDomain,
   domainXml,
@@ -54,7 +54,8 @@ async function waitConnected(name: string): Promise<DomainStatusRow> {
 async function enabledDomain(stem: string): Promise<string> {
   const name = uniqueName(stem);
   await defineDomain(domainXml(name));
-  const r = await hmmv(['domain', 'enable', name, '--dram', '32MiB']);
+  // A pool socket of its own (no daemon there): the manager runs on its static quota, whatever runs on the default socket.
+  const r = await hmmv(['domain', 'enable', name, '--dram', '32MiB', '--pool-socket', `/run/hmmv/test-no-pool-${process.pid}.sock`]);
   assert.equal(r.code, 0, r.stderr);
   return name;
 }
@@ -108,7 +109,7 @@ describe('libvirt hook lifecycle (real libvirtd + QEMU)', function () {
     assert.match(log, /"msg":"qmp connected"/);
     assert.equal((await virsh(['domstate', name])).stdout.trim(), 'running', 'the guest keeps running');
     const text = await hmmv(['status']);
-    assert.match(text.stdout, new RegExp(`^${name}\\t`, 'm'));
+    assert.match(text.stdout, new RegExp(`^${name}\\s+running\\s+${row.pid}\\s+sim\\s+${row.qemu!.pid}\\s+64MiB/1vcpu\\s+32\\.0MiB\\s+static\\s`, 'm'));
 
     const managerPid = row.pid!;
     const d = await virsh(['destroy', name], 60000);

@@ -42,7 +42,18 @@ describe('tiering metadata', () => {
       tracking: { windowMs: 200, rounds: 4 },
       migration: { bytesPerSecond: 256 * 1024 ** 2 },
       qmp: { socket: '/run/hmmv/qmp/vm.sock' },
+      pool: { socket: '/run/hmmv/pool.sock' },
     });
+  });
+
+  it('names another pool daemon socket with <hmmv:pool socket>, and refuses a bad one', () => {
+    assert.deepEqual(tieringFromElementXml(el(`<hmmv:dram quota="1GiB"/>${QMP}<hmmv:pool socket="/run/hmmv/pool-b.sock"/>`)).pool, { socket: '/run/hmmv/pool-b.sock' });
+    assert.deepEqual(problemsOf(el(`<hmmv:dram quota="1GiB"/>${QMP}<hmmv:pool socket="pool.sock"/>`)), [
+      '<hmmv:tiering>/<hmmv:pool> attribute socket: expected an absolute unix socket path of at most 107 bytes, got "pool.sock"',
+    ]);
+    assert.deepEqual(problemsOf(el(`<hmmv:dram quota="1GiB"/>${QMP}<hmmv:pool path="/x"/>`)), [
+      "<hmmv:tiering>/<hmmv:pool>: unknown attribute 'path' (expected: socket)",
+    ]);
   });
 
   it('fills defaults and the parsed form satisfies the JSON Schema', () => {
@@ -118,6 +129,7 @@ describe('tiering metadata', () => {
       tracking: { windowMs: 1000, rounds: 8 },
       migration: { bytesPerSecond: 100 * 1024 ** 2 },
       qmp: { socket: '/run/hmmv/qmp/x.sock' },
+      pool: { socket: '/run/hmmv/other-pool.sock' },
     };
     assert.deepEqual(tieringFromElementXml(buildXml([tieringNode(config)])), config);
   });

@@ -8,8 +8,8 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { TIERING_NS } from '../../plugin/libvirt/tiering-metadata.js';
-import { domainXmlPath, logPath, pidfilePath, statusPath } from '../../plugin/manager/paths.js';
-import { isOurManager, processStartTime, readPidfile } from '../../plugin/manager/pidfile.js';
+import { domainXmlPath, logPath, pidfilePath, statusPath } from '../../plugin/runtime/paths.js';
+import { isOurManager, processStartTime, readPidfile } from '../../plugin/runtime/pidfile.js';
 
 const HOOK = fileURLToPath(new URL('../../hooks/qemu.js', import.meta.url));
 

@@ -4,46 +4,13 @@
  * touching the guest, and exits cleanly when QEMU goes away or on SIGTERM.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { TIERING_NS } from '../../plugin/libvirt/tiering-metadata.js';
-import { statusPath } from '../../plugin/manager/paths.js';
-import type { ManagerStatus } from '../../plugin/manager/status-file.js';
+import { statusPath } from '../../plugin/runtime/paths.js';
 import { startQemu, type QemuInstance } from '../helpers/qemu.js';
-
-const CLI = fileURLToPath(new URL('../../plugin/cli.js', import.meta.url));
-
-function readStatus(domain: string): ManagerStatus | undefined {
-  try {
-    return JSON.parse(readFileSync(statusPath(domain), 'utf8')) as ManagerStatus;
-  } catch {
-    return undefined;
-  }
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined, ms = 30000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
-function exitOf(child: ChildProcess, ms = 30000): Promise<number | null> {
-  return new Promise((resolve, reject) => {
-    if (child.exitCode !== null) return resolve(child.exitCode);
-    const t = setTimeout(() => reject(new Error(`manager did not exit within ${ms} ms`)), ms);
-    child.once('exit', (code) => {
-      clearTimeout(t);
-      resolve(code);
-    });
-  });
-}
+import { exitOf, readStatus, startManager as start, waitFor } from './manager-process.js';
 
 describe('hmmv manage (real QEMU)', function () {
   this.timeout(90000);
@@ -51,11 +18,11 @@ describe('hmmv manage (real QEMU)', function () {
   let dir: string;
   let qemu: QemuInstance | undefined;
   let manager: ChildProcess | undefined;
-  let log = '';
+  let logOf = (): string => '';
 
   beforeEach(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'hmmv-manage-'));
-    log = '';
+    logOf = () => '';
   });
   afterEach(async () => {
     if (manager && manager.exitCode === null && manager.signalCode === null) manager.kill('SIGKILL');
@@ -66,16 +33,10 @@ describe('hmmv manage (real QEMU)', function () {
   });
 
   function startManager(socket: string, backend = 'backend="sim"', slowTier = ''): ChildProcess {
-    const xml = path.join(dir, 'domain.xml');
-    writeFileSync(
-      xml,
-      `<domain type='qemu'><name>${domain}</name><metadata><hmmv:tiering xmlns:hmmv="${TIERING_NS}" ${backend}><hmmv:dram quota="64MiB"/>${slowTier}<hmmv:qmp socket="${socket}"/></hmmv:tiering></metadata></domain>`,
-    );
-    const child = spawn(process.execPath, [CLI, 'manage', '--domain', domain, '--domain-xml', xml], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (d: Buffer) => (log += d));
-    child.stderr!.on('data', (d: Buffer) => (log += d));
-    manager = child;
-    return child;
+    const m = start(dir, domain, socket, { backend, extra: slowTier });
+    manager = m.child;
+    logOf = m.log;
+    return m.child;
   }
 
   it('discovers the guest RAM over QMP, runs the engine on the sim backend, exits on QMP EOF', async () => {
@@ -89,7 +50,7 @@ describe('hmmv manage (real QEMU)', function () {
     assert.equal(status.guest?.ramBytes, 256 * 1024 ** 2);
     assert.deepEqual(status.guest?.memdevs.sort(), ['dram0', 'nvm0']);
     assert.equal(status.guest?.vcpus, 2);
-    const connected = log.split('\n').find((l) => l.includes('"msg":"qmp connected"'));
+    const connected = logOf().split('\n').find((l) => l.includes('"msg":"qmp connected"'));
     const ranges = (JSON.parse(connected!) as { guest: { ranges: { block: string; hva?: string; pathname?: string }[] } }).guest.ranges;
     assert.ok(ranges.some((r) => r.block === 'dram0' && r.hva && r.pathname === ''), `dram0 is anonymous memory in QEMU: ${JSON.stringify(ranges)}`);
     assert.ok(ranges.some((r) => r.block === 'nvm0' && r.pathname === qemu!.backingFiles['nvm0']), `nvm0 is the NVM stand-in file: ${JSON.stringify(ranges)}`);
@@ -100,13 +61,13 @@ describe('hmmv manage (real QEMU)', function () {
       return s?.state === 'running' && (s.engine?.windows ?? 0) >= 2 ? s : undefined;
     });
     assert.ok((running.engine?.rounds ?? 0) >= 2 * 8, JSON.stringify(running.engine));
-    assert.match(log, /"backend":"sim","pages":65536,"quotaPages":16384,"msg":"engine running"/);
+    assert.match(logOf(), /"backend":"sim","pages":65536,"quotaPages":16384,.*"msg":"engine running"/);
 
     await qemu.stop();
     qemu = undefined;
     assert.equal(await exitOf(child), 0);
-    assert.match(log, /"msg":"(QMP socket closed|guest SHUTDOWN event): stopping"/);
-    assert.match(log, /"msg":"engine stopped"/);
+    assert.match(logOf(), /"msg":"(QMP socket closed|guest SHUTDOWN event): stopping"/);
+    assert.match(logOf(), /"msg":"engine stopped"/);
     assert.equal(readStatus(domain)?.state, 'stopped');
   });
 
@@ -118,7 +79,7 @@ describe('hmmv manage (real QEMU)', function () {
     assert.equal(failed.guest?.ramBytes, 256 * 1024 ** 2, 'discovery still happened');
     // QEMU still runs (state R or S, not stopped or a zombie).
     assert.match(readFileSync(`/proc/${qemu.pid}/stat`, 'utf8'), /\) [RS] /);
-    const lines = log.trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number });
+    const lines = logOf().trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number });
     assert.ok(lines.some((l) => l.level >= 50 && /backend 'linux' is unavailable/.test(l.msg)));
     assert.equal(child.exitCode, null, 'the manager stays until the domain stops, so the failure shows in hmmv status');
     child.kill('SIGTERM');
@@ -132,7 +93,7 @@ describe('hmmv manage (real QEMU)', function () {
     await waitFor('the manager to connect', () => readStatus(domain)?.guest);
     child.kill('SIGTERM');
     assert.equal(await exitOf(child), 0);
-    assert.match(log, /"msg":"manager stopped"/);
+    assert.match(logOf(), /"msg":"manager stopped"/);
   });
 
   it('a socket that is not there yet: keeps retrying (connecting) until stopped', async () => {
@@ -141,6 +102,6 @@ describe('hmmv manage (real QEMU)', function () {
     await waitFor('the connecting state', () => (readStatus(domain)?.state === 'connecting' ? true : undefined));
     child.kill('SIGTERM');
     assert.equal(await exitOf(child), 0);
-    assert.match(log, /signal: stopping/);
+    assert.match(logOf(), /signal: stopping/);
   });
 });

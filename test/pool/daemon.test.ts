@@ -4,7 +4,8 @@ import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PoolDaemon } from '../../plugin/pool/daemon.js';
 import { PoolClient } from '../../plugin/pool/client.js';
-import { Peer, hello, report, startDaemon, tempDir, until } from './helpers.js';
+import { VirtualClock } from '../../plugin/sim/virtual-clock.js';
+import { Peer, hello, messagesHandled, report, startDaemon, tempDir, until } from './helpers.js';
 
 /** GET over the daemon's Unix socket or TCP port. */
 function httpGet(target: { socketPath: string } | { port: number }, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
@@ -19,9 +20,21 @@ function httpGet(target: { socketPath: string } | { port: number }, path: string
   });
 }
 
-describe('pool daemon', function () {
+describe('pool daemon (virtual clock, real sockets)', function () {
   let tmp: ReturnType<typeof tempDir>;
   let sock: string;
+  // Pool time (grace, settle, backoff, fallback, rate limits) runs on this clock: tests move it, nobody sleeps against it.
+  let clock: VirtualClock;
+  const now = (): number => clock.now() / 1e6;
+  const advanceMs = (ms: number): Promise<void> => clock.advanceTo(clock.now() + ms * 1e6);
+  /** Waits for `cond` while moving the clock on in small steps (reconnect backoffs run on it). */
+  const untilAdvancing = async (cond: () => boolean, what: string): Promise<void> => {
+    for (let i = 0; i < 2000 && !cond(); i++) {
+      await advanceMs(25);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await until(cond, what, 0);
+  };
   const daemons: PoolDaemon[] = [];
   const peers: Peer[] = [];
   const clients: PoolClient[] = [];
@@ -31,7 +44,7 @@ describe('pool daemon', function () {
     return p;
   };
   const daemon = async (over: Parameters<typeof startDaemon>[1] = {}): Promise<PoolDaemon> => {
-    const d = await startDaemon(sock, over);
+    const d = await startDaemon(sock, { clock, ...over });
     daemons.push(d);
     return d;
   };
@@ -39,6 +52,7 @@ describe('pool daemon', function () {
   beforeEach(() => {
     tmp = tempDir();
     sock = join(tmp.dir, 'pool.sock');
+    clock = new VirtualClock(1e12);
   });
   afterEach(async () => {
     for (const c of clients.splice(0)) await c.close();
@@ -64,7 +78,7 @@ describe('pool daemon', function () {
     await daemon();
     const a = await open();
     const w = await a.ask(hello('a'), 'welcome');
-    assert.deepEqual(w, { type: 'welcome', protocol: 1, poolPages: 10_000, policy: 'utility', quotaPages: 2500 });
+    assert.deepEqual(w, { type: 'welcome', protocol: 1, poolPages: 10_000, policy: 'utility', quotaPages: 2500, graceMs: 10_000 });
     const b = await open();
     assert.equal((await b.ask(hello('b', { currentQuotaPages: 9000 }), 'welcome')).quotaPages, 7500, 'only what is free');
   });
@@ -74,7 +88,7 @@ describe('pool daemon', function () {
     const a = await open();
     await a.ask(hello('a'), 'welcome');
     a.send(report(0, 1000)); // a good report gets no reply
-    await until(() => d.core.state(Date.now()).vms[0]?.reports === 1, 'the report');
+    await until(() => d.core.state(now()).vms[0]?.reports === 1, 'the report');
     let e = await a.ask('{"type": "report", oops', 'error');
     assert.equal(e.code, 'bad-json');
     e = await a.ask('\u0000\u0001binary garbage', 'error');
@@ -114,6 +128,7 @@ describe('pool daemon', function () {
     const calm = await open();
     await flooder.ask(hello('flood'), 'welcome');
     await calm.ask(hello('calm'), 'welcome');
+    const before = await messagesHandled(d);
     for (let i = 0; i < 2000; i++) flooder.send(report(i, 100 + i));
     const e = await flooder.next('error', 0);
     assert.equal(e.code, 'rate-limited');
@@ -123,8 +138,9 @@ describe('pool daemon', function () {
     calm.send(report(0, 3000));
     const s = await calm.ask({ type: 'status' }, 'state');
     assert.equal(s.vms.find((v) => v.domain === 'calm')!.hotSetPages, 3000);
-    // The flooder's VM is intact, and once the bucket refills it is served again.
-    await new Promise((r) => setTimeout(r, 1100));
+    // The flooder's VM is intact, and once the bucket refills (one second of the pool's clock) it is served again.
+    await until(async () => (await messagesHandled(d)) >= before + 2000 + 2, 'the daemon to take the whole flood');
+    await advanceMs(1000);
     const s2 = await flooder.ask({ type: 'status' }, 'state');
     const f = s2.vms.find((v) => v.domain === 'flood')!;
     assert.ok(f.connected && f.reports >= 1 && f.reports < 2000, `flooder state: ${JSON.stringify(f)}`);
@@ -141,14 +157,16 @@ describe('pool daemon', function () {
     await b.ask(hello('b', { currentQuotaPages: 5000 }), 'welcome');
     a.send(report(0, 4000));
     b.send(report(0, 8000, 100));
-    await until(() => d.core.state(Date.now()).vms.every((v) => v.reports === 1), 'both reports');
+    await until(() => d.core.state(now()).vms.every((v) => v.reports === 1), 'both reports');
     a.terminate();
-    await until(() => d.core.state(Date.now()).vms.some((v) => !v.connected), 'the daemon to see a go');
+    await until(() => d.core.state(now()).vms.some((v) => !v.connected), 'the daemon to see a go');
+    await advanceMs(399);
     d.tick();
-    const held = d.core.state(Date.now());
+    const held = d.core.state(now());
     assert.equal(held.vms.find((v) => v.domain === 'a')!.quotaPages, 5000, 'DRAM kept during the grace period');
+    assert.equal(held.vms.find((v) => v.domain === 'a')!.graceLeftMs, 1);
     assert.equal(held.vms.find((v) => v.domain === 'b')!.quotaPages, 5000);
-    await new Promise((r) => setTimeout(r, 450));
+    await advanceMs(1);
     const from = b.messages.length;
     d.tick();
     const q = await b.next('quota', from);
@@ -161,7 +179,7 @@ describe('pool daemon', function () {
     const first = await open();
     await first.ask(hello('a', { currentQuotaPages: 3000 }), 'welcome');
     first.send(report(5, 1000));
-    await until(() => d.core.state(Date.now()).vms[0]?.hotSetPages === 1000, 'first report');
+    await until(() => d.core.state(now()).vms[0]?.hotSetPages === 1000, 'first report');
     // The new manager connects while the old connection still looks alive: the old one is told and closed.
     const second = await open();
     const w = await second.ask(hello('a', { currentQuotaPages: 1000 }), 'welcome');
@@ -170,8 +188,26 @@ describe('pool daemon', function () {
     assert.equal(e.code, 'replaced');
     await until(() => first.closed, 'the old connection to close');
     second.send(report(0, 2222)); // sequence numbers start again
-    await until(() => d.core.state(Date.now()).vms[0]?.hotSetPages === 2222, 'the new manager\'s report to count');
-    assert.equal(d.core.state(Date.now()).vms[0]!.connected, true);
+    await until(() => d.core.state(now()).vms[0]?.hotSetPages === 2222, 'the new manager\'s report to count');
+    assert.equal(d.core.state(now()).vms[0]!.connected, true);
+  });
+
+  it('reallocates every intervalMs of its clock, not before', async () => {
+    const d = await daemon({ autoTick: true, intervalMs: 1000 });
+    const a = await open();
+    const b = await open();
+    await a.ask(hello('a', { currentQuotaPages: 5000 }), 'welcome');
+    await b.ask(hello('b', { currentQuotaPages: 5000 }), 'welcome');
+    a.send(report(0, 7000, 500));
+    b.send(report(0, 500, 10));
+    await until(() => d.core.state(now()).vms.every((v) => v.reports === 1), 'both reports');
+    await advanceMs(999);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(d.core.currentEpoch, 0, 'no reallocation before the interval');
+    assert.equal(a.messages.filter((m) => m.type === 'quota').length, 0);
+    await advanceMs(1);
+    const q = await a.next('quota', 0);
+    assert.ok(q.quotaPages > 5000, `a grows: ${q.quotaPages}`);
   });
 
   it('frees the DRAM of a manager that says bye at once', async () => {
@@ -191,20 +227,21 @@ describe('pool daemon', function () {
         endpoint: { socketPath: sock },
         hello: { domain: name, pageCount: 8000, pageSizeBytes: 4096, staticQuotaPages: 5000, migrationPagesPerSec: 1e6 },
         apply: (q) => quotas.set(name, q),
+        clock,
       });
       clients.push(c);
       c.start();
       await until(() => c.connected, `${name} to join`);
       c.report({ ...report(0, hot, rate) });
     }
-    await until(() => d.core.state(Date.now()).vms.every((v) => v.reports === 1), 'reports');
+    await until(() => d.core.state(now()).vms.every((v) => v.reports === 1), 'reports');
     d.tick();
     // Targets 8000/2000 (hot set first, then the 0.5/s pages split evenly); "hot" grows only into
     // what "cool" no longer holds in DRAM (it reported 2500 pages there), so 7500 for now.
     await until(() => quotas.get('hot') === 7500 && quotas.get('cool') === 2000, 'quotas 7500/2000').catch((err: Error) => {
       throw new Error(`${err.message}, got ${JSON.stringify([...quotas])}`);
     });
-    assert.deepEqual(d.core.state(Date.now()).vms.map((v) => v.targetPages), [2000, 8000]);
+    assert.deepEqual(d.core.state(now()).vms.map((v) => v.targetPages), [2000, 8000]);
     assert.ok(d.core.allocatedPages() <= 10_000);
   });
 
@@ -216,9 +253,9 @@ describe('pool daemon', function () {
     await b.ask(hello('b', { currentQuotaPages: 5000, migrationPagesPerSec: 500 }), 'welcome');
     a.send(report(0, 8000, 1000, { dramPages: 5000 }));
     b.send(report(0, 100, 1, { dramPages: 4000 }));
-    await until(() => d.core.state(Date.now()).vms.every((v) => v.reports === 1), 'reports');
+    await until(() => d.core.state(now()).vms.every((v) => v.reports === 1), 'reports');
     d.tick();
-    const s = d.core.state(Date.now());
+    const s = d.core.state(now());
     // b shrinks by one step (500); a may only grow into what b no longer holds in DRAM (b holds 4500 after its step).
     assert.deepEqual(s.vms.map((v) => [v.domain, v.quotaPages, v.targetPages]), [['a', 5500, 8000], ['b', 4500, 2000]]);
   });
@@ -231,6 +268,7 @@ describe('pool daemon', function () {
         endpoint: { socketPath: sock },
         hello: { domain: name, pageCount: 8000, pageSizeBytes: 4096, staticQuotaPages: 5000, migrationPagesPerSec: 1e6 },
         apply: (q) => quotas.set(name, q),
+        clock,
         initialBackoffMs: 50,
         maxBackoffMs: 200,
         fallbackAfterMs: 30_000,
@@ -242,7 +280,7 @@ describe('pool daemon', function () {
     };
     const a = mk('a', 7000, 500);
     const b = mk('b', 1000, 10);
-    await until(() => a.connected && b.connected && d.core.state(Date.now()).vms.every((v) => v.reports >= 1), 'both to join and report');
+    await until(() => a.connected && b.connected && d.core.state(now()).vms.every((v) => v.reports >= 1), 'both to join and report');
     d.tick();
     // a grows only into what b no longer holds (b reports 2500 pages in DRAM).
     await until(() => quotas.get('a') === 7500 && quotas.get('b') === 2000, 'first allocation').catch((err: Error) => {
@@ -253,9 +291,9 @@ describe('pool daemon', function () {
     await until(() => !a.connected && !b.connected, 'clients to notice');
     // A new daemon that holds quotas for a while after start, so nobody moves before all are back.
     d = await daemon({ settleMs: 60_000 });
-    await until(() => a.connected && b.connected, 'reconnects');
-    await until(() => d.core.state(Date.now()).vms.every((v) => v.reports >= 1), 'reports after reconnect');
-    const s = d.core.state(Date.now());
+    await untilAdvancing(() => a.connected && b.connected, 'reconnects (backoff on the pool clock)');
+    await until(() => d.core.state(now()).vms.every((v) => v.reports >= 1), 'reports after reconnect');
+    const s = d.core.state(now());
     assert.deepEqual(s.vms.map((v) => [v.domain, v.quotaPages]), [['a', 7500], ['b', 2000]], 'state rebuilt from the managers');
     assert.deepEqual([...quotas].sort(), [['a', 7500], ['b', 2000]], 'the managers kept their quotas through the restart');
     assert.ok(a.connects >= 2 && b.connects >= 2);
@@ -268,18 +306,23 @@ describe('pool daemon', function () {
       endpoint: { socketPath: sock },
       hello: { domain: 'a', pageCount: 8000, pageSizeBytes: 4096, staticQuotaPages: 2000, migrationPagesPerSec: 1e6 },
       apply: (q) => (applied = q),
+      clock,
       initialBackoffMs: 50,
       fallbackAfterMs: 300,
     });
     clients.push(c);
     c.start();
     c.report(report(0, 7000, 100));
-    await until(() => c.connected && d.core.state(Date.now()).vms[0]?.reports === 1, 'join');
+    await until(() => c.connected && d.core.state(now()).vms[0]?.reports === 1, 'join');
     d.tick();
     await until(() => applied === 8000, 'the pool quota (all of the VM)');
     await d.close();
     daemons.splice(0);
-    await until(() => applied === 2000, 'the static quota after the fallback delay');
+    await until(() => !c.connected, 'the client to notice');
+    await advanceMs(299);
+    assert.equal(applied, 8000, 'the pool quota holds within the fallback delay');
+    await advanceMs(1);
+    assert.equal(applied, 2000, 'the static quota once the fallback delay is over');
     assert.equal(c.quotaPages, 2000);
   });
 

@@ -8,7 +8,7 @@ import { packageRoot } from '../../plugin/pool/wire.js';
 import type { PoolDaemon } from '../../plugin/pool/daemon.js';
 import { startPoolDaemon } from '../../plugin/pool/daemon.js';
 import type { InProcessPool } from '../../plugin/pool/in-process.js';
-import { hmmvPoolPolicy } from '../../plugin/pool/sim-policy.js';
+import { hmmvPoolPolicy } from '../../plugin/sim/policies/hmmv-pool.js';
 import { SimMachine } from '../../plugin/sim/machine.js';
 import { tierPreset } from '../../plugin/sim/tiers.js';
 import { makeWorkload } from '../../plugin/sim/workload-factory.js';
@@ -128,7 +128,7 @@ describe('pool dashboard in headless Chromium', function () {
       ...daemonOptions(join(tmp.dir, 'sim.sock')),
       tcp: { host: '127.0.0.1', port: 0, token },
       core: pool.core,
-      nowMs: () => machine.clock.now() / 1e6,
+      clock: machine.clock,
     });
     const page = await browser!.newPage({ viewport: { width: 1400, height: 900 } });
     await page.goto(`http://127.0.0.1:${new URL(simDaemon.tcpAddress!.url).port}/?token=${token}`);

@@ -33,12 +33,22 @@ export async function startDaemon(socketPath: string, over: Partial<PoolDaemonOp
 }
 
 /** Waits until `cond` holds (bounded: a hang fails the test instead of blocking it). */
-export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+export async function until(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
   const t0 = Date.now();
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** Messages the daemon has taken in so far (received or refused): lets a test wait until a burst is through. */
+export async function messagesHandled(d: PoolDaemon): Promise<number> {
+  let n = 0;
+  for (const name of ['hmmv_pool_messages_total', 'hmmv_pool_messages_rejected_total']) {
+    const m = await d.metrics.registry.getSingleMetric(name)?.get();
+    for (const v of m?.values ?? []) n += v.value;
+  }
+  return n;
 }
 
 /** A raw peer: sends anything, keeps every validated message it gets. */

@@ -4,7 +4,7 @@ import { defaultCoreConfig } from '../../plugin/pool/core.js';
 import { InProcessPool } from '../../plugin/pool/in-process.js';
 import { syntheticWindow } from './synthetic-vm.js';
 import { PatternHost } from './pattern-host.js';
-import { hmmvPoolPolicy } from '../../plugin/pool/sim-policy.js';
+import { hmmvPoolPolicy } from '../../plugin/sim/policies/hmmv-pool.js';
 
 describe('pool in-process (virtual clock, no sockets)', () => {
   it('moves the quota after a hot set that grows while another shrinks, step by step, within the pool', async () => {

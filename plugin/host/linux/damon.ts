@@ -12,7 +12,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { listDir, readAttr, readText, writeText } from './sysfs.js';
+import { hostFiles, readText, writeText, type KernelFiles } from './sysfs.js';
 
 /** EBUSY retries of a snapshot request, backing off 20, 40, 60 ... ms (about 2 s in all). */
 const SNAPSHOT_BUSY_RETRIES = 14;
@@ -40,11 +40,29 @@ export interface DamonRegion {
 }
 
 /** Kdamonds that are running now (their index), e.g. another user's DAMON_RECLAIM or paddr monitor. */
-export function runningKdamonds(): number[] {
-  const n = Number(readText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`) ?? '0');
+export function runningKdamonds(files: KernelFiles = hostFiles): number[] {
+  const n = Number(files.readText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`) ?? '0');
   const on: number[] = [];
-  for (let i = 0; i < n; i++) if (readText(`${DAMON_ADMIN}/kdamonds/${i}/state`) === 'on') on.push(i);
+  for (let i = 0; i < n; i++) if (files.readText(`${DAMON_ADMIN}/kdamonds/${i}/state`) === 'on') on.push(i);
   return on;
+}
+
+/**
+ * The regions of a scheme's tried_regions directory, sorted by address
+ * (synchronous reads: a few syscalls each, microseconds on real hardware; the
+ * thread pool's per-file overhead made async reads slower). Entries without
+ * start/end (a region being torn down) are skipped.
+ */
+export function readTriedRegions(files: KernelFiles, dir: string): DamonRegion[] {
+  const out: DamonRegion[] = [];
+  for (const r of files.listDir(dir)) {
+    if (!/^\d+$/.test(r)) continue;
+    const start = files.readAttr(`${dir}/${r}/start`);
+    const end = files.readAttr(`${dir}/${r}/end`);
+    if (start === undefined || end === undefined) continue;
+    out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(files.readAttr(`${dir}/${r}/nr_accesses`) ?? '0'), age: Number(files.readAttr(`${dir}/${r}/age`) ?? '0') });
+  }
+  return out.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
 }
 
 export class DamonVaddrMonitor {
@@ -136,18 +154,7 @@ export class DamonVaddrMonitor {
       }
     }
     const t1 = Date.now();
-    const dir = `${this.ctx}/schemes/0/tried_regions`;
-    const out: DamonRegion[] = [];
-    // Synchronous reads: a few syscalls each, microseconds on real hardware;
-    // the thread pool's per-file overhead made them slower here.
-    for (const r of listDir(dir)) {
-      if (!/^\d+$/.test(r)) continue;
-      const start = readAttr(`${dir}/${r}/start`);
-      const end = readAttr(`${dir}/${r}/end`);
-      if (start === undefined || end === undefined) continue;
-      out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(readAttr(`${dir}/${r}/nr_accesses`) ?? '0'), age: Number(readAttr(`${dir}/${r}/age`) ?? '0') });
-    }
-    out.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
+    const out = readTriedRegions(hostFiles, `${this.ctx}/schemes/0/tried_regions`);
     this.lastSnapshotMs = { request: t1 - t0, read: Date.now() - t1 };
     return out;
   }

@@ -13,18 +13,28 @@
  *   copies it and remaps it, so a write during the copy waits instead of
  *   being lost: recopies are always 0 and the pause is the copy itself.
  *
+ * - huge pages: guest RAM in 2 MiB pages is reported as 512-page units
+ *   (PAGEMAP_SCAN, huge-pages.ts); a unit is moved by naming it once and is
+ *   never split by hmmv.
+ *
  * Dirty and accessed bits only feed temperature; data safety rests on the
- * kernel's migration alone.
+ * kernel's migration alone. The pure parts live beside this file:
+ * damon-evidence.ts, dirty-log.ts, migration-tally.ts, smaps.ts, huge-pages.ts.
  */
 import type { Bitmap } from '../../util/bitmap.js';
-import { bitmapForEach, createBitmap, popcount32 as popcount } from '../../util/bitmap.js';
+import { createBitmap } from '../../util/bitmap.js';
 import type { DirtyLogDrain, GuestRamRegion, MemoryHost, MigrationResult, TierUsage } from '../memory-host.js';
 import { MigrationOutcome, Tier, TIER_NAMES } from '../memory-host.js';
 import { DamonVaddrMonitor, type DamonAttrs, type DamonRegion } from './damon.js';
+import { harvestAccessed, lastAccessFromRegions, type PagedRange } from './damon-evidence.js';
+import { drainPending, takeScannedDirty } from './dirty-log.js';
+import { PAGES_PER_HUGE_PAGE, PagemapScanUnsupported, scanHugeRanges, unitsFromHugeRanges } from './huge-pages.js';
 import type { RamMapping } from './maps.js';
-import { movePagesRaw, statusReason, Errno } from './move-pages.js';
+import { MigrationTally } from './migration-tally.js';
+import { Errno, movePagesRaw } from './move-pages.js';
 import { clearSoftDirty, PagemapReader, PM_HI_PRESENT, PM_HI_SOFT_DIRTY } from './pagemap.js';
 import { missingSummary, probeHost, type ProbeReport } from './probe.js';
+import { parseSmaps, thpBytesIn } from './smaps.js';
 import { checkTierNodes, readTopology } from './topology.js';
 import { readText } from './sysfs.js';
 
@@ -42,7 +52,7 @@ export interface LinuxHostOptions {
   readonly damon?: Partial<DamonAttrs>;
   /** Entries one drainDirtyLog may return before it reports overflow (default: vcpuCount * 512 * 64). */
   readonly dirtyLogCapacity?: number;
-  /** Pages per move_pages call that moves (default 64: bounds how long a page may be unmapped). */
+  /** Pages per move_pages call that moves (default 64: bounds how long a page may be unmapped); a huge page is one call of its own. */
   readonly migrateBatchPages?: number;
   /**
    * Start even though kernel.numa_balancing is on. Off by default: the
@@ -58,7 +68,7 @@ export interface LinuxHostInfo {
   readonly accessTracker: 'damon-vaddr';
   readonly dirtyTracker: 'soft-dirty (PML-style log emulated by full scans)';
   readonly warnings: readonly string[];
-  /** Bytes of guest RAM backed by transparent huge pages (AnonHugePages + ShmemPmdMapped + FilePmdMapped in smaps). */
+  /** Bytes of guest RAM backed by transparent huge pages (AnonHugePages + ShmemPmdMapped + FilePmdMapped in smaps), at open. */
   readonly thpBytes: number;
 }
 
@@ -72,6 +82,7 @@ export async function openLinuxHost(options: LinuxHostOptions): Promise<LinuxMem
       throw new Error(`guest RAM "${r.name}": start 0x${r.start.toString(16)} / length ${r.lengthBytes} not page aligned`);
     }
   }
+  refuseGiantPages(options.pid, options.ram);
   const warnings = checkTierNodes(readTopology(), options.dramNodes, options.nvmNodes);
   const balancing = readText('/proc/sys/kernel/numa_balancing');
   if (balancing !== undefined && balancing !== '0') {
@@ -80,6 +91,18 @@ export async function openLinuxHost(options: LinuxHostOptions): Promise<LinuxMem
     warnings.push(why);
   }
   return new LinuxMemoryHost(options, warnings);
+}
+
+/** Guest RAM on hugetlbfs pages larger than 2 MiB (1 GiB pages) cannot be planned in 512-page units: refuse, naming it. */
+function refuseGiantPages(pid: number, ram: readonly RamMapping[]): void {
+  const smaps = parseSmaps(readText(`/proc/${pid}/smaps`) ?? '');
+  for (const r of ram) {
+    const end = r.start + BigInt(r.lengthBytes);
+    const giant = smaps.find((e) => e.start < end && e.end > r.start && (e.kb.get('KernelPageSize') ?? PAGE) > 2 << 20);
+    if (giant) {
+      throw new Error(`guest RAM "${r.name}" is on ${giant.kb.get('KernelPageSize')! >> 10} KiB hugetlbfs pages: the linux backend plans 4 KiB pages and 2 MiB units only (use 2 MiB huge pages or THP)`);
+    }
+  }
 }
 
 export class LinuxMemoryHost implements MemoryHost {
@@ -91,7 +114,7 @@ export class LinuxMemoryHost implements MemoryHost {
 
   private readonly pid: number;
   private readonly ram: readonly RamMapping[];
-  private readonly regionList: GuestRamRegion[];
+  private readonly regionList: (GuestRamRegion & PagedRange)[];
   private readonly pagemap: PagemapReader;
   readonly damon: DamonVaddrMonitor;
   private readonly t0 = Date.now();
@@ -107,6 +130,9 @@ export class LinuxMemoryHost implements MemoryHost {
   private readonly queryBatch = 4096;
   private readonly dramNodes: readonly number[];
   private readonly nvmNodes: readonly number[];
+  /** First page of every 2 MiB unit, as the last hugePageUnits() reported (ascending). */
+  private units: Uint32Array = new Uint32Array(0);
+  private readonly warnings: string[];
   private closed = false;
   /** The DAMON regions behind the last testAndClearAccessed (diagnostics). */
   lastSnapshot: readonly DamonRegion[] = [];
@@ -119,6 +145,7 @@ export class LinuxMemoryHost implements MemoryHost {
     this.vcpuCount = options.vcpuCount ?? 1;
     this.dramNodes = options.dramNodes;
     this.nvmNodes = options.nvmNodes;
+    this.warnings = warnings;
     let first = 0;
     this.regionList = options.ram.map((r) => {
       const region = { name: r.name, firstPage: first, pageCount: r.lengthBytes / PAGE, hostVirtAddr: r.start };
@@ -150,22 +177,17 @@ export class LinuxMemoryHost implements MemoryHost {
   /** Address in the target process of page `i`. */
   pageAddress(i: number): bigint {
     for (const r of this.regionList) {
-      if (i >= r.firstPage && i < r.firstPage + r.pageCount) return r.hostVirtAddr! + BigInt((i - r.firstPage) * PAGE);
+      if (i >= r.firstPage && i < r.firstPage + r.pageCount) return r.hostVirtAddr + BigInt((i - r.firstPage) * PAGE);
     }
     throw new RangeError(`page ${i} is outside guest RAM (${this.pageCount} pages)`);
   }
 
-  // ---- accessed bits (DAMON) ----
+  // ---- accessed bits (DAMON; evidence rules in damon-evidence.ts) ----
 
   /**
-   * DAMON gives, per region, the accesses seen in the last aggregation
-   * interval and the age (intervals the pattern held). A region with
-   * nr_accesses > 0 was accessed at the snapshot; one with nr_accesses == 0
-   * and age a was last accessed about (a + 1) aggregation intervals before it.
-   * A page counts as accessed since its last clear when its region's last
-   * access is later than that clear. Within one aggregation interval DAMON has
-   * nothing new, so the last snapshot is reused (and, being older than the
-   * clears made since, reports nothing twice).
+   * Within one aggregation interval DAMON has nothing new, so the last
+   * snapshot is reused (and, being older than the clears made since, reports
+   * nothing twice).
    */
   async testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> {
     this.assertOpen();
@@ -175,39 +197,18 @@ export class LinuxMemoryHost implements MemoryHost {
       this.lastSnapshotAt = Math.max(1, Date.now() - this.t0);
       this.assertOpen();
     }
-    const regions = this.lastSnapshot;
-    const at = this.lastSnapshotAt;
-    const now = Date.now() - this.t0;
-    this.lastAccessMs.fill(0);
-    for (const g of this.regionList) {
-      const gStart = g.hostVirtAddr!;
-      const gEnd = gStart + BigInt(g.pageCount * PAGE);
-      for (const d of regions) {
-        if (d.end <= gStart || d.start >= gEnd) continue;
-        const lo = Number(((d.start > gStart ? d.start : gStart) - gStart) / BigInt(PAGE));
-        const hi = Number(((d.end < gEnd ? d.end : gEnd) - gStart + BigInt(PAGE - 1)) / BigInt(PAGE));
-        const seen = d.nrAccesses > 0 ? at : Math.max(1, at - (d.age + 1) * aggrMs);
-        this.lastAccessMs.fill(seen, g.firstPage + lo, g.firstPage + hi);
-      }
-    }
-    let n = 0;
-    bitmapForEach(scan, (i) => {
-      if (i >= this.pageCount) return;
-      n++;
-      if (this.lastAccessMs[i]! > this.lastClearMs[i]!) accessed[i >>> 5]! |= 1 << (i & 31);
-      this.lastClearMs[i] = now;
-    });
-    return n;
+    lastAccessFromRegions(this.lastSnapshot, this.regionList, aggrMs, this.lastSnapshotAt, this.lastAccessMs);
+    return harvestAccessed(scan, this.lastAccessMs, this.lastClearMs, Date.now() - this.t0, this.pageCount, accessed);
   }
 
-  // ---- dirty bits (soft-dirty) ----
+  // ---- dirty bits (soft-dirty; the log emulation in dirty-log.ts) ----
 
   /** Reads soft-dirty bits of all guest RAM into pendingDirty, then clears them in the kernel. */
   private harvestSoftDirty(): void {
     const pending = this.pendingDirty;
     for (const g of this.regionList) {
       const base = g.firstPage;
-      this.pagemap.scan(g.hostVirtAddr!, g.pageCount, PAGE, (i, hi) => {
+      this.pagemap.scan(g.hostVirtAddr, g.pageCount, PAGE, (i, hi) => {
         if ((hi & (PM_HI_PRESENT | PM_HI_SOFT_DIRTY)) === (PM_HI_PRESENT | PM_HI_SOFT_DIRTY)) {
           const p = base + i;
           pending[p >>> 5]! |= 1 << (p & 31);
@@ -222,43 +223,53 @@ export class LinuxMemoryHost implements MemoryHost {
   testAndClearDirty(scan: Bitmap, dirty: Bitmap): Promise<number> {
     this.assertOpen();
     this.harvestSoftDirty();
-    const pending = this.pendingDirty;
-    let n = 0;
-    // pending has no bits past pageCount, so word operations need no per-page care.
-    const words = Math.min(scan.length, pending.length);
-    for (let w = 0; w < words; w++) {
-      const s = scan[w]!;
-      if (s === 0) continue;
-      n += popcount(w === pending.length - 1 ? s & lastWordMask(this.pageCount) : s);
-      dirty[w]! |= pending[w]! & s;
-      pending[w]! &= ~s;
-    }
-    return Promise.resolve(n);
+    return Promise.resolve(takeScannedDirty(this.pendingDirty, scan, dirty, this.pageCount));
   }
 
   drainDirtyLog(): Promise<DirtyLogDrain> {
     this.assertOpen();
     this.harvestSoftDirty();
-    const pending = this.pendingDirty;
-    let count = 0;
-    for (let w = 0; w < pending.length; w++) {
-      const x = pending[w]!;
-      if (x !== 0) count += popcount(x);
-    }
-    if (count > this.dirtyLogCapacity) {
-      // Like a full PML buffer: the caller does a full dirty scan, which finds these pending bits.
-      return Promise.resolve({ pages: new Uint32Array(0), count: 0, overflowed: true, bufferFullExits: 0 });
-    }
-    const pages = new Uint32Array(count);
-    let k = 0;
-    bitmapForEach(pending, (i) => {
-      pages[k++] = i;
-    });
-    pending.fill(0);
-    return Promise.resolve({ pages, count, overflowed: false, bufferFullExits: 0 });
+    return Promise.resolve(drainPending(this.pendingDirty, this.dirtyLogCapacity));
   }
 
-  // ---- tiers and migration (move_pages) ----
+  // ---- huge pages ----
+
+  /**
+   * The 2 MiB units of guest RAM now (first page of each, ascending). A unit
+   * named in migrate() moves whole. A kernel without PAGEMAP_SCAN reports
+   * none (with a warning): then move_pages still moves each huge page whole
+   * when one of its pages is named.
+   */
+  hugePageUnits(): Promise<Uint32Array> {
+    this.assertOpen();
+    const huge = [];
+    try {
+      for (const g of this.regionList) huge.push(...scanHugeRanges(this.pagemap.fd, g.hostVirtAddr, g.hostVirtAddr + BigInt(g.pageCount * PAGE)));
+    } catch (err) {
+      if (!(err instanceof PagemapScanUnsupported)) throw err;
+      const why = `${err.message}: huge pages in guest RAM are not planned as units`;
+      if (!this.warnings.includes(why)) this.warnings.push(why);
+      this.units = new Uint32Array(0);
+      return Promise.resolve(this.units.slice());
+    }
+    this.units = unitsFromHugeRanges(huge, this.regionList);
+    return Promise.resolve(this.units.slice());
+  }
+
+  /** Whether `page` is the first page of a unit of the last report (binary search). */
+  private isUnitHead(page: number): boolean {
+    const u = this.units;
+    let lo = 0;
+    let hi = u.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (u[mid]! < page) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < u.length && u[lo] === page;
+  }
+
+  // ---- tiers and migration (move_pages; outcomes in migration-tally.ts) ----
 
   /** Current node of each page in `pages` (negative errno where not present). */
   queryNodes(pages: Uint32Array): Int32Array {
@@ -289,72 +300,76 @@ export class LinuxMemoryHost implements MemoryHost {
     return Promise.resolve();
   }
 
+  /**
+   * Moves `pages` to `target`, `migrateBatchPages` pages per call (a unit is
+   * a call of its own). An entry naming the first page of a unit (as last
+   * reported by hugePageUnits) moves the unit: one address, 512 pages.
+   */
   migrate(pages: Uint32Array, target: Tier, signal?: AbortSignal): Promise<MigrationResult> {
     this.assertOpen();
+    for (let k = 0; k < pages.length; k++) {
+      if (pages[k]! >= this.pageCount) throw new RangeError(`migrate: page ${pages[k]} is outside guest RAM (${this.pageCount} pages)`);
+    }
     const targetNodes = target === Tier.NVM ? this.nvmNodes : this.dramNodes;
     const node = targetNodes[0]!;
-    const outcome = new Uint8Array(pages.length);
-    const failures: { index: number; reason: string }[] = [];
-    let moved = 0;
-    let busy = 0;
-    let failed = 0;
-    let pauseNs = 0;
-    let maxPauseNs = 0;
-    for (let off = 0; off < pages.length; off += this.batch) {
-      const n = Math.min(this.batch, pages.length - off);
+    const unit = new Uint8Array(pages.length);
+    for (let k = 0; k < pages.length; k++) unit[k] = this.units.length > 0 && this.isUnitHead(pages[k]!) ? 1 : 0;
+    const tally = new MigrationTally(pages.length, (e) => (unit[e] ? PAGES_PER_HUGE_PAGE : 1));
+    for (let off = 0; off < pages.length; ) {
+      // One call's entries: up to `batch` pages, a unit alone.
+      let end = off + 1;
+      if (!unit[off]) while (end < pages.length && end - off < this.batch && !unit[end]) end++;
       if (signal?.aborted) {
-        for (let k = off; k < pages.length; k++) outcome[k] = MigrationOutcome.Busy;
-        busy += pages.length - off;
+        tally.abort(off, pages.length - off);
         break;
       }
-      for (let k = 0; k < n; k++) {
-        if (pages[off + k]! >= this.pageCount) throw new RangeError(`migrate: page ${pages[off + k]} is outside guest RAM (${this.pageCount} pages)`);
+      const entries = range(off, end);
+      const toMove = tally.fromQuery(entries, this.queryNodes(pages.subarray(off, end)), targetNodes);
+      off = end;
+      if (toMove.length === 0) continue;
+      if (unit[toMove[0]!]) {
+        this.moveUnit(tally, toMove[0]!, pages[toMove[0]!]!, node, targetNodes);
+        continue;
       }
-      const cur = this.queryNodes(pages.subarray(off, off + n));
-      const idx: number[] = [];
-      for (let k = 0; k < n; k++) {
-        const s = cur[k]!;
-        if (s >= 0 && targetNodes.includes(s)) outcome[off + k] = MigrationOutcome.AlreadyThere;
-        else if (s === -Errno.EBUSY) {
-          outcome[off + k] = MigrationOutcome.Busy;
-          busy++;
-        } else if (s < 0) {
-          outcome[off + k] = MigrationOutcome.Failed;
-          failed++;
-          failures.push({ index: off + k, reason: statusReason(s) });
-        } else idx.push(k);
-      }
-      if (idx.length === 0) continue;
-      const addrs = new BigUint64Array(idx.length);
-      const nodes = new Int32Array(idx.length).fill(node);
-      const status = new Int32Array(idx.length);
-      for (let j = 0; j < idx.length; j++) addrs[j] = this.pageAddress(pages[off + idx[j]!]!);
+      const addrs = BigUint64Array.from(toMove, (e) => this.pageAddress(pages[e]!));
+      const status = new Int32Array(toMove.length);
       const t = process.hrtime.bigint();
-      movePagesRaw(this.pid, addrs, nodes, status);
-      const dt = Number(process.hrtime.bigint() - t);
-      // Upper bound per page: the kernel unmaps a page for part of this call only
-      // (migration entry during its copy); we cannot see finer than the call.
-      let movedHere = 0;
-      for (let j = 0; j < idx.length; j++) {
-        const k = off + idx[j]!;
-        const s = status[j]!;
-        if (s === node) {
-          outcome[k] = MigrationOutcome.Moved;
-          movedHere++;
-        } else if (s === -Errno.EBUSY || s === -Errno.EAGAIN) {
-          outcome[k] = MigrationOutcome.Busy;
-          busy++;
-        } else {
-          outcome[k] = MigrationOutcome.Failed;
-          failed++;
-          failures.push({ index: k, reason: s >= 0 ? `stayed on node ${s}` : statusReason(s) });
-        }
-      }
-      moved += movedHere;
-      pauseNs += dt * movedHere;
-      if (movedHere > 0) maxPauseNs = Math.max(maxPauseNs, dt);
+      movePagesRaw(this.pid, addrs, new Int32Array(toMove.length).fill(node), status);
+      const callNs = Number(process.hrtime.bigint() - t);
+      const busy = tally.fromMove(toMove, status, node, callNs);
+      if (busy.length > 0) tally.fromRequery(busy, this.queryNodes(Uint32Array.from(busy, (e) => pages[e]!)), targetNodes, callNs);
     }
-    return Promise.resolve({ outcome, failures, moved, busy, failed, bytesCopied: moved * PAGE, recopies: 0, pauseNs, maxPauseNs });
+    return Promise.resolve(tally.result());
+  }
+
+  /**
+   * One unit: move_pages naming its first page moves the whole huge page. The
+   * kernel may answer -EBUSY although it moved (re-query), and it splits a
+   * huge page it cannot move whole (no free 2 MiB on the target): then only
+   * part moved, and the rest is moved by 4 KiB pages (the kernel has split it
+   * already) so the unit ends whole on the target or is reported failed.
+   */
+  private moveUnit(tally: MigrationTally, entry: number, head: number, node: number, targetNodes: readonly number[]): void {
+    const status = new Int32Array(1);
+    const t = process.hrtime.bigint();
+    movePagesRaw(this.pid, BigUint64Array.of(this.pageAddress(head)), Int32Array.of(node), status);
+    const callNs = Number(process.hrtime.bigint() - t);
+    const on = (s: number) => s >= 0 && targetNodes.includes(s);
+    const headStatus = status[0] === node ? node : this.queryNodes(Uint32Array.of(head))[0]!;
+    if (!on(headStatus)) {
+      tally.fromMove([entry], Int32Array.of(status[0] === -Errno.EBUSY || status[0] === -Errno.EAGAIN ? status[0] : headStatus), node, callNs);
+      return;
+    }
+    const rest = Uint32Array.from({ length: PAGES_PER_HUGE_PAGE - 1 }, (_, k) => head + 1 + k);
+    if (on(this.queryNodes(rest.subarray(rest.length - 1))[0]!) && on(this.queryNodes(rest.subarray(0, 1))[0]!)) {
+      tally.fromMove([entry], Int32Array.of(node), node, callNs);
+      return;
+    }
+    movePagesRaw(this.pid, BigUint64Array.from(rest, (p) => this.pageAddress(p)), new Int32Array(rest.length).fill(node), new Int32Array(rest.length));
+    const callsNs = Number(process.hrtime.bigint() - t);
+    const left = this.queryNodes(rest).reduce((n, s) => n + (on(s) ? 0 : 1), 0);
+    if (left === 0) tally.fromMove([entry], Int32Array.of(node), node, callsNs);
+    else tally.set(entry, MigrationOutcome.Failed, `huge page split by the kernel while moving; ${left} of its ${PAGES_PER_HUGE_PAGE} pages stayed behind`);
   }
 
   async tierUsage(): Promise<readonly TierUsage[]> {
@@ -379,21 +394,7 @@ export class LinuxMemoryHost implements MemoryHost {
 
   /** THP-backed bytes within the guest-RAM mappings, from /proc/PID/smaps. */
   thpBytes(): number {
-    const text = readText(`/proc/${this.pid}/smaps`) ?? '';
-    let total = 0;
-    let inRam = false;
-    for (const line of text.split('\n')) {
-      const head = /^([0-9a-f]+)-([0-9a-f]+) /.exec(line);
-      if (head) {
-        const s = BigInt('0x' + head[1]);
-        const e = BigInt('0x' + head[2]);
-        inRam = this.ram.some((r) => s < r.start + BigInt(r.lengthBytes) && e > r.start);
-        continue;
-      }
-      const m = /^(AnonHugePages|ShmemPmdMapped|FilePmdMapped):\s+(\d+) kB/.exec(line);
-      if (m && inRam) total += Number(m[2]) * 1024;
-    }
-    return total;
+    return thpBytesIn(parseSmaps(readText(`/proc/${this.pid}/smaps`) ?? ''), this.ram);
   }
 
   async close(): Promise<void> {
@@ -411,8 +412,8 @@ export class LinuxMemoryHost implements MemoryHost {
   }
 }
 
-/** Bits of the last bitmap word that are real pages. */
-function lastWordMask(pageCount: number): number {
-  const rest = pageCount & 31;
-  return rest === 0 ? 0xffffffff : (1 << rest) - 1;
+function range(from: number, to: number): number[] {
+  const out: number[] = [];
+  for (let i = from; i < to; i++) out.push(i);
+  return out;
 }

@@ -4,10 +4,7 @@
  * in the target process; nodes and status as Int32Arrays the kernel reads and
  * writes in place (koffi passes typed arrays by pointer).
  */
-import { createRequire } from 'node:module';
-import type { LibraryHandle } from 'koffi';
-
-const require = createRequire(import.meta.url);
+import { loadLibc } from './libc.js';
 
 const SYS_MOVE_PAGES = 279; // x86-64
 export const MPOL_MF_MOVE = 1 << 1;
@@ -66,17 +63,11 @@ let binding: Binding | undefined;
 
 function load(): Binding {
   if (binding) return binding;
-  let koffi: typeof import('koffi');
-  try {
-    koffi = require('koffi') as typeof import('koffi');
-  } catch (err) {
-    throw new Error(`the koffi package is not installed or its prebuilt binary does not load here (npm install koffi): ${(err as Error).message}`);
-  }
-  const libc: LibraryHandle = koffi.load('libc.so.6');
+  const libc = loadLibc();
   // syscall() is variadic in C, but glibc implements it in assembly that only
   // moves registers, so a fixed prototype is safe on x86-64.
-  const fn = libc.func('long syscall(long nr, int pid, unsigned long count, void *pages, void *nodes, void *status, int flags)');
-  binding = { movePages: fn as MovePagesFn, errno: () => koffi.errno() };
+  const fn = libc.lib.func('long syscall(long nr, int pid, unsigned long count, void *pages, void *nodes, void *status, int flags)');
+  binding = { movePages: fn as MovePagesFn, errno: libc.errno };
   return binding;
 }
 

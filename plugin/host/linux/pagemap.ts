@@ -20,12 +20,12 @@ export const PM_HI_SOFT_DIRTY = 1 << 23;
 const CHUNK_PAGES = 1 << 16;
 
 export class PagemapReader {
-  private fd: number;
+  private descriptor: number;
   private readonly buf = Buffer.allocUnsafe(CHUNK_PAGES * 8);
 
   constructor(readonly pid: number) {
     try {
-      this.fd = openSync(`/proc/${pid}/pagemap`, 'r');
+      this.descriptor = openSync(`/proc/${pid}/pagemap`, 'r');
     } catch (err) {
       throw new Error(`cannot open /proc/${pid}/pagemap: ${(err as Error).message} (needs the same user or CAP_SYS_PTRACE)`);
     }
@@ -43,7 +43,7 @@ export class PagemapReader {
       const want = n * 8;
       let got = 0;
       while (got < want) {
-        const r = readSync(this.fd, this.buf, got, want - got, (firstEntry + done) * 8 + got);
+        const r = readSync(this.descriptor, this.buf, got, want - got, (firstEntry + done) * 8 + got);
         if (r === 0) throw new Error(`short read of /proc/${this.pid}/pagemap (process exited?)`);
         got += r;
       }
@@ -52,9 +52,15 @@ export class PagemapReader {
     }
   }
 
+  /** The open pagemap file (for the PAGEMAP_SCAN ioctl). */
+  get fd(): number {
+    if (this.descriptor < 0) throw new Error(`/proc/${this.pid}/pagemap is closed`);
+    return this.descriptor;
+  }
+
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    if (this.descriptor >= 0) closeSync(this.descriptor);
+    this.descriptor = -1;
   }
 }
 

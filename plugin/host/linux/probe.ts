@@ -9,8 +9,8 @@ import { DAMON_ADMIN, runningKdamonds } from './damon.js';
 import { MovePagesError, movePagesRaw, Errno } from './move-pages.js';
 import { PM_HI_PRESENT, PM_HI_SOFT_DIRTY, PagemapReader } from './pagemap.js';
 import { readMaps } from './maps.js';
-import { listDir, pathExists, readKernelConfig, readText } from './sysfs.js';
-import { readTopology } from './topology.js';
+import { hostFiles, type KernelFiles } from './sysfs.js';
+import { readTopology, type Topology } from './topology.js';
 
 export type CapabilityId = 'damon-vaddr' | 'page-idle' | 'soft-dirty' | 'move-pages' | 'numa-nodes' | 'privileges' | 'thp' | 'memory-tiering' | 'numa-balancing';
 
@@ -33,11 +33,36 @@ export interface ProbeReport {
   readonly canRun: boolean;
 }
 
-/** Effective capability bits of this process (CapEff in /proc/self/status). */
-function effectiveCaps(): bigint {
-  const m = /CapEff:\s*([0-9a-f]+)/.exec(readText('/proc/self/status') ?? '');
-  return m ? BigInt('0x' + m[1]) : 0n;
+/**
+ * What the probe looked at: the kernel's files (under a root, so a recorded
+ * tree stands in for a host in tests) and two live checks on this process,
+ * which cannot be read from files.
+ */
+export interface ProbeFacts {
+  readonly kernel: string;
+  readonly config: ReadonlyMap<string, string> | undefined;
+  /** Effective capability bits (CapEff in /proc/self/status). */
+  readonly capEff: bigint;
+  readonly damonSysfs: boolean;
+  /** avail_operations of every kdamond's first context (empty while no kdamond dir has contexts). */
+  readonly damonAvailOperations: readonly string[];
+  /** Kdamonds running now (their index). */
+  readonly damonRunning: readonly number[];
+  readonly pageIdle: boolean;
+  readonly topology: Topology;
+  readonly thpEnabled: string | undefined;
+  readonly numaBalancing: string | undefined;
+  readonly live: LiveChecks;
 }
+
+/** Results of the checks made on this process's own memory (recorded as JSON in fixtures). */
+export interface LiveChecks {
+  /** Present written pages of this process seen in its pagemap, and how many carry the soft-dirty bit. */
+  readonly softDirty: { readonly present: number; readonly softDirty: number } | { readonly error: string };
+  /** move_pages query of one of those pages: its node, or why the call failed (errno when it did). */
+  readonly movePages: { readonly node: number } | { readonly error: string; readonly errno?: number };
+}
+
 const CAP_SYS_PTRACE = 19n;
 const CAP_SYS_NICE = 23n;
 const CAP_SYS_ADMIN = 21n;
@@ -46,66 +71,107 @@ const CAP_SYS_ADMIN = 21n;
  * Reads this process's own pagemap over its writable anonymous mappings: the
  * kernel sets soft-dirty on every freshly written page, so present pages and
  * no soft-dirty bit among them means the kernel lacks CONFIG_MEM_SOFT_DIRTY.
- * Also returns one present page address, for the move_pages check.
+ * Then asks move_pages for the node of one present page.
  */
-function scanOwnPages(): { present: number; softDirty: number; someAddr?: bigint } {
-  const pm = new PagemapReader(process.pid);
+export function liveChecks(): LiveChecks {
   let present = 0;
   let softDirty = 0;
   let someAddr: bigint | undefined;
+  let softDirtyResult: LiveChecks['softDirty'];
   try {
-    for (const m of readMaps(process.pid)) {
-      if (!m.perms.startsWith('rw') || (m.path !== '' && m.path !== '[heap]')) continue;
-      const pages = Math.min(Number((m.end - m.start) / 4096n), 4096);
-      pm.scan(m.start, pages, 4096, (i, hi) => {
-        if ((hi & PM_HI_PRESENT) === 0) return;
-        present++;
-        someAddr ??= m.start + BigInt(i) * 4096n;
-        if ((hi & PM_HI_SOFT_DIRTY) !== 0) softDirty++;
-      });
-      if (present > 256) break;
+    const pm = new PagemapReader(process.pid);
+    try {
+      for (const m of readMaps(process.pid)) {
+        if (!m.perms.startsWith('rw') || (m.path !== '' && m.path !== '[heap]')) continue;
+        const pages = Math.min(Number((m.end - m.start) / 4096n), 4096);
+        pm.scan(m.start, pages, 4096, (i, hi) => {
+          if ((hi & PM_HI_PRESENT) === 0) return;
+          present++;
+          someAddr ??= m.start + BigInt(i) * 4096n;
+          if ((hi & PM_HI_SOFT_DIRTY) !== 0) softDirty++;
+        });
+        if (present > 256) break;
+      }
+    } finally {
+      pm.close();
     }
-  } finally {
-    pm.close();
+    softDirtyResult = { present, softDirty };
+  } catch (err) {
+    softDirtyResult = { error: `pagemap not readable: ${(err as Error).message}` };
   }
-  return someAddr === undefined ? { present, softDirty } : { present, softDirty, someAddr };
+  let movePages: LiveChecks['movePages'];
+  try {
+    if (someAddr === undefined) throw new Error('no present page of this process found to query');
+    const status = new Int32Array(1);
+    movePagesRaw(process.pid, new BigUint64Array([someAddr]), null, status);
+    movePages = status[0]! >= 0 ? { node: status[0]! } : { error: `move_pages query returned status ${status[0]}` };
+  } catch (err) {
+    movePages = err instanceof MovePagesError ? { error: err.message, errno: err.errno } : { error: (err as Error).message };
+  }
+  return { softDirty: softDirtyResult, movePages };
 }
 
-export function probeHost(): ProbeReport {
-  const kernel = release();
-  const config = readKernelConfig(kernel);
+/** Gathers the facts from `files` (the host by default) and the live checks. */
+export function gatherProbeFacts(files: KernelFiles = hostFiles, live: LiveChecks = liveChecks()): ProbeFacts {
+  const kernel = files.kernelRelease() ?? release();
+  const capEffText = /CapEff:\s*([0-9a-f]+)/.exec(files.readText('/proc/self/status') ?? '');
+  return {
+    kernel,
+    config: files.kernelConfig(kernel),
+    capEff: capEffText ? BigInt('0x' + capEffText[1]) : 0n,
+    damonSysfs: files.exists(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`),
+    damonAvailOperations: files
+      .listDir(`${DAMON_ADMIN}/kdamonds`)
+      .flatMap((k) => (files.readText(`${DAMON_ADMIN}/kdamonds/${k}/contexts/0/avail_operations`) ?? '').split(/\s+/))
+      .filter(Boolean),
+    damonRunning: runningKdamonds(files),
+    pageIdle: files.exists('/sys/kernel/mm/page_idle/bitmap'),
+    topology: readTopology(files),
+    thpEnabled: files.readText('/sys/kernel/mm/transparent_hugepage/enabled'),
+    numaBalancing: files.readText('/proc/sys/kernel/numa_balancing'),
+    live,
+  };
+}
+
+/** Probes this host (or, in tests, a recorded tree and recorded live checks). */
+export function probeHost(files: KernelFiles = hostFiles, live?: LiveChecks): ProbeReport {
+  return assessProbe(gatherProbeFacts(files, live ?? liveChecks()));
+}
+
+/** The report from the facts: which interface is there, and for each missing one what provides it. Pure. */
+export function assessProbe(facts: ProbeFacts): ProbeReport {
+  const { kernel, config } = facts;
   const configSays = (opt: string): string => (config === undefined ? 'kernel config not readable' : `${opt}=${config.get(opt) ?? 'not set'}`);
   const caps: Capability[] = [];
-  const capEff = effectiveCaps();
-  const hasCap = (bit: bigint) => (capEff & (1n << bit)) !== 0n;
+  const hasCap = (bit: bigint) => (facts.capEff & (1n << bit)) !== 0n;
 
   // DAMON vaddr
   {
-    const sysfs = pathExists(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`);
+    const sysfs = facts.damonSysfs;
     let present = false;
     let detail: string;
     const builtIn = config?.get('CONFIG_DAMON_VADDR');
-    const avail = listDir(`${DAMON_ADMIN}/kdamonds`).flatMap((k) => (readText(`${DAMON_ADMIN}/kdamonds/${k}/contexts/0/avail_operations`) ?? '').split(/\s+/));
+    const avail = facts.damonAvailOperations;
     if (!sysfs) detail = `no ${DAMON_ADMIN} (${configSays('CONFIG_DAMON_SYSFS')})`;
     else if (config !== undefined) {
       present = builtIn === 'y';
       detail = `sysfs present, ${configSays('CONFIG_DAMON_VADDR')}`;
-    } else if (avail.some(Boolean)) {
+    } else if (avail.length > 0) {
       present = avail.includes('vaddr');
-      detail = `sysfs present, avail_operations: ${[...new Set(avail.filter(Boolean))].join(' ')}`;
+      detail = `sysfs present, avail_operations: ${[...new Set(avail)].join(' ')}`;
     } else {
       present = true;
       detail = 'sysfs present; vaddr support is verified when the backend starts its kdamond';
     }
-    const busy = sysfs ? runningKdamonds() : [];
-    if (busy.length > 0) detail += `; kdamond ${busy.join(',')} already running (another user): the backend cannot add its own while it runs`;
+    const busy = sysfs ? facts.damonRunning : [];
+    if (busy.length > 0) detail += `; kdamond ${busy.join(',')} running (hmmv uses a free kdamond of its own and never touches another's)`;
     if (present && !hasCap(CAP_SYS_ADMIN)) detail += '; writing DAMON sysfs needs root';
     caps.push({ id: 'damon-vaddr', present, detail, remedy: 'a kernel with CONFIG_DAMON, CONFIG_DAMON_VADDR and CONFIG_DAMON_SYSFS (Linux 5.18+)', required: true });
   }
 
   // idle page tracking
   {
-    const present = pathExists('/sys/kernel/mm/page_idle/bitmap');
+    const present = facts.pageIdle;
     caps.push({
       id: 'page-idle',
       present,
@@ -116,43 +182,26 @@ export function probeHost(): ProbeReport {
   }
 
   // soft-dirty
-  let someAddr: bigint | undefined;
   {
-    let present = false;
-    let detail: string;
-    try {
-      const own = scanOwnPages();
-      someAddr = own.someAddr;
-      present = own.softDirty > 0;
-      detail = `${own.softDirty} of ${own.present} written pages of this process carry the soft-dirty bit (pagemap bit 55); ${configSays('CONFIG_MEM_SOFT_DIRTY')}`;
-    } catch (err) {
-      detail = `pagemap not readable: ${(err as Error).message}`;
-    }
+    const own = facts.live.softDirty;
+    const present = 'softDirty' in own && own.softDirty > 0;
+    const detail = 'error' in own ? own.error : `${own.softDirty} of ${own.present} written pages of this process carry the soft-dirty bit (pagemap bit 55); ${configSays('CONFIG_MEM_SOFT_DIRTY')}`;
     caps.push({ id: 'soft-dirty', present, detail, remedy: 'a kernel with CONFIG_MEM_SOFT_DIRTY (/proc/PID/clear_refs "4" and pagemap bit 55)', required: true });
   }
 
   // move_pages
   {
-    let present = false;
-    let detail: string;
-    let remedy = 'a kernel with CONFIG_NUMA and CONFIG_MIGRATION, and the koffi package (npm install koffi)';
-    try {
-      if (someAddr === undefined) throw new Error('no present page of this process found to query');
-      const status = new Int32Array(1);
-      movePagesRaw(process.pid, new BigUint64Array([someAddr]), null, status);
-      present = status[0]! >= 0;
-      detail = present ? `move_pages query works (a page of this process is on node ${status[0]})` : `move_pages query returned status ${status[0]}`;
-      if (!hasCap(CAP_SYS_NICE)) detail += '; moving pages of another user\'s process needs CAP_SYS_NICE';
-    } catch (err) {
-      detail = (err as Error).message;
-      if (err instanceof MovePagesError && err.errno === Errno.EPERM) remedy = 'CAP_SYS_NICE (run as root)';
-    }
+    const mp = facts.live.movePages;
+    const present = 'node' in mp;
+    let detail = 'node' in mp ? `move_pages query works (a page of this process is on node ${mp.node})` : mp.error;
+    if (present && !hasCap(CAP_SYS_NICE)) detail += "; moving pages of another user's process needs CAP_SYS_NICE";
+    const remedy = 'errno' in mp && mp.errno === Errno.EPERM ? 'CAP_SYS_NICE (run as root)' : 'a kernel with CONFIG_NUMA and CONFIG_MIGRATION, and the koffi package (npm install koffi)';
     caps.push({ id: 'move-pages', present, detail, remedy, required: true });
   }
 
   // NUMA nodes
   {
-    const topo = readTopology();
+    const topo = facts.topology;
     const withMem = topo.nodes.filter((n) => n.memTotalBytes > 0);
     const present = withMem.length >= 2;
     const list = topo.nodes.map((n) => `node${n.id} ${Math.round(n.memTotalBytes / 2 ** 20)} MiB${n.cpus.length ? '' : ' (no CPUs)'}`).join(', ');
@@ -189,12 +238,12 @@ export function probeHost(): ProbeReport {
 
   // THP
   {
-    const enabled = readText('/sys/kernel/mm/transparent_hugepage/enabled');
+    const enabled = facts.thpEnabled;
     const mode = enabled ? (/\[(\w+)\]/.exec(enabled)?.[1] ?? enabled) : undefined;
     caps.push({
       id: 'thp',
       present: enabled !== undefined,
-      detail: enabled ? `transparent huge pages: ${mode}; 2 MiB pages in guest RAM are reported and moved whole by move_pages, never split by hmmv` : 'no transparent huge pages',
+      detail: enabled ? `transparent huge pages: ${mode}; guest RAM in 2 MiB pages is planned and moved as 512-page units, never split by hmmv` : 'no transparent huge pages',
       remedy: 'CONFIG_TRANSPARENT_HUGEPAGE (optional)',
       required: false,
     });
@@ -202,7 +251,7 @@ export function probeHost(): ProbeReport {
 
   // NUMA balancing (a baseline to compare against, not used by the backend)
   {
-    const value = readText('/proc/sys/kernel/numa_balancing');
+    const value = facts.numaBalancing;
     caps.push({
       id: 'numa-balancing',
       present: value !== undefined,

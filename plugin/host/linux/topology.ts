@@ -4,7 +4,7 @@
  * Linux 6.1+). Which node is DRAM and which is the slow tier comes from the
  * domain's metadata; checkTierNodes() holds that claim against what the host has.
  */
-import { listDir, parseNodeList, readText } from './sysfs.js';
+import { hostFiles, parseNodeList, type KernelFiles } from './sysfs.js';
 
 const NODE_DIR = '/sys/devices/system/node';
 const TIER_DIR = '/sys/devices/virtual/memory_tiering';
@@ -38,7 +38,9 @@ function meminfoBytes(text: string, key: string): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-export function readTopology(): Topology {
+export function readTopology(files: KernelFiles = hostFiles): Topology {
+  const readText = (path: string) => files.readText(path);
+  const listDir = (path: string) => files.listDir(path);
   const online = readText(`${NODE_DIR}/online`);
   const ids = online !== undefined ? parseNodeList(online) : [];
   const nodes: NumaNode[] = ids.map((id) => {

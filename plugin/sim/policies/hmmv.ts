@@ -1,9 +1,10 @@
 /**
  * HMM-V: each VM gets a static equal share of the host's DRAM (its quota;
- * first touch stays within it) and its own engine (plugin/engine/run.ts)
- * driving its sim host on the virtual clock.
+ * first touch stays within it) and its own engine session
+ * (plugin/session/engine-session.ts) driving its sim host on the virtual clock.
  */
-import { defaultEngineOptions, startEngine, type EngineOptions, type EngineTotals, type RunningEngine } from '../../engine/run.js';
+import { defaultEngineOptions, type EngineOptions } from '../../engine/run.js';
+import { startEngineSession, type EngineSession } from '../../session/engine-session.js';
 import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../policy.js';
 
 export function hmmvPolicy(overrides: Partial<Omit<EngineOptions, 'dramQuotaPages'>> = {}): Policy {
@@ -13,45 +14,25 @@ export function hmmvPolicy(overrides: Partial<Omit<EngineOptions, 'dramQuotaPage
     hostDramPages: (configured) => configured,
     firstTouchDramPages: (vm) => vm.dramQuotaPages,
     start(context: PolicyContext): RunningPolicy {
-      let failure: Error | undefined;
-      const engines: RunningEngine[] = [];
-      const finished: Promise<EngineTotals | undefined>[] = [];
-      for (const vm of context.vms) {
-        const options: EngineOptions = { ...defaultEngineOptions(vm.dramQuotaPages), ...overrides, dramQuotaPages: vm.dramQuotaPages };
-        const engine = startEngine(vm.host, context.clock, options, context.signal);
-        engines.push(engine);
-        // Catch at once: an engine that dies mid-run stops the run with its error.
-        finished.push(
-          engine.done.then(
-            (totals) => totals,
-            (err: unknown) => {
-              if (!context.signal.aborted || !isAbort(err)) {
-                failure ??= new Error(`hmmv engine of VM ${vm.name} failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-              }
-              return undefined;
-            },
-          ),
-        );
-      }
+      const sessions: EngineSession[] = context.vms.map((vm) =>
+        startEngineSession({
+          name: vm.name,
+          host: vm.host,
+          clock: context.clock,
+          engine: { ...defaultEngineOptions(vm.dramQuotaPages), ...overrides, dramQuotaPages: vm.dramQuotaPages },
+          signal: context.signal,
+        }),
+      );
       return {
-        failure: () => failure,
+        // An engine that dies mid-run stops the run with its error.
+        failure: () => sessions.find((s) => s.failure())?.failure(),
         async stop(): Promise<readonly PolicyVmReport[]> {
-          const totals = await Promise.all(finished);
-          if (failure) throw failure;
-          return totals.map((t, i) => numericFields(t ?? engines[i]!.totals()));
+          await Promise.all(sessions.map((s) => s.done));
+          const failed = sessions.find((s) => s.failure());
+          if (failed) throw failed.failure()!;
+          return sessions.map((s) => s.totals());
         },
       };
     },
   };
-}
-
-function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.message.includes('abort'));
-}
-
-/** The engine's numeric totals (drops the list of recent failure messages). */
-function numericFields(totals: EngineTotals): PolicyVmReport {
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(totals)) if (typeof v === 'number') out[k] = v;
-  return out;
 }

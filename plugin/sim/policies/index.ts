@@ -9,7 +9,7 @@ import { MEMTIERD_SAMPLE_CONFIG, memtierdPolicy } from './memtierd.js';
 import { numaBalancingPolicy } from './numa-balancing.js';
 import { oraclePolicy } from './oracle.js';
 import { unmanagedPolicy } from './unmanaged.js';
-import { hmmvPoolPolicy } from '../../pool/sim-policy.js';
+import { hmmvPoolPolicy } from './hmmv-pool.js';
 
 export interface PolicyOptions {
   readonly engine?: Partial<Omit<EngineOptions, 'dramQuotaPages'>>;

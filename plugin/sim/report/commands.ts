@@ -5,6 +5,7 @@
  * scenario can be resumed or extended with --policies.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { createRunProgress } from '../../util/progress.js';
 import { writeOutputs } from '../output.js';
 import { POLICY_NAMES } from '../policies/index.js';
 import { scenario, SCENARIOS, type Scenario, type ScenarioOptions } from '../scenarios.js';
@@ -85,19 +86,6 @@ export function renderReport(sc: Scenario, runs: readonly CaseRun[]): Record<str
   return files;
 }
 
-function progress(quiet: boolean, name: string): (label: string, index: number, total: number, fraction: number) => void {
-  const tty = process.stderr.isTTY === true;
-  let last = '';
-  return (label, index, total, fraction) => {
-    if (quiet) return;
-    const pct = Math.round(fraction * 100);
-    const line = `[hmmv scenario ${name}] run ${index}/${total} ${label} ${String(pct).padStart(3)}%`;
-    if (tty) process.stderr.write(`\r${line.padEnd(last.length)}${pct === 100 ? '\n' : ''}`);
-    else if (pct % 25 === 0 && line !== last) process.stderr.write(line + '\n');
-    last = line;
-  };
-}
-
 export async function runScenarioCommand(name: string, o: ScenarioCliOptions): Promise<string[]> {
   for (const p of o.policies ?? []) {
     if (!POLICY_NAMES.includes(p)) throw new Error(`unknown policy "${p}" (known: ${POLICY_NAMES.join(', ')})`);
@@ -117,7 +105,8 @@ export async function runScenarioCommand(name: string, o: ScenarioCliOptions): P
   };
   const sc = scenario(name, options);
   const out = o.out ?? `report-${name}`;
-  const runs = await runScenario(sc, out, { fresh: o.fresh, onProgress: progress(o.quiet, name) });
+  const progress = createRunProgress({ title: `hmmv scenario ${name}`, quiet: o.quiet });
+  const runs = await runScenario(sc, out, { fresh: o.fresh, onProgress: (label, index, total, f) => progress.update(label, index, total, f) }).finally(() => progress.stop());
   return writeOutputs(out, renderReport(sc, runs));
 }
 

@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import type { DirtyLogDrain, MemoryHost, MigrationResult, TierUsage } from '../../plugin/host/memory-host.js';
+import { TemperatureHistograms } from '../../plugin/engine/histograms.js';
+import { PageState } from '../../plugin/engine/page-state.js';
+import { nextTemperature } from '../../plugin/engine/temperature.js';
+import { addLoggedPages, Tracker } from '../../plugin/engine/tracker.js';
+import { closeWindow, createWindowStats, levelCounts } from '../../plugin/engine/window-close.js';
+import { bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../../plugin/util/bitmap.js';
+import { ReferenceEngine, rng } from './reference.js';
+
+/** A host whose accessed bits, dirty bits and dirty log are set by the test, round by round. */
+class ScriptedHost implements MemoryHost {
+  readonly kind = 'scripted';
+  readonly pageSizeBytes = 4096;
+  readonly vcpuCount = 1;
+  readonly accessedBits: Bitmap;
+  readonly dirtyBits: Bitmap;
+  log: number[] = [];
+  overflowed = false;
+
+  constructor(readonly pageCount: number) {
+    this.accessedBits = createBitmap(pageCount);
+    this.dirtyBits = createBitmap(pageCount);
+  }
+  regions() { return [{ name: 'ram', firstPage: 0, pageCount: this.pageCount }]; }
+  async readTierMap(): Promise<void> { throw new Error('not used'); }
+  async testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> { return testAndClear(scan, accessed, this.accessedBits); }
+  async testAndClearDirty(scan: Bitmap, dirty: Bitmap): Promise<number> { return testAndClear(scan, dirty, this.dirtyBits); }
+  async drainDirtyLog(): Promise<DirtyLogDrain> {
+    const pages = Uint32Array.from(this.log);
+    this.log = [];
+    return { pages, count: pages.length, overflowed: this.overflowed, bufferFullExits: 0 };
+  }
+  async migrate(): Promise<MigrationResult> { throw new Error('not used'); }
+  async tierUsage(): Promise<TierUsage[]> { return []; }
+  async close(): Promise<void> {}
+}
+
+function testAndClear(scan: Bitmap, out: Bitmap, bits: Bitmap): number {
+  let n = 0;
+  for (let p = 0; p < scan.length * 32; p++) {
+    if (!bitmapGet(scan, p)) continue;
+    n++;
+    if (bitmapGet(bits, p)) bitmapSet(out, p);
+    bits[p >>> 5]! &= ~(1 << (p & 31));
+  }
+  return n;
+}
+
+function sample(random: () => number, n: number, p: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) if (random() < p) out.push(i);
+  return out;
+}
+
+/** Value of one page's counter in separate bit planes. */
+function counterOf(planes: Bitmap[], page: number): number {
+  let v = 0;
+  for (let k = 0; k < planes.length; k++) if (bitmapGet(planes[k]!, page)) v |= 1 << k;
+  return v;
+}
+
+describe('engine state against a per-page reference', () => {
+  for (const pageCount of [1, 31, 64, 333, 1000]) {
+    it(`tracker rounds, window close, anti-thrash lists and histograms agree with it (${pageCount} pages)`, async () => {
+      const random = rng(pageCount);
+      const state = new PageState(pageCount);
+      const ref = new ReferenceEngine(pageCount, nextTemperature);
+      const host = new ScriptedHost(pageCount);
+      for (const p of sample(random, pageCount, 0.4)) {
+        bitmapSet(state.nvm, p);
+        ref.nvm[p] = true;
+      }
+      bitmapFill(state.scan, pageCount);
+      const hist = new TemperatureHistograms();
+      hist.recount(state);
+      const tracker = new Tracker(host, state);
+      // Pages with the guest's accessed bit set and not yet harvested (a skipped page keeps it).
+      const pendingAccess = new Set<number>();
+      for (let w = 0; w < 70; w++) {
+        // Phases: everything hot, a shifting hot set, then a cold spell.
+        const hotness = w < 20 ? 0.7 : w < 50 ? 0.25 : 0.03;
+        const rounds = 1 + Math.floor(random() * 20);
+        for (let r = 0; r < rounds; r++) {
+          for (const p of sample(random, pageCount, hotness)) {
+            pendingAccess.add(p);
+            bitmapSet(host.accessedBits, p);
+          }
+          const written = sample(random, pageCount, hotness / 3);
+          host.log = written;
+          host.overflowed = random() < 0.1;
+          const extraDirty = host.overflowed ? sample(random, pageCount, 0.05) : [];
+          for (const p of extraDirty) bitmapSet(host.dirtyBits, p);
+          const harvested = [...pendingAccess].filter((p) => ref.scan[p]);
+          for (const p of harvested) pendingAccess.delete(p);
+          const stats = await tracker.scanRound();
+          assert.equal(stats.pagesScanned, ref.scan.filter(Boolean).length, `window ${w} round ${r}: pages scanned`);
+          ref.round(harvested, [...written, ...extraDirty]);
+          if (host.overflowed) host.dirtyBits.fill(0);
+        }
+        for (let p = 0; p < pageCount; p++) {
+          assert.equal(state.roundsAccessed(p), ref.reads[p], `window ${w}: page ${p} rounds accessed`);
+          assert.equal(state.roundsWritten(p), ref.writes[p], `window ${w}: page ${p} rounds written`);
+        }
+        const out = createWindowStats();
+        closeWindow(state, hist, out);
+        ref.closeWindow();
+        const expected = ref.histograms();
+        assert.deepEqual(Array.from(out.all), expected.all, `window ${w}: histogram`);
+        assert.deepEqual(Array.from(out.dram), expected.dram, `window ${w}: DRAM histogram`);
+        assert.deepEqual(Array.from(out.movableNvm), expected.movableNvm, `window ${w}: movable NVM pages`);
+        assert.deepEqual(Array.from(out.movableDram), expected.movableDram, `window ${w}: movable DRAM pages`);
+        assert.equal(out.nvmPages, ref.nvm.filter(Boolean).length);
+        assert.equal(out.nextScanPages, ref.scan.filter(Boolean).length);
+        const levels = levelCounts(state);
+        for (let l = 0; l <= 4; l++) assert.equal(levels[l], ref.level.filter((x) => x === l).length, `window ${w}: pages at level ${l}`);
+        for (let p = 0; p < pageCount; p++) {
+          assert.equal(state.temperature[p], ref.temperature[p], `window ${w}: page ${p} temperature`);
+          assert.equal(state.levelOf(p), ref.level[p], `window ${w}: page ${p} level`);
+          assert.equal(bitmapGet(state.scan, p), ref.scan[p], `window ${w}: page ${p} due`);
+          assert.equal(bitmapGet(state.warm, p), ref.temperature[p]! > 0, `window ${w}: page ${p} warm`);
+          assert.ok(!state.hasEvidence(p), `window ${w}: page ${p} evidence folded`);
+          assert.equal(bitmapGet(state.blocked, p), ref.movedNow.has(p) || ref.movedBefore.has(p), `window ${w}: page ${p} blocked`);
+        }
+        // As the engine does after its plan: rotate, then the migrator marks what it moved.
+        state.rotateMoved();
+        ref.rotateMoved();
+        assert.ok(state.scratch.every((x) => x === 0), 'scratch is left clear');
+        for (const p of sample(random, pageCount, 0.05)) {
+          if (ref.movedBefore.has(p)) continue; // the plan never picks a blocked page
+          state.markMoved(p);
+          ref.markMoved(p);
+        }
+      }
+    });
+  }
+
+  it('counts a logged write only for pages due this window, saturating at 15', () => {
+    const planes = [createBitmap(64), createBitmap(64), createBitmap(64), createBitmap(64)];
+    const scan = createBitmap(64);
+    bitmapSet(scan, 5);
+    bitmapSet(scan, 40);
+    for (let r = 0; r < 20; r++) addLoggedPages(Uint32Array.from([5, 6, 40, 9999]), r < 3 ? 3 : 1, scan, planes, 64);
+    assert.equal(counterOf(planes, 5), 15);
+    assert.equal(counterOf(planes, 6), 0, 'a page not due gathers no evidence');
+    assert.equal(counterOf(planes, 40), 3);
+  });
+
+  it('holds 3 bytes per page (24 bits) before anything moved', () => {
+    assert.equal(new PageState(1 << 16).bytesPerPage(), 3);
+  });
+});
