@@ -5,11 +5,12 @@
  * content checks), where its hot and cold regions are (move_pages queries on
  * its QEMU process, one sample per call), and its manager's status file.
  */
-import { readJson, hmmv, ok, virsh, writeFile, type Timed } from './operator.js';
-import { countNodes, gpaToHva, PAGE, qemuPid, type PageCounts } from './placement.js';
-import { TinyConsole, defaultLayout, serialSocketPath, tinyDomainXml, type TinyLayout } from './tiny-domain.js';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { readStatus, type ManagerStatus } from '../../plugin/runtime/status-file.js';
+import { hmmv, ok, virsh, writeFile, type Timed } from './operator.js';
+import { countNodes, gpaToHva, movePagesTo, PAGE, qemuPid, type PageCounts } from './placement.js';
+import { TinyConsole, defaultLayout, serialSocketPath, tinyDomainXml, type TinyLayout } from './tiny-domain.js';
 
 const MiB = 1 << 20;
 
@@ -40,12 +41,6 @@ export interface Sample {
   changed: number;
 }
 
-export interface ManagerStatusFile {
-  state: string;
-  pid?: number;
-  error?: string;
-  engine?: Record<string, number>;
-}
 
 export class NestedDomain {
   console: TinyConsole | undefined;
@@ -63,6 +58,8 @@ export class NestedDomain {
     readonly kernel: string,
     readonly nodes: { dram: number; nvm: number },
     readonly layout: TinyLayout = defaultLayout,
+    /** Where the guest's RAM starts: 'dram' (first touch, the default) or 'nvm' (numatune preferred = the slow node). */
+    readonly startOn: 'dram' | 'nvm' = 'dram',
   ) {}
 
   get ramPages(): number {
@@ -77,7 +74,7 @@ export class NestedDomain {
 
   async define(): Promise<Timed> {
     mkdirSync(path.dirname(serialSocketPath(this.name)), { recursive: true });
-    const file = writeFile(`/tmp/hmmv-e2e/${this.name}.xml`, tinyDomainXml(this.name, this.kernel, this.layout));
+    const file = writeFile(`/tmp/hmmv-e2e/${this.name}.xml`, tinyDomainXml(this.name, this.kernel, this.layout, this.startOn === 'nvm' ? this.nodes.nvm : undefined));
     return ok(await virsh(['define', file]));
   }
 
@@ -111,6 +108,14 @@ export class NestedDomain {
     this.lastNodes = undefined;
     this.samples.length = 0;
     return r;
+  }
+
+  /** Moves all of the guest's RAM to `node` from outside (move_pages on the QEMU process). */
+  moveAll(node: number): { moved: number; seconds: number } {
+    if (!this.pid || !this.hva) throw new Error(`${this.name} is not started`);
+    const t = Date.now();
+    const moved = movePagesTo(this.pid, this.hva.ram, this.ramPages, node);
+    return { moved, seconds: (Date.now() - t) / 1000 };
   }
 
   async destroy(): Promise<Timed> {
@@ -149,7 +154,38 @@ export class NestedDomain {
     return s;
   }
 
-  managerStatus(): ManagerStatusFile | undefined {
-    return readJson<ManagerStatusFile>(`/run/hmmv/${this.name}.status.json`);
+  managerStatus(): ManagerStatus | undefined {
+    return readStatus(this.name);
+  }
+
+  /** The DRAM quota the manager applies now (the pool's, or the static one). */
+  quotaPages(): number | undefined {
+    return this.managerStatus()?.tiering?.quota.pages;
+  }
+
+  /**
+   * Flips one word of the cold region in the QEMU process (through
+   * /proc/PID/mem), so a content check must fail; returns the undo.
+   */
+  corruptColdWord(pageInRegion = 7, wordInPage = 3): () => void {
+    if (!this.pid || !this.hva) throw new Error(`${this.name} is not started`);
+    const at = Number(this.hva.cold) + pageInRegion * PAGE + wordInPage * 4;
+    const fd = openSync(`/proc/${this.pid}/mem`, 'r+');
+    try {
+      const word = Buffer.alloc(4);
+      readSync(fd, word, 0, 4, at);
+      const flipped = Buffer.from(word.map((b) => b ^ 0xff));
+      writeSync(fd, flipped, 0, 4, at);
+      return () => {
+        const fd2 = openSync(`/proc/${this.pid}/mem`, 'r+');
+        try {
+          writeSync(fd2, word, 0, 4, at);
+        } finally {
+          closeSync(fd2);
+        }
+      };
+    } finally {
+      closeSync(fd);
+    }
   }
 }

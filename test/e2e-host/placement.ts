@@ -55,3 +55,20 @@ export function countNodes(pid: number, start: bigint, pages: number, nodes?: In
   }
   return out;
 }
+
+/** Moves `pages` pages from host address `start` of process `pid` to `node` (64 per call); returns how many are there after. */
+export function movePagesTo(pid: number, start: bigint, pages: number, node: number): number {
+  const chunk = 64;
+  const addrs = new BigUint64Array(chunk);
+  const nodes = new Int32Array(chunk).fill(node);
+  const status = new Int32Array(chunk);
+  let there = 0;
+  for (let first = 0; first < pages; first += chunk) {
+    const n = Math.min(chunk, pages - first);
+    for (let i = 0; i < n; i++) addrs[i] = start + BigInt((first + i) * PAGE);
+    movePagesRaw(pid, addrs.subarray(0, n), nodes.subarray(0, n), status.subarray(0, n));
+  }
+  const c = countNodes(pid, start, pages);
+  there = c.byNode[node] ?? 0;
+  return there;
+}

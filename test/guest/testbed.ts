@@ -38,8 +38,9 @@ export interface GuestRun {
   readonly exitCode: number | undefined;
 }
 
-/** Initramfs layers on top of the base one (test/guest/layers/NAME.sh). */
-export type Layer = 'optane' | 'libvirt';
+/** Initramfs layers on top of the base one (test/guest/layers/NAME.sh), in the order they are stacked. */
+export const LAYERS = ['optane', 'libvirt', 'kmod'] as const;
+export type Layer = (typeof LAYERS)[number];
 
 /**
  * An emulated NVDIMM (QEMU nvdimm device, ACPI NFIT), set up in the guest by
@@ -144,7 +145,7 @@ export function layersFor(opts: BootOptions): Layer[] {
   const layers = new Set<Layer>(opts.layers ?? []);
   if ((opts.nvdimms ?? []).length > 0) layers.add('optane');
   if (opts.libvirtd) layers.add('libvirt');
-  return (['optane', 'libvirt'] as const).filter((l) => layers.has(l));
+  return LAYERS.filter((l) => layers.has(l));
 }
 
 export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
