@@ -29,7 +29,7 @@ function relevant(): boolean {
     if (domain === '' || domain.includes('/')) return false;
     return existsSync(pidfilePath(domain)) || existsSync(statusPath(domain));
   }
-  return ['prepare', 'started', 'reconnect'].includes(op) && xml.includes(TIERING_NS);
+  return ['prepare', 'started', 'reconnect', 'migrate'].includes(op) && xml.includes(TIERING_NS);
 }
 
 if (relevant() || args.length < 2) {

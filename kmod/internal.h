@@ -4,7 +4,9 @@
  * logs and tracking bitmaps. Locking, outermost first:
  *
  *   hmmv_lock		region and source lists, create and destroy
- *   region->ctl_mutex	one control call at a time on a region
+ *   region->ctl_mutex	one drain at a time (scratch, drain buffers);
+ *   region->mig_mutex	one migration at a time; accessed and dirty
+ *			calls need neither (atomic bit operations)
  *   mm->mmap_lock	(read) control calls that zap PTEs, copy or free
  *			frames; the fault path holds it too; the mapping's
  *			close holds it for write, so it never runs beside them
@@ -98,7 +100,8 @@ struct hmmv_region {
 	unsigned long *copy_dirty;
 	unsigned long *scratch;		/* under ctl_mutex */
 	struct mutex page_locks[HMMV_PAGE_LOCKS];
-	struct mutex ctl_mutex;		/* one control call at a time */
+	struct mutex ctl_mutex;		/* one drain at a time */
+	struct mutex mig_mutex;		/* one migration at a time */
 
 	spinlock_t map_lock;		/* vma, mm, mapper, map_start */
 	struct vm_area_struct *vma;

@@ -120,9 +120,7 @@ static long hmmv_region_call(struct hmmv_region *r, unsigned int cmd,
 	case HMMV_IOC_WP_ARM:
 		if (copy_from_user(&bits, arg, sizeof(bits)))
 			return -EFAULT;
-		mutex_lock(&r->ctl_mutex);
 		ret = hmmv_ioc_bits(r, cmd, &bits);
-		mutex_unlock(&r->ctl_mutex);
 		if (!ret && copy_to_user(arg, &bits, sizeof(bits)))
 			ret = -EFAULT;
 		return ret;
@@ -138,9 +136,9 @@ static long hmmv_region_call(struct hmmv_region *r, unsigned int cmd,
 	case HMMV_IOC_MIGRATE:
 		if (copy_from_user(&mig, arg, sizeof(mig)))
 			return -EFAULT;
-		mutex_lock(&r->ctl_mutex);
+		mutex_lock(&r->mig_mutex);
 		ret = hmmv_ioc_migrate(r, &mig);
-		mutex_unlock(&r->ctl_mutex);
+		mutex_unlock(&r->mig_mutex);
 		if (!ret && copy_to_user(arg, &mig, sizeof(mig)))
 			ret = -EFAULT;
 		return ret;

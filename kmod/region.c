@@ -460,6 +460,7 @@ static struct hmmv_region *hmmv_region_alloc(const struct hmmv_region_create *c)
 	for (i = 0; i < HMMV_PAGE_LOCKS; i++)
 		mutex_init(&r->page_locks[i]);
 	mutex_init(&r->ctl_mutex);
+	mutex_init(&r->mig_mutex);
 	spin_lock_init(&r->map_lock);
 	spin_lock_init(&r->log_lock);
 	r->frames = kvcalloc(pages, sizeof(u64), GFP_KERNEL);

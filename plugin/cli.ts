@@ -18,8 +18,8 @@ const AREAS: [names: readonly string[], load: () => Promise<Register>][] = [
   [['manage', 'status'], async () => (await import('./manager/commands.js')).registerManagerCommands],
   [['trace'], async () => (await import('./sim/trace/commands.js')).registerTraceCommands],
   [['workloads'], async () => (await import('./sim/workloads/commands.js')).registerWorkloadCommands],
-  [['sim'], async () => (await import('./sim/commands.js')).registerSimCommands],
-  [['scenario'], async () => (await import('./sim/report/commands.js')).registerScenarioCommands],
+  [['sim'], async () => (await import('./sim/experiment/sim-command.js')).registerSimCommands],
+  [['scenario'], async () => (await import('./sim/experiment/scenario-command.js')).registerScenarioCommands],
   [['qmp'], async () => (await import('../qmp/cli.js')).registerQmpCommands],
   [
     ['pool'],

@@ -34,6 +34,9 @@ export function emptyMigrationTotals(): MigrationTotals {
 const MAX_KEPT_FAILURES = 8;
 
 export class Migrator {
+  /** Pages of the VM in DRAM as the engine's tier mirror has it (synced at each window close, kept by moves). */
+  dramPages = 0;
+
   constructor(
     private readonly host: MemoryHost,
     private readonly state: PageState,
@@ -48,7 +51,8 @@ export class Migrator {
     await this.moveAll(plan.promote, Tier.DRAM, signal);
   }
 
-  private async moveAll(pages: Uint32Array, target: Tier, signal?: AbortSignal): Promise<void> {
+  /** Moves pages to a tier in paced batches (the stream follower's small moves; execute() for a plan). */
+  async moveAll(pages: Uint32Array, target: Tier, signal?: AbortSignal): Promise<void> {
     for (let start = 0; start < pages.length; start += MIGRATION_BATCH_PAGES) {
       if (signal?.aborted) return;
       const batch = pages.subarray(start, start + MIGRATION_BATCH_PAGES);
@@ -64,6 +68,7 @@ export class Migrator {
             this.histograms.changeTier(state.temperature[page]!, toNvm);
             if (toNvm) bitmapSet(state.nvm, page);
             else bitmapClear(state.nvm, page);
+            this.dramPages += toNvm ? -1 : 1;
           }
           if (outcome === MigrationOutcome.Moved) state.markMoved(page);
         }

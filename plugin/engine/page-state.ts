@@ -4,28 +4,24 @@
  *
  *   temperature  Uint8   0..255, see temperature.ts
  *   reads        4 bits  this window's evidence as bit-sliced 4-bit counters: rounds the
- *   writes       4 bits  page was seen accessed / written (saturating at 15). Bit-sliced,
- *                        a round adds its accessed bitmap to 32 counters per word operation.
- *                        A page has evidence pending when any of its 8 bits is set (no
- *                        separate "pending" bitmap: the OR of the planes is it).
+ *   writes       4 bits  page was seen accessed / written (saturating at 15). A page has
+ *                        evidence pending when any of its 8 bits is set (no separate
+ *                        "pending" bitmap: the OR of the planes is it).
  *   level        3 bits  multi-level queue level 0..MAX_LEVEL as a bit-sliced 3-bit number
- *
- * reads and level are bit planes interleaved by word: bit k of the counters
- * of pages 32w..32w+31 is word [4w + k] of `reads` (3w + k of `level`), so
- * the planes of 32 pages share a cache line and a pass over them is one
- * memory stream, not one per plane (14 streams of 2 MiB run several times
- * slower than one interleaved stream on the machines measured here). writes
- * stays one bitmap per bit: the dirty log's scattered increments mostly touch
- * only its lowest plane.
- *   everyRound   bitmap  due pages accessed in every round of this window so far: their
- *                        "rounds accessed" is the window's round count, implicitly, and
- *                        their reads planes stay zero (a page touched every round, the
- *                        common case for hot pages, costs no counter update per round)
+ *   everyRound   bitmap  due pages seen in every round of this window so far (the sieve):
+ *                        their rounds-seen count is the window's round count, implicitly,
+ *                        and their reads planes stay zero until a round misses them
  *   nvm          bitmap  the engine's mirror of the host's tier map (set = slow tier)
  *   scan         bitmap  pages due for scanning in the current window
  *   warm         bitmap  pages with temperature above 0
  *   scratch      bitmap  per-round accessed bits from the host; between the window's
  *                        close and rotateMoved() it holds `blocked`; all zero otherwise
+ *
+ * reads, writes and level are bit planes interleaved by word: bit k of the
+ * counters of pages 32w..32w+31 is word [4w + k] of `reads` (3w + k of
+ * `level`), so the planes of 32 pages share a cache line and a pass over them
+ * is one memory stream, not one per plane (14 separate streams of 2 MiB read
+ * about 3x slower than one interleaved stream on the machines measured here).
  *
  * Besides the per-page arrays, the pages moved in this and in the previous
  * window are kept as lists (4 bytes per moved page, at most the rate limit's
@@ -35,7 +31,8 @@
  *
  * warm and the OR of the evidence planes let the window pass and the planner
  * find the few pages that need per-page work 32 at a time: a cold page costs
- * a share of a word operation.
+ * a share of a word operation. explicitReads/anyWrites say when a whole
+ * counter array is zero, so the window pass need not read it.
  */
 import { bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
 
@@ -70,18 +67,23 @@ export class PageState {
   readonly temperature: Uint8Array;
   /** Rounds accessed, bit-sliced and interleaved: bit k of the counts of word w's pages is [COUNTER_BITS * w + k]. */
   readonly reads: Uint32Array;
-  /** Rounds written, one bitmap per bit (the dirty log's scattered increments touch fewer lines so). */
-  readonly writes: Bitmap[];
+  /** Rounds written, laid out as `reads`. */
+  readonly writes: Uint32Array;
   /** Queue levels, bit-sliced and interleaved: bit k of word w's levels is [LEVEL_BITS * w + k]. */
   readonly level: Uint32Array;
   /** Due pages accessed in every round of this window so far (valid once a round ran). */
-  readonly everyRound: Bitmap;
+  everyRound: Bitmap;
   readonly nvm: Bitmap;
   readonly scan: Bitmap;
   readonly warm: Bitmap;
-  readonly scratch: Bitmap;
+  /** Swapped with everyRound by a window's first round (so read it afresh, do not keep it). */
+  scratch: Bitmap;
   /** Rounds folded into the evidence so far in this window. */
   roundsThisWindow = 0;
+  /** Some page has an explicit rounds-accessed count this window (else the reads planes are all zero). */
+  explicitReads = false;
+  /** Some page has a rounds-written count this window (else the writes planes are all zero). */
+  anyWrites = false;
   /** The scratch bitmap holds the blocked marks (closeWindow() until rotateMoved()). */
   blockedMarked = false;
   /** Pages moved in this window / in the previous one. */
@@ -95,7 +97,7 @@ export class PageState {
     this.words = (pageCount + 31) >>> 5;
     this.temperature = new Uint8Array(pageCount);
     this.reads = new Uint32Array(COUNTER_BITS * this.words);
-    this.writes = Array.from({ length: COUNTER_BITS }, () => createBitmap(pageCount));
+    this.writes = new Uint32Array(COUNTER_BITS * this.words);
     this.level = new Uint32Array(LEVEL_BITS * this.words);
     this.everyRound = createBitmap(pageCount);
     this.nvm = createBitmap(pageCount);
@@ -122,20 +124,15 @@ export class PageState {
 
   /** Rounds written so far in this window. */
   roundsWritten(page: number): number {
-    const w = page >>> 5;
-    const b = page & 31;
-    let v = 0;
-    for (let k = 0; k < COUNTER_BITS; k++) v |= ((this.writes[k]![w]! >>> b) & 1) << k;
-    return v;
+    return sliceAt(this.writes, COUNTER_BITS, page);
   }
 
   /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
   setEvidence(page: number, roundsAccessed: number, roundsWritten: number): void {
     setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
-    for (let k = 0; k < COUNTER_BITS; k++) {
-      if (((roundsWritten >>> k) & 1) !== 0) bitmapSet(this.writes[k]!, page);
-      else this.writes[k]![page >>> 5] = this.writes[k]![page >>> 5]! & ~(1 << (page & 31));
-    }
+    this.explicitReads = true;
+    this.anyWrites = true;
+    setSlice(this.writes, COUNTER_BITS, page, roundsWritten);
   }
 
   /**
@@ -185,7 +182,7 @@ export class PageState {
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, ...this.writes];
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.writes];
     const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + lists;
     return bytes / this.pageCount;

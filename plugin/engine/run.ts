@@ -2,10 +2,12 @@
  * The HMM-V loop for one VM, as its drivers (the per-domain manager, the
  * simulated machine) run it:
  *
- *   every round:   harvest accessed bits of due pages, drain the dirty log
+ *   every round:   harvest accessed bits (all due pages in the first round of a
+ *                  window, then the ones still seen: schedule.ts), drain the dirty log
  *   every window:  wait for the previous window's migrations, fold evidence into
  *                  temperatures and queue levels, cut the hot set, plan, and start
- *                  migrating (paced to the rate limit, while the next window scans)
+ *                  migrating (paced to the rate limit, while the next window scans);
+ *                  re-measure DRAM if fresh hot pages are stuck in NVM (revalidate.ts)
  *
  * The same code runs on the wall clock and on the simulator's virtual clock.
  */
@@ -18,16 +20,41 @@ import { TemperatureHistograms } from './histograms.js';
 import { Migrator, type MigrationTotals } from './migrator.js';
 import { PageState } from './page-state.js';
 import { collectPlan, planCounts } from './planner.js';
-import { accessRatePerPage } from './temperature.js';
+import { revalidateAll, revalidateDram, revalidationThreshold, settledPagesChanged, stuckHotPages } from './revalidate.js';
+import { geometricSchedule } from './schedule.js';
+import { seenAtLeast } from './evidence.js';
+import { StreamDetector } from './stream.js';
+import { StreamFollower } from './stream-follower.js';
+import { accessRatePerPage, hotTemperature as hotTemperatureFor } from './temperature.js';
 import { Tracker } from './tracker.js';
 import { closeWindow, createWindowStats, levelCounts } from './window-close.js';
+
+/**
+ * Rounds a page must survive to count as part of a moving window (stream.ts):
+ * enough to leave out a one-pass scan that comes back to a page only after
+ * longer than the second and third rounds together, and few enough that a
+ * fast window stays visible (a page must be in it at the first and the third
+ * round).
+ */
+const STREAM_ROUNDS = 3;
+
+/** A window adds rounds only while more pages than this (and than half the quota) survive. */
+const MIN_RANKED_SURVIVORS = 32;
 
 export interface EngineOptions {
   /** Pages of DRAM this VM may use. */
   dramQuotaPages: number;
-  /** Scan rounds per monitoring window, and the time between rounds. */
+  /** Scan rounds per monitoring window, and the mean time between rounds (window = rounds x interval). */
   roundsPerWindow: number;
   roundIntervalNs: number;
+  /** Each round this many times shorter than the one before (1: equal rounds; schedule.ts). */
+  roundIntervalRatio: number;
+  /** No round shorter than this (a backend's harvest takes time). */
+  minRoundIntervalNs: number;
+  /** Rounds a page must be seen in during a window to climb a queue level (the rest go down). */
+  hotRounds: number;
+  /** Follow moving hot windows (stream.ts): promote ahead of them, demote behind them. */
+  followStreams: boolean;
   /** Migration rate limit in bytes per second (both directions together). */
   migrationBytesPerSec: number;
   /** A swap needs the NVM page hotter than the DRAM page by more than this. */
@@ -42,8 +69,12 @@ export const defaultEngineOptions = (dramQuotaPages: number): EngineOptions => (
   dramQuotaPages,
   roundsPerWindow: 8,
   roundIntervalNs: 10e6,
+  roundIntervalRatio: 2,
+  minRoundIntervalNs: 20e3,
+  hotRounds: 4,
+  followStreams: true,
   migrationBytesPerSec: 1 << 30,
-  hysteresis: 4,
+  hysteresis: 8,
   tierRefreshWindows: 32,
 });
 
@@ -55,6 +86,8 @@ export interface EngineTotals extends MigrationTotals {
   dirtyLogEntries: number;
   fullDirtyScans: number;
   bufferFullExits: number;
+  /** Windows after which DRAM was re-measured because fresh hot pages were stuck in NVM. */
+  revalidations: number;
 }
 
 /** What one window ended with. */
@@ -66,6 +99,12 @@ export interface EngineSnapshot {
   quotaPages: number;
   /** Pages the hot-set cut puts in DRAM (at most the quota). */
   hotSetPages: number;
+  /**
+   * DRAM the engine needs beyond what the histogram shows hot: the pages the
+   * stream follower promotes ahead of moving hot windows (cold now, as hot as
+   * the window once it gets there).
+   */
+  reservedPages: number;
   /** Pages seen accessed lately (temperature above 0). */
   warmPages: number;
   /** Pages per temperature, all and in DRAM only. */
@@ -99,7 +138,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
   const units = host.hugePageUnits ? new HugeUnitTracking(host as MemoryHost & Required<Pick<MemoryHost, 'hugePageUnits'>>) : undefined;
   const tracker = new Tracker(units?.host ?? host, state);
   const totals: EngineTotals = {
-    windows: 0, rounds: 0, pagesScanned: 0, dirtyLogEntries: 0, fullDirtyScans: 0, bufferFullExits: 0,
+    windows: 0, rounds: 0, pagesScanned: 0, dirtyLogEntries: 0, fullDirtyScans: 0, bufferFullExits: 0, revalidations: 0,
     promoted: 0, demoted: 0, busy: 0, failed: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [],
   };
   const histograms = new TemperatureHistograms();
@@ -107,7 +146,41 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
   let quota = options.dramQuotaPages;
   let snapshot: EngineSnapshot | undefined;
   const windowNs = options.roundsPerWindow * options.roundIntervalNs;
-  const rates = accessRatePerPage(options.roundsPerWindow, windowNs / 1e9);
+  const schedule = geometricSchedule(options.roundsPerWindow, windowNs, options.roundIntervalRatio, options.minRoundIntervalNs);
+  const rates = accessRatePerPage(schedule);
+  const hotRounds = Math.min(options.hotRounds, options.roundsPerWindow);
+  const hotTemperature = hotTemperatureFor(hotRounds);
+  // Huge-page units move whole: the follower (page by page) is off for them.
+  const followStreams = options.followStreams && units === undefined;
+  const detector = new StreamDetector(host.pageCount);
+  // A stream's page was seen in the first round (the front's fix) and in round STREAM_ROUNDS - 1 (the back's).
+  const sinceRound = (r: number): number => schedule.intervalsNs.subarray(r + 1).reduce((a, b) => a + b, 0);
+  const frontAgeNs = sinceRound(0);
+  const backAgeNs = sinceRound(STREAM_ROUNDS - 1);
+  const stepNs = windowNs / 16;
+  const follower = new StreamFollower(state, migrator, detector, () => quota, {
+    stepNs,
+    leadNs: 2 * stepNs + windowNs / 2,
+    maxPagesPerStep: Math.max(1, Math.floor((options.migrationBytesPerSec * stepNs) / 1e9 / host.pageSizeBytes)),
+  });
+  // The follower steps between window closes while there is a stream; it waits for a window close otherwise.
+  let windowClosed: () => void = () => undefined;
+  let nextClose = new Promise<void>((resolve) => (windowClosed = resolve));
+  let stopped = false;
+  const follow = async (): Promise<void> => {
+    try {
+      while (!signal.aborted && !stopped) {
+        if (!follower.active) {
+          await nextClose;
+          continue;
+        }
+        await clock.sleep(stepNs, signal);
+        await follower.step(clock.now(), signal);
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    }
+  };
 
   const loop = async (): Promise<EngineTotals> => {
     await host.readTierMap(state.nvm);
@@ -118,14 +191,22 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
     const h = createWindowStats();
     let inFlight: Promise<void> = Promise.resolve();
     let lastMoved = 0;
+    // The hot-set cut's temperature when the quota is full (pages near it are held at queue level 0).
+    let holdAround = -256;
     let lastWindowAt = clock.now();
     try {
       for (;;) {
         let windowScanned = 0;
-        for (let r = 0; r < options.roundsPerWindow; r++) {
-          await clock.sleep(options.roundIntervalNs, signal);
+        let lastRoundAt = clock.now();
+        // The window's rounds, then extra shorter ones while more pages survive than DRAM can rank.
+        const rankable = Math.max(MIN_RANKED_SURVIVORS, quota / 2);
+        let harvested = Infinity;
+        for (let r = 0; r < schedule.intervalsNs.length && (r < schedule.rounds || harvested > rankable); r++) {
+          await clock.sleep(schedule.intervalsNs[r]!, signal);
+          lastRoundAt = clock.now();
           const round = await tracker.scanRound();
           totals.rounds++;
+          harvested = round.pagesScanned;
           windowScanned += round.pagesScanned;
           totals.dirtyLogEntries += round.dirtyLogEntries;
           totals.bufferFullExits += round.bufferFullExits;
@@ -141,18 +222,32 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           histograms.recount(state);
         }
 
-        closeWindow(state, histograms, h);
+        // Streams are read from the window's evidence before the window pass folds it in.
+        if (followStreams) detector.observe((w) => seenAtLeast(state, w, STREAM_ROUNDS), clock.now(), frontAgeNs + (clock.now() - lastRoundAt), backAgeNs + (clock.now() - lastRoundAt));
+        // Pages near last window's DRAM cut stay at level 0: measured every window.
+        closeWindow(state, histograms, h, { hotRounds, holdFrom: holdAround - options.hysteresis, holdTo: holdAround + options.hysteresis });
         units?.afterWindowClose(state, histograms);
         const dramPages = host.pageCount - h.nvmPages;
+        migrator.dramPages = dramPages;
         const cut = hotSetCut(h.all, quota);
-        const budgetPages = (options.migrationBytesPerSec * windowNs) / 1e9 / host.pageSizeBytes;
+        holdAround = cut.size >= quota ? cut.threshold : -256;
+        // The follower's moves share the rate limit; the lead region it will fill is left free.
+        const budgetPages = Math.max(0, (options.migrationBytesPerSec * windowNs) / 1e9 / host.pageSizeBytes - follower.takeMoved());
         const counts = planCounts({
-          movableNvm: h.movableNvm, movableDram: h.movableDram, dramPages, quotaPages: quota,
+          movableNvm: h.movableNvm, movableDram: h.movableDram, dramPages, quotaPages: Math.max(0, quota - follower.reservedPages()),
           budgetPages, hysteresis: options.hysteresis, minPromoteTemperature: 1,
         });
         let plan = collectPlan(state, counts);
         if (units) plan = units.wholePlan(plan, state.temperature, quota - dramPages);
+        if (followStreams) plan = { demote: plan.demote, promote: follower.filterPromotions(plan.promote, clock.now(), windowNs / 2) };
         state.rotateMoved();
+        if (settledPagesChanged(h.settledScanned, h.settledDown)) {
+          totals.revalidations++;
+          revalidateAll(state);
+        } else if (dramPages >= quota && stuckHotPages(h.movableNvm, h.movableDram, hotTemperature, plan.promote.length, plan.demote.length) >= revalidationThreshold(quota)) {
+          totals.revalidations++;
+          revalidateDram(state);
+        }
 
         const now = clock.now();
         const moved = totals.promoted + totals.demoted;
@@ -163,6 +258,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           nvmPages: h.nvmPages,
           quotaPages: quota,
           hotSetPages: cut.size,
+          reservedPages: follower.reservedPages(),
           warmPages: host.pageCount - h.all[0]!,
           histogram: h.all.slice(),
           dramHistogram: h.dram.slice(),
@@ -177,16 +273,22 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
         lastWindowAt = now;
         options.onWindow?.(snapshot);
         inFlight = migrator.execute(plan, signal);
+        windowClosed();
+        nextClose = new Promise<void>((resolve) => (windowClosed = resolve));
       }
     } catch (err) {
       if (!signal.aborted) throw err;
+    } finally {
+      stopped = true;
+      windowClosed();
     }
     await inFlight.catch(() => undefined);
     return totals;
   };
+  const followLoop = follow();
 
   return {
-    done: loop(),
+    done: Promise.all([loop(), followLoop]).then(([t]) => t),
     totals: () => totals,
     lastSnapshot: () => snapshot,
     setDramQuotaPages: (pages) => {

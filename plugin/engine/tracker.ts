@@ -2,20 +2,21 @@
  * Access tracking: scan rounds within a monitoring window, over the pages the
  * multi-level queue says are due, plus the PML-style dirty log.
  *
- * Each round harvests (test-and-clear) the accessed bits of the due pages and
- * adds one to each accessed page's "rounds accessed" counter; the dirty log is
- * drained every round and adds one to "rounds written" for each logged page
- * that is due this window. The counters are bit-sliced (PageState.reads/
- * writes). A due page accessed in every round so far is only a bit in
- * PageState.everyRound (its count is the number of rounds): the round that
- * first misses it writes that number into its counter, and only pages that
- * missed a round before get a counter increment. So a round folds the
- * accessed bitmap in with O(pages / 32) word operations, and a word whose
- * pages were all accessed every round (or none ever) costs two loads; the
- * fold leaves the scratch bitmap zero again, so there is no clearing pass.
- * Each dirty-log entry is one bit-sliced increment (O(entries), no pass over
- * the pages). Only when the log overflowed does a full dirty scan go through
- * the scratch bitmap word by word.
+ * The first round of a window harvests (test-and-clear) the accessed bits of
+ * every due page; each later round harvests only the pages seen in every
+ * round so far, PageState.everyRound (the sieve of schedule.ts: with rounds
+ * that get shorter, the count of rounds a page survives is its access rate on
+ * a log scale). The dirty log is drained every round and adds one to "rounds
+ * written" for each logged page that this round harvested and saw.
+ *
+ * Cost per round: the first round swaps the harvested bitmap in as
+ * everyRound (no pass); a later round is one pass of two loads per word (the
+ * harvested bits against everyRound) plus a clear of the scratch bitmap, and
+ * a page leaving the sieve gets its count written into PageState.reads
+ * (bit-sliced, 32 pages per word operation). Each dirty-log entry is one
+ * bit-sliced increment (O(entries), no pass over the pages). Only when the
+ * log overflowed does a full dirty scan go through the scratch bitmap word
+ * by word.
  *
  * A page the queue leaves alone gathers no evidence at all: its accessed bit
  * is not cleared until it is due again, and its logged writes are dropped.
@@ -47,20 +48,34 @@ export class Tracker {
     state.clearBlocked();
     if (this.scratchDirty) scratch.fill(0);
     this.scratchDirty = true;
-    const pagesScanned = await this.host.testAndClearAccessed(state.scan, scratch);
-    foldAccessed(scratch, state.scan, state.everyRound, state.reads, state.roundsThisWindow);
+    // The sieve: after the window's first round, only the pages seen in every round so far.
+    const firstRound = state.roundsThisWindow === 0;
+    const pagesScanned = await this.host.testAndClearAccessed(firstRound ? state.scan : state.everyRound, scratch);
+    if (firstRound) {
+      // Its accessed pages (a subset of scan) are the pages seen in every
+      // round so far: swap the bitmaps, no pass needed.
+      const spare = state.everyRound;
+      spare.fill(0);
+      state.everyRound = scratch;
+      state.scratch = spare;
+    } else if (foldAccessed(scratch, state.everyRound, state.reads, state.roundsThisWindow)) {
+      state.explicitReads = true;
+    }
     state.roundsThisWindow++;
 
     const log = await this.host.drainDirtyLog();
+    if (log.count > 0 || log.overflowed) state.anyWrites = true;
     if (!log.overflowed) {
-      addLoggedPages(log.pages, log.count, state.scan, state.writes, state.pageCount);
+      // Writes count for the pages this round saw (everyRound, after the fold).
+      addLoggedPages(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
     } else {
       // Writes were dropped from the log: a full dirty scan so none is missed.
-      markPages(scratch, log.pages, log.count, state.pageCount);
+      const dirty = state.scratch;
+      markPages(dirty, log.pages, log.count, state.pageCount);
       this.allPages ??= fullBitmap(state.pageCount);
-      await this.host.testAndClearDirty(this.allPages, scratch);
-      maskInPlace(scratch, state.scan);
-      foldRoundIntoPlanes(scratch, state.writes);
+      await this.host.testAndClearDirty(this.allPages, dirty);
+      maskInPlace(dirty, state.everyRound);
+      foldRoundIntoCounters(dirty, state.writes);
     }
     this.scratchDirty = false;
     return {
@@ -86,45 +101,33 @@ function maskInPlace(map: Bitmap, mask: Bitmap): void {
 }
 
 /**
- * Folds one round's accessed bits into the evidence: `round` is the number of
- * rounds this window before this one. Pages accessed in every round so far
- * stay in `everyRound` (from the window's first round on, where it starts as
- * `scan`); a page leaving it gets its count, `round`, written into `planes`;
- * pages outside it that were accessed get one added. Clears `bits`.
+ * Folds one later round's accessed bits into the evidence: `round` (>= 1) is
+ * the number of rounds this window before this one, and the round harvested
+ * only `everyRound` (the pages seen in every round so far; a host that
+ * reports more is masked). A page it did not see leaves `everyRound` with its
+ * count, `round`, written into `planes`. Clears `bits`. Returns whether any
+ * count was written.
  */
-export function foldAccessed(bits: Bitmap, scan: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): void {
-  if (round === 0) {
-    // First round of the window: everyRound becomes this round's accessed pages.
-    for (let w = 0; w < bits.length; w++) {
-      const word = bits[w]!;
-      everyRound[w] = word & scan[w]!;
-      if (word !== 0) bits[w] = 0;
-    }
-    return;
-  }
+export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Array, round: number): boolean {
   const count = round > 15 ? 15 : round;
   // The count written for pages that miss their first round now, as plane masks.
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
+  let explicit = false;
   for (let w = 0; w < bits.length; w++) {
-    const word = bits[w]!;
     const all = everyRound[w]!;
-    if (word === all) {
-      if (word !== 0) bits[w] = 0;
-      continue;
-    }
-    if (word !== 0) bits[w] = 0;
-    const drop = all & ~word;
+    const seen = bits[w]! & all;
+    if (seen === all) continue; // the usual word: its pages seen again, or none in the sieve
+    const drop = all & ~seen;
     const i = w << 2;
-    if (drop !== 0) {
-      everyRound[w] = all & word;
-      planes[i] = planes[i]! | (drop & c0);
-      planes[i + 1] = planes[i + 1]! | (drop & c1);
-      planes[i + 2] = planes[i + 2]! | (drop & c2);
-      planes[i + 3] = planes[i + 3]! | (drop & c3);
-    }
-    const carry = word & ~all;
-    if (carry !== 0) incrementAt(planes, i, carry);
+    explicit = true;
+    everyRound[w] = seen;
+    planes[i] = planes[i]! | (drop & c0);
+    planes[i + 1] = planes[i + 1]! | (drop & c1);
+    planes[i + 2] = planes[i + 2]! | (drop & c2);
+    planes[i + 3] = planes[i + 3]! | (drop & c3);
   }
+  bits.fill(0);
+  return explicit;
 }
 
 /** Adds one to the 4-bit counters at the bits of `mask` in the interleaved planes at [i..i+3], saturating at 15. */
@@ -167,66 +170,25 @@ export function foldRoundIntoCounters(bits: Bitmap, planes: Uint32Array): void {
 }
 
 /**
- * Adds one to the 4-bit counter of every logged page that is due this window
- * (saturating at 15). The log holds each page at most once per drain
+ * Adds one to the 4-bit counter (interleaved planes) of every logged page set
+ * in `seen` (saturating at 15). The log holds each page at most once per drain
  * (MemoryHost contract); entries past the guest's pages are ignored.
  */
-export function addLoggedPages(pages: Uint32Array, count: number, scan: Bitmap, planes: readonly Bitmap[], pageCount: number): void {
-  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!, p3 = planes[3]!;
+export function addLoggedPages(pages: Uint32Array, count: number, seen: Bitmap, planes: Uint32Array, pageCount: number): void {
   for (let i = 0; i < count; i++) {
     const page = pages[i]!;
     if (page >= pageCount) continue;
     const w = page >>> 5;
-    const bit = 1 << (page & 31);
-    if ((scan[w]! & bit) === 0) continue;
-    let c = p0[w]!;
-    p0[w] = c ^ bit;
-    if ((c & bit) === 0) continue;
-    c = p1[w]!;
-    p1[w] = c ^ bit;
-    if ((c & bit) === 0) continue;
-    c = p2[w]!;
-    p2[w] = c ^ bit;
-    if ((c & bit) === 0) continue;
-    c = p3[w]!;
-    p3[w] = c ^ bit;
-    if ((c & bit) === 0) continue;
-    // Was 15: stays 15.
-    p0[w] = p0[w]! | bit;
-    p1[w] = p1[w]! | bit;
-    p2[w] = p2[w]! | bit;
-    p3[w] = p3[w]! | bit;
-  }
-}
-
-/** foldRoundIntoCounters for separate planes (the writes counters). */
-function foldRoundIntoPlanes(bits: Bitmap, planes: readonly Bitmap[]): void {
-  const p0 = planes[0]!, p1 = planes[1]!, p2 = planes[2]!, p3 = planes[3]!;
-  for (let w = 0; w < bits.length; w++) {
-    const word = bits[w]!;
-    if (word === 0) continue;
-    bits[w] = 0;
-    let carry = word;
-    let c = p0[w]!;
-    p0[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p1[w]!;
-    p1[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p2[w]!;
-    p2[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    c = p3[w]!;
-    p3[w] = c ^ carry;
-    carry &= c;
-    if (carry === 0) continue;
-    p0[w] = p0[w]! | carry;
-    p1[w] = p1[w]! | carry;
-    p2[w] = p2[w]! | carry;
-    p3[w] = p3[w]! | carry;
+    // Branch-free: whether the round saw the page is as random as the log, so
+    // a mask beats a mispredicted branch; the four planes share a cache line.
+    const bit = seen[w]! & (1 << (page & 31));
+    const j = w << 2;
+    const a = planes[j]!, b = planes[j + 1]!, c = planes[j + 2]!, d = planes[j + 3]!;
+    const k1 = a & bit, k2 = k1 & b, k3 = k2 & c, full = k3 & d; // full: was 15, stays 15
+    planes[j] = (a ^ bit) | full;
+    planes[j + 1] = (b ^ k1) | full;
+    planes[j + 2] = (c ^ k2) | full;
+    planes[j + 3] = (d ^ k3) | full;
   }
 }
 

@@ -3,7 +3,8 @@
  *
  * Scanned pages with evidence or warmth get their temperature updated (and the
  * histograms adjusted); the multi-level queue moves every scanned page up a
- * level if it was seen, down if not, 32 pages at a time with bit operations on
+ * level if it was hot (QueueRule: seen in at least `hotRounds` rounds and not
+ * near the DRAM cut), down if not, 32 pages at a time with bit operations on
  * the bit-sliced level planes; the next window's scan set is built from the
  * level planes and a phase mask per level. A page at level L is scanned once
  * every 2^L windows, in a phase set by its index (so each window scans an even
@@ -19,6 +20,7 @@
  * per tier come from the histograms.
  */
 import { popcount32 } from '../util/bitmap.js';
+import { counterAtLeast } from './evidence.js';
 import type { TemperatureHistograms } from './histograms.js';
 import { MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
 import { nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
@@ -30,11 +32,11 @@ export interface WindowStats {
   /** Pages per temperature that may move now (not moved in this or the last window), by tier. */
   readonly movableNvm: Uint32Array;
   readonly movableDram: Uint32Array;
-  /** Pages scanned this window, seen this window, due next window. */
-  scannedPages: number;
-  seenPages: number;
-  nextScanPages: number;
+  /** Pages in the slow tier (from the histograms). */
   nvmPages: number;
+  /** Scanned pages that were at queue level 2 or more (left alone lately), and how many of them went down. */
+  settledScanned: number;
+  settledDown: number;
 }
 
 export function createWindowStats(): WindowStats {
@@ -43,10 +45,9 @@ export function createWindowStats(): WindowStats {
     dram: new Uint32Array(TEMPERATURE_LEVELS),
     movableNvm: new Uint32Array(TEMPERATURE_LEVELS),
     movableDram: new Uint32Array(TEMPERATURE_LEVELS),
-    scannedPages: 0,
-    seenPages: 0,
-    nextScanPages: 0,
     nvmPages: 0,
+    settledScanned: 0,
+    settledDown: 0,
   };
 }
 
@@ -77,10 +78,27 @@ export function levelCounts(state: PageState): Uint32Array {
   return counts;
 }
 
-export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats): void {
+/**
+ * Which scanned pages climb a queue level: those seen in at least `hotRounds`
+ * rounds (1: seen at all) whose new temperature is outside [holdFrom, holdTo]
+ * (the engine holds pages near the DRAM cut at level 0, measured every
+ * window, since a stale temperature there decides placement).
+ */
+export interface QueueRule {
+  readonly hotRounds: number;
+  readonly holdFrom: number;
+  readonly holdTo: number;
+}
+
+export const SEEN_CLIMBS: QueueRule = { hotRounds: 1, holdFrom: 1, holdTo: 0 };
+
+/** `rule`: a QueueRule, or just the hot-round count (nothing held). */
+export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats, rule: QueueRule | number = SEEN_CLIMBS): void {
   const next = state.windowIndex + 1;
   state.clearBlocked();
-  const counts = foldWindow(state, hist, next);
+  const settled = foldWindow(state, hist, next, typeof rule === 'number' ? { ...SEEN_CLIMBS, hotRounds: rule } : rule);
+  out.settledScanned = settled.scanned;
+  out.settledDown = settled.down;
   state.windowIndex = next;
   state.roundsThisWindow = 0;
 
@@ -98,9 +116,6 @@ export function closeWindow(state: PageState, hist: TemperatureHistograms, out: 
   blockMoved(state, state.movedNow, movableNvm, movableDram);
   blockMoved(state, state.movedBefore, movableNvm, movableDram);
   state.blockedMarked = true;
-  out.scannedPages = counts.scannedPages;
-  out.seenPages = counts.seenPages;
-  out.nextScanPages = counts.nextScanPages;
   out.nvmPages = nvmPages;
 }
 
@@ -120,30 +135,28 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
   }
 }
 
-interface FoldCounts {
-  scannedPages: number;
-  seenPages: number;
-  nextScanPages: number;
-}
-
 /** The fused pass: temperatures, queue levels and the next scan set, word by word. */
-function foldWindow(state: PageState, hist: TemperatureHistograms, next: number): FoldCounts {
+function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
+  const { hotRounds, holdFrom, holdTo } = rule;
+  let settledScanned = 0;
+  let settledDown = 0;
   const { temperature, warm, scan, nvm, pageCount, words } = state;
-  const { reads, level } = state;
-  const w0 = state.writes[0]!, w1 = state.writes[1]!, w2 = state.writes[2]!, w3 = state.writes[3]!;
+  const { reads, level, explicitReads, anyWrites } = state;
+  const writes = state.writes;
   // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
   const everyRound = state.everyRound;
   const rounds = Math.min(state.roundsThisWindow, 15);
   const e0 = (rounds & 1) !== 0 ? -1 : 0, e1 = (rounds & 2) !== 0 ? -1 : 0, e2 = (rounds & 4) !== 0 ? -1 : 0, e3 = (rounds & 8) !== 0 ? -1 : 0;
   const useEveryRound = rounds !== 0;
+  // nextTemperature is a pure function of (t, rounds accessed, rounds written): tabulated for this window's every-round pages.
+  const everyRoundTable = new Uint8Array(TEMPERATURE_LEVELS);
+  for (let t = 0; t < TEMPERATURE_LEVELS; t++) everyRoundTable[t] = nextTemperature(t, rounds, 0);
+  const histNvm = hist.nvm, histDram = hist.dram;
   const m1 = PHASE_MASKS[1]![next & 1]!;
   const m2 = PHASE_MASKS[2]![next & 3]!;
   const m3 = PHASE_MASKS[3]![next & 7]!;
   const m4 = PHASE_MASKS[4]![next & 15]!;
   const tailMask = (pageCount & 31) === 0 ? -1 : (1 << (pageCount & 31)) - 1;
-  let scannedPages = 0;
-  let seenPages = 0;
-  let nextScanPages = 0;
 
   for (let w = 0; w < words; w++) {
     const scanned = scan[w]!;
@@ -152,52 +165,67 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number)
     let a = level[li]!, b = level[li + 1]!, c = level[li + 2]!;
     if (scanned !== 0) {
       const ci = w << 2;
-      const xa = reads[ci]!, xb = reads[ci + 1]!, xc = reads[ci + 2]!, xd = reads[ci + 3]!;
-      const wa = w0[w]!, wb = w1[w]!, wc = w2[w]!, wd = w3[w]!;
+      let xa = 0, xb = 0, xc = 0, xd = 0;
+      if (explicitReads) {
+        xa = reads[ci]!; xb = reads[ci + 1]!; xc = reads[ci + 2]!; xd = reads[ci + 3]!;
+      }
+      let wa = 0, wb = 0, wc = 0, wd = 0;
+      if (anyWrites) {
+        wa = writes[ci]!; wb = writes[ci + 1]!; wc = writes[ci + 2]!; wd = writes[ci + 3]!;
+      }
       const every = useEveryRound ? everyRound[w]! & scanned : 0;
       const ra = xa | (every & e0), rb = xb | (every & e1), rc = xc | (every & e2), rd = xd | (every & e3);
       const evidence = ra | rb | rc | rd | wa | wb | wc | wd;
       const seen = evidence & scanned;
       // Only scanned pages with evidence or warmth need per-page work.
       const work = scanned & (evidence | warm[w]!);
+      let hold = 0;
       if (work !== 0) {
         const warmBefore = warm[w]!;
         let warmWord = warmBefore;
+        // Pages accessed every round and not written: their next temperature is a table look-up.
+        const everyUnwritten = every & ~(wa | wb | wc | wd);
+        let inNvm = 0;
+        let tierKnown = false;
         const base = w << 5;
         for (let x = work; x !== 0; x &= x - 1) {
           const bit = 31 - Math.clz32(x & -x);
+          const m = 1 << bit;
           const t = temperature[base + bit]!;
           let nt: number;
-          if (((seen >>> bit) & 1) !== 0) {
+          if ((everyUnwritten & m) !== 0) {
+            nt = everyRoundTable[t]!;
+          } else if ((seen & m) !== 0) {
             const reads = ((ra >>> bit) & 1) | (((rb >>> bit) & 1) << 1) | (((rc >>> bit) & 1) << 2) | (((rd >>> bit) & 1) << 3);
             const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
             nt = nextTemperature(t, reads, writes);
           } else {
             nt = t - (t >>> 1);
           }
+          if (nt >= holdFrom && nt <= holdTo) hold |= m;
           if (nt !== t) {
             temperature[base + bit] = nt;
-            hist.retemper((nvm[w]! & (1 << bit)) !== 0, t, nt);
-            if (nt === 0) warmWord &= ~(1 << bit);
-            else warmWord |= 1 << bit;
+            if (!tierKnown) {
+              inNvm = nvm[w]!;
+              tierKnown = true;
+            }
+            const h = (inNvm & m) !== 0 ? histNvm : histDram;
+            h[t]!--;
+            h[nt]!++;
+            warmWord = nt === 0 ? warmWord & ~m : warmWord | m;
           }
         }
         if (warmWord !== warmBefore) warm[w] = warmWord;
       }
-      if (seen !== 0) {
-        // The scanned pages' evidence is folded in: clear their counters.
-        const keep = ~scanned;
-        if ((xa | xb | xc | xd) !== 0) {
-          reads[ci] = xa & keep; reads[ci + 1] = xb & keep; reads[ci + 2] = xc & keep; reads[ci + 3] = xd & keep;
-        }
-        if ((wa | wb | wc | wd) !== 0) {
-          w0[w] = wa & keep; w1[w] = wb & keep; w2[w] = wc & keep; w3[w] = wd & keep;
-        }
-        seenPages += popcount32(seen);
+      // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
+      const up = (hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds)) & ~hold;
+      const down = scanned & ~up;
+      // Pages at level >= 2 (bit 1 or bit 2 of the level) that were due: the queue's sample of its settled pages.
+      const settled = scanned & (b | c);
+      if (settled !== 0) {
+        settledScanned += popcount32(settled);
+        if ((settled & down) !== 0) settledDown += popcount32(settled & down);
       }
-      // Queue levels, 32 pages at once: seen -> up (saturating at MAX_LEVEL), unseen -> down (at 0).
-      const up = seen;
-      const down = scanned & ~seen;
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
@@ -206,12 +234,15 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number)
         a = na; b = nb; c = nc;
         level[li] = a; level[li + 1] = b; level[li + 2] = c;
       }
-      scannedPages += popcount32(scanned);
     }
     let due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
     if (w === words - 1) due &= tailMask;
     if (due !== scanned) scan[w] = due;
-    if (due !== 0) nextScanPages += popcount32(due);
   }
-  return { scannedPages, seenPages, nextScanPages };
+  // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
+  if (explicitReads) reads.fill(0);
+  if (anyWrites) writes.fill(0);
+  state.explicitReads = false;
+  state.anyWrites = false;
+  return { scanned: settledScanned, down: settledDown };
 }

@@ -43,7 +43,7 @@ export function registerLibvirtCommands(program: Command): void {
     .option('--window-ms <ms>', 'tracking window length')
     .option('--rounds <n>', 'scan rounds per window')
     .option('--rate <size>', 'migration rate limit per second, e.g. 256MiB')
-    .option('--backend <name>', "memory host: 'linux' or 'sim' (dry run; default)")
+    .option('--backend <name>', "memory host: 'linux' (stock kernel), 'kmod' (guest RAM on hmmv.ko; with --devdax or --nvm-node) or 'sim' (dry run; default)")
     .option('--qmp-socket <path>', "the manager's QMP socket (default /run/hmmv/qmp/DOMAIN.sock)")
     .option('--pool-socket <path>', `the DRAM pool daemon to join (default ${DEFAULT_POOL_SOCKET})`)
     .option('--live', 'refuse unless the change can apply to the running domain now')

@@ -11,6 +11,7 @@ import { LibvirtConnection } from './connection.js';
 import { commandlineQmpSockets, disableTiering, enableTiering } from './domain-edit.js';
 import { TIERING_DEFAULTS, TieringMetadataError, tieringFromDomainXml, validateTieringConfig, type Backend, type TieringConfig } from './tiering-metadata.js';
 import { parseSize } from './units.js';
+import { regionNameFor } from '../host/kmod/region-name.js';
 
 /** What the user may set; every field optional (an enabled domain keeps what is not given). */
 export interface TieringOptions {
@@ -57,7 +58,7 @@ export function mergeTieringOptions(domain: string, base: TieringConfig | undefi
   const quota = sizeOpt('--dram', opts.dram) ?? base?.dram.quotaBytes;
   if (quota === undefined) problems.push('--dram: required when enabling a domain (e.g. --dram 2GiB)');
   if (opts.nvmNode !== undefined && opts.devdax !== undefined) problems.push('--nvm-node and --devdax: give one slow tier, not both');
-  if (opts.backend !== undefined && opts.backend !== 'linux' && opts.backend !== 'sim') problems.push(`--backend: expected 'linux' or 'sim', got '${opts.backend}'`);
+  if (opts.backend !== undefined && !['linux', 'kmod', 'sim'].includes(opts.backend)) problems.push(`--backend: expected 'linux', 'kmod' or 'sim', got '${opts.backend}'`);
   const min = sizeOpt('--dram-min', opts.dramMin);
   const max = sizeOpt('--dram-max', opts.dramMax);
   const weight = intOpt('--weight', opts.weight);
@@ -123,10 +124,13 @@ export async function enableDomain(domain: string, opts: TieringOptions & { live
   const config = mergeTieringOptions(domain, current.config, opts);
   const notes: string[] = [];
   if (current.error) notes.push(`replaced invalid tiering metadata (${current.error.problems.join('; ')})`);
-  const changed = current.config === undefined || JSON.stringify(current.config) !== JSON.stringify(config) || !xml.includes(config.qmp.socket);
+  const changed = current.config === undefined || canonical(current.config) !== canonical(config) || !xml.includes(config.qmp.socket);
   if (changed) await conn.define(enableTiering(xml, config));
   if (running && changed) notes.push(`domain '${domain}' is running: the change takes effect at its next start`);
   notes.push("libvirt reports the domain as tainted (custom-argv): hmmv's QMP socket is passed through <qemu:commandline>");
+  if (config.backend === 'kmod') {
+    notes.push(`guest RAM is hmmv.ko's region /dev/hmmv/${regionNameFor(domain)} (memory-backend-file hmmv-ram in <qemu:commandline>); the hook creates it at each start and frees it when QEMU exits`);
+  }
   return { domain, changed, running, config, notes };
 }
 
@@ -150,4 +154,11 @@ export async function showDomain(domain: string, conn: LibvirtConnection): Promi
   const running = await conn.isActive(domain);
   const config = tieringFromDomainXml(await conn.inactiveXml(domain));
   return config ? { domain, running, config } : { domain, running };
+}
+
+/** JSON with keys sorted at every level: the same config compares equal whatever order it was built in. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }

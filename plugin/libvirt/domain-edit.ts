@@ -5,8 +5,9 @@
  * marks a domain with <qemu:commandline> "tainted" (custom-argv); that is
  * expected and harmless here.
  */
-import { TIERING_NS, TIERING_PREFIX, findTieringNode, tieringNode, type TieringConfig } from './tiering-metadata.js';
-import { attrsOf, buildXml, mutableAttrsOf, childrenOf, element, elementsOf, parseXmlTree, rootOf, splitName, tagOf, type XmlNode } from './xml-tree.js';
+import { domainMemoryBytes, isKmodRamArg, kmodRamArgs, kmodRamProblems } from './kmod-ram.js';
+import { TIERING_NS, TIERING_PREFIX, TieringMetadataError, findTieringNode, tieringNode, type TieringConfig } from './tiering-metadata.js';
+import { attrsOf, buildXml, mutableAttrsOf, childrenOf, element, elementsOf, parseXmlTree, rootOf, splitName, tagOf, textOf, type XmlNode } from './xml-tree.js';
 
 export const QEMU_NS = 'http://libvirt.org/schemas/domain/qemu/1.0';
 
@@ -33,6 +34,16 @@ function qemuPrefix(domain: XmlNode, bind: boolean): string | undefined {
   return 'qemu';
 }
 
+/** Every <qemu:arg value> of the domain's <qemu:commandline> elements, in order. */
+export function commandlineArgs(domainXml: string): string[] {
+  const { domain } = parseDomain(domainXml);
+  const prefix = qemuPrefix(domain, false);
+  if (prefix === undefined) return [];
+  return elementsOf(domain)
+    .filter((n) => tagOf(n) === `${prefix}:commandline`)
+    .flatMap((cl) => elementsOf(cl).filter((n) => tagOf(n) === `${prefix}:arg`).map((n) => attrsOf(n).value ?? ''));
+}
+
 /** The QMP socket paths given to QEMU as `-qmp unix:PATH,...` in <qemu:commandline>. */
 export function commandlineQmpSockets(domainXml: string): string[] {
   const { domain } = parseDomain(domainXml);
@@ -56,6 +67,10 @@ export function commandlineQmpSockets(domainXml: string): string[] {
 export function enableTiering(domainXml: string, config: TieringConfig): string {
   const { nodes, domain } = parseDomain(domainXml);
   const children = childrenOf(domain);
+  if (config.backend === 'kmod') {
+    const problems = kmodRamProblems(domain);
+    if (problems.length > 0) throw new TieringMetadataError(problems);
+  }
   stripTiering(domain);
 
   let metadata = children.find((n) => tagOf(n) === 'metadata');
@@ -74,6 +89,10 @@ export function enableTiering(domainXml: string, config: TieringConfig): string 
     children.push(commandline);
   }
   childrenOf(commandline).push(element(`${prefix}:arg`, { value: '-qmp' }), element(`${prefix}:arg`, { value: qmpServerArg(config.qmp.socket) }));
+  if (config.backend === 'kmod') {
+    const name = textOf(elementsOf(domain).find((n) => tagOf(n) === 'name') ?? element('name')).trim();
+    for (const value of kmodRamArgs(name, domainMemoryBytes(domain) as number)) childrenOf(commandline).push(element(`${prefix}:arg`, { value }));
+  }
   return buildXml(nodes);
 }
 
@@ -105,6 +124,15 @@ function stripTiering(domain: XmlNode): void {
       const next = args[i + 1];
       const m = next && /^unix:([^,]+)/.exec(attrsOf(next).value ?? '');
       if (tagOf(args[i]!) === `${prefix}:arg` && attrsOf(args[i]!).value === '-qmp' && m && (sockets.has(m[1]!) || isHmmvSocket(m[1]!))) {
+        args.splice(i, 2);
+        i--;
+      }
+    }
+    // Guest RAM on hmmv.ko: '-object memory-backend-file,id=hmmv-ram,...' and '-machine memory-backend=hmmv-ram'.
+    for (let i = 0; i < args.length; i++) {
+      const next = args[i + 1];
+      const flag = tagOf(args[i]!) === `${prefix}:arg` ? attrsOf(args[i]!).value : undefined;
+      if ((flag === '-object' || flag === '-machine') && next && isKmodRamArg(attrsOf(next).value ?? '')) {
         args.splice(i, 2);
         i--;
       }

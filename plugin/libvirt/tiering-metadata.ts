@@ -119,7 +119,7 @@ XML_PLACE['/qmp'] = '<qmp>';
 XML_PLACE['/pool'] = '<pool>';
 
 const EXPECTED: Record<string, string> = {
-  '/backend': "'linux' or 'sim'",
+  '/backend': "'linux', 'kmod' or 'sim'",
   '/dram/quotaBytes': `${SIZE_FORM}, at least 4KiB`,
   '/dram/maxBytes': `${SIZE_FORM}, at least 4KiB`,
   '/dram/weight': 'an integer 1..10000',
@@ -242,7 +242,7 @@ function schemaProblems(value: unknown, placeOf: (pointer: string) => string): s
       const pointer = e.keyword === 'required' ? `${e.instancePath}/${(e.params as { missingProperty: string }).missingProperty}` : e.instancePath;
       const expected = EXPECTED[pointer];
       if (e.keyword === 'required' && pointer === '/slowTier') {
-        problems.push(`${placeOf(pointer)}: required when backend='linux' (give numa-node='N' or devdax='/dev/daxX.Y')`);
+        problems.push(`${placeOf(pointer)}: required when backend='linux' or 'kmod' (give numa-node='N' or devdax='/dev/daxX.Y')`);
       } else if (e.keyword === 'required') {
         problems.push(`${placeOf(pointer)}: missing${expected ? ` (expected ${expected})` : ''}`);
       } else {

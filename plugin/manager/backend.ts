@@ -36,6 +36,7 @@ export function registerBackend(name: Backend, factory: BackendFactory): void {
 
 const NOT_WIRED: Record<Backend, string> = {
   linux: 'the linux memory host (plugin/host/linux) is not wired into the manager in this build',
+  kmod: 'the hmmv.ko memory host (plugin/host/kmod) is not wired into the manager in this build',
   sim: 'the simulated memory host (plugin/sim) is not wired into the manager in this build',
 };
 

@@ -13,7 +13,7 @@
  * the status file. A failure never touches the guest: the manager records it
  * (state 'failed') and stays until the domain stops, so `hmmv status` shows it.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import { defaultEngineOptions } from '../engine/run.js';
 import type { MemoryHost } from '../host/memory-host.js';
@@ -26,8 +26,12 @@ import { QmpClient, QmpCommands } from '../../qmp/index.js';
 import { openBackend } from './backend.js';
 import { registerSimBackend } from './sim-backend.js';
 import { registerLinuxBackend } from './linux-backend.js';
+import { registerKmodBackend } from './kmod-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
-import { pidfilePath } from '../runtime/paths.js';
+import { TotalsRate, estimatedSlowdown } from './status-rates.js';
+import { versionInfo } from '../install/version.js';
+import { INCOMING_RUN_STATES, OutgoingMigrationWatch, gatedHost, waitUntilGuestRuns } from './live-migration.js';
+import { incomingMarkerPath, pidfilePath } from '../runtime/paths.js';
 import { removePidfileIfOwn } from '../runtime/pidfile.js';
 import { writeStatus, type ManagerState, type ManagerStatus, type TieringStatus } from '../runtime/status-file.js';
 
@@ -61,6 +65,17 @@ async function connectWithRetry(socket: string, timeoutMs: number, signal: Abort
   }
 }
 
+/** The time this host's hook accepted an incoming migration of the domain, once. */
+function takeIncomingMarker(domain: string): string | undefined {
+  try {
+    const at = readFileSync(incomingMarkerPath(domain), 'utf8').trim();
+    rmSync(incomingMarkerPath(domain), { force: true });
+    return at || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function guestSummary(g: GuestInfo): NonNullable<ManagerStatus['guest']> {
   return { ramBytes: g.ramBytes, vcpus: g.vcpus.length, memdevs: g.memdevs.map((m) => m.id), ramBlocks: g.ramBlocks.map((b) => b.name) };
 }
@@ -68,6 +83,7 @@ function guestSummary(g: GuestInfo): NonNullable<ManagerStatus['guest']> {
 export async function runManager(opts: ManageOptions): Promise<number> {
   registerSimBackend();
   registerLinuxBackend();
+  registerKmodBackend();
   const log: Logger = pino({ base: { domain: opts.domain, pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: 1, sync: true }));
   const stop = new AbortController();
   const onSignal = (sig: NodeJS.Signals) => {
@@ -91,15 +107,24 @@ export async function runManager(opts: ManageOptions): Promise<number> {
   let client: QmpClient | undefined;
   let host: MemoryHost | undefined;
   let session: EngineSession | undefined;
+  let migrationWatch: OutgoingMigrationWatch | undefined;
   let exitCode = 0;
   try {
-    log.info({ argv: process.argv.slice(2) }, 'manager starting');
+    // The version tells, after an upgrade of hmmv, which code this manager runs (docs/deploying.md).
+    log.info({ argv: process.argv.slice(2), version: versionInfo().version }, 'manager starting');
+    const arrivedAt = takeIncomingMarker(opts.domain);
     const config = await loadConfig(opts);
     setState('connecting', { backend: config.backend, qmpSocket: config.qmp.socket });
     log.info({ config }, 'tiering config loaded');
 
     client = await connectWithRetry(config.qmp.socket, opts.connectTimeoutMs ?? 30000, stop.signal);
     const qmp = new QmpCommands(client);
+    // An outgoing live migration holds page moves until it ends (live-migration.ts).
+    migrationWatch = new OutgoingMigrationWatch((migrationStatus, state) => {
+      log.info({ migration: migrationStatus }, state === 'in-progress' ? `outgoing live migration ${migrationStatus}: page migrations paused` : `outgoing live migration ${migrationStatus}${state === 'failed' ? ': page migrations resumed' : ''}`);
+      status.migration = { direction: 'outgoing', status: migrationStatus, at: new Date().toISOString() };
+      writeStatus(status);
+    }).attach(client);
     // The guest going away ends the manager; a lost socket is the same for us.
     client.on('SHUTDOWN', (event: unknown) => {
       log.info({ event }, 'guest SHUTDOWN event: stopping');
@@ -117,9 +142,20 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     const ranges = guest.ranges.map((r) => ({ ...r, gpa: `0x${r.gpa.toString(16)}`, hva: r.hva === undefined ? undefined : `0x${r.hva.toString(16)}` }));
     log.info({ qmpSocket: config.qmp.socket, qemu, guest: { ...guestSummary(guest), ranges } }, 'qmp connected');
     if (guest.layoutError) log.warn({ error: guest.layoutError }, 'guest RAM layout unknown');
+    if (INCOMING_RUN_STATES.has(guest.runState ?? '')) {
+      log.info({ runState: guest.runState }, 'incoming live migration: waiting for the guest to run here');
+      setState('connected', { migration: { direction: 'incoming', status: guest.runState ?? 'inmigrate', at: new Date().toISOString() } });
+      await waitUntilGuestRuns(client, qmp, stop.signal);
+      status.migration = { direction: 'incoming', status: 'completed', at: new Date().toISOString() };
+      log.info('incoming live migration completed: the guest runs here');
+    } else if (arrivedAt) {
+      // libvirt runs `started` on the destination once the migration finished.
+      status.migration = { direction: 'incoming', status: 'completed', at: arrivedAt };
+      log.info({ acceptedAt: arrivedAt }, 'arrived by live migration: the guest runs here');
+    }
 
     try {
-      host = await openBackend({ domain: opts.domain, config, guest });
+      host = gatedHost(await openBackend({ domain: opts.domain, config, guest }), migrationWatch, stop.signal);
       const options = defaultEngineOptions(Math.floor(config.dram.quotaBytes / host.pageSizeBytes));
       options.roundsPerWindow = config.tracking.rounds;
       options.roundIntervalNs = (config.tracking.windowMs * 1e6) / config.tracking.rounds;
@@ -127,10 +163,11 @@ export async function runManager(opts: ManageOptions): Promise<number> {
       const page = host.pageSizeBytes;
       const poolSocket = config.pool.socket;
       let lastWrite = 0;
+      const rates = new TotalsRate();
       const refresh = (): void => {
         if (!session) return;
         lastWrite = Date.now();
-        status.tiering = tieringStatus(session, page, host!.pageCount, poolSocket);
+        status.tiering = tieringStatus(session, page, host!.pageCount, poolSocket, rates);
         status.engine = session.totals();
         writeStatus(status);
       };
@@ -180,18 +217,22 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     }
     await host?.close().catch((e: unknown) => log.warn({ err: e }, 'closing the memory host failed'));
     await client?.close().catch(() => undefined);
+    // The guest went on running on the migration's destination: its manager there took over.
+    if (migrationWatch?.outgoing().state === 'completed') status.stopReason = 'migrated';
     if (failed) writeStatus(status);
     else setState('stopped');
     removePidfileIfOwn(pidfilePath(opts.domain), process.pid);
-    log.info({ reason: (stop.signal.reason as Error | undefined)?.message, exitCode }, 'manager stopped');
+    log.info({ reason: status.stopReason ?? (stop.signal.reason as Error | undefined)?.message, exitCode }, 'manager stopped');
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }
   return exitCode;
 }
 
-function tieringStatus(session: EngineSession, pageSizeBytes: number, pageCount: number, poolSocket: string): TieringStatus {
+function tieringStatus(session: EngineSession, pageSizeBytes: number, pageCount: number, poolSocket: string, rates: TotalsRate): TieringStatus {
   const s = session.lastSnapshot();
+  const totals = session.totals();
+  const rate = rates.sample(totals, Date.now());
   const out: TieringStatus = {
     pageSizeBytes,
     pageCount,
@@ -208,7 +249,13 @@ function tieringStatus(session: EngineSession, pageSizeBytes: number, pageCount:
       nvmPages: s.nvmPages,
       hotSetPages: s.hotSetPages,
       migratedPagesPerSec: s.migratedPagesPerSec,
+      promotedPerSec: rate.promotedPerSec,
+      demotedPerSec: rate.demotedPerSec,
+      slowdown: estimatedSlowdown(s),
     };
   }
+  if (totals['windows'] !== undefined) out.windows = totals['windows'];
+  const failures = session.engine.totals().lastFailures;
+  if (failures.length > 0) out.lastError = failures[failures.length - 1]!;
   return out;
 }

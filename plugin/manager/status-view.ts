@@ -43,9 +43,30 @@ const pagesField = (key: string, header: string, pages: (t: NonNullable<DomainSt
   },
 });
 
+const rateField = (key: string, header: string, rate: (t: NonNullable<DomainStatusRow['tiering']>) => number | undefined): StatusField => ({
+  key,
+  header,
+  numeric: true,
+  json: (row) => {
+    const t = live(row);
+    return t ? rate(t) : undefined;
+  },
+  cell: (row) => {
+    const t = live(row);
+    const x = t ? rate(t) : undefined;
+    return x === undefined ? '-' : formatRate(x);
+  },
+});
+
 export const STATUS_FIELDS: StatusField[] = [
   { key: 'domain', header: 'DOMAIN', json: (r) => r.domain },
-  { key: 'state', header: 'STATE', json: (r) => r.state },
+  {
+    key: 'state',
+    header: 'STATE',
+    json: (r) => r.state,
+    // An outgoing live migration in flight shows in the state: page moves are held meanwhile.
+    cell: (r) => (r.managerAlive && r.migration?.direction === 'outgoing' && !['completed', 'failed', 'cancelled'].includes(r.migration.status) ? `${r.state} (migrating out)` : r.state),
+  },
   { key: 'since', json: (r) => r.since },
   { key: 'managerAlive', json: (r) => r.managerAlive },
   { key: 'pid', header: 'MANAGER', numeric: true, json: (r) => r.pid, cell: (r) => (r.managerAlive && r.pid !== undefined ? String(r.pid) : '-') },
@@ -105,11 +126,26 @@ export const STATUS_FIELDS: StatusField[] = [
       return m === undefined ? '-' : formatRate(m);
     },
   },
+  rateField('promotionsPerSec', 'PROMO/S', (t) => t.window?.promotedPerSec),
+  rateField('demotionsPerSec', 'DEMO/S', (t) => t.window?.demotedPerSec),
+  {
+    key: 'slowdown',
+    header: 'SLOWDOWN',
+    numeric: true,
+    json: (r) => live(r)?.window?.slowdown,
+    cell: (r) => {
+      const x = live(r)?.window?.slowdown;
+      return x === undefined ? '-' : `${x.toFixed(2)}x`;
+    },
+  },
+  { key: 'windows', header: 'WINDOWS', numeric: true, json: (r) => live(r)?.windows },
   { key: 'pool', json: (r) => live(r)?.pool },
   { key: 'window', json: (r) => live(r)?.window },
   { key: 'qmpSocket', json: (r) => r.qmpSocket },
   { key: 'engine', json: (r) => r.engine },
+  { key: 'migration', json: (r) => (r.managerAlive ? r.migration : undefined) },
   { key: 'error', json: (r) => r.error },
+  { key: 'lastError', json: (r) => live(r)?.lastError },
 ];
 
 /** One JSON object per domain, keys in STATUS_FIELDS order. */
@@ -139,6 +175,7 @@ export function statusTable(rows: readonly DomainStatusRow[], fields: readonly S
     lines.push(r.map((cell, c) => (cols[c]!.numeric && i > 0 ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!))).join('  ').trimEnd());
     const row = i > 0 ? rows[i - 1]! : undefined;
     if (row?.error) lines.push(`    error: ${row.error}`, `    log: ${logPath(row.domain)}`);
+    else if (row && live(row)?.lastError) lines.push(`    last error: ${live(row)!.lastError}`);
   });
   return lines.join('\n');
 }

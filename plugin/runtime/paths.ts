@@ -20,5 +20,7 @@ export const pidfilePath = (domain: string) => path.join(RUN_DIR, `${fileStem(do
 export const statusPath = (domain: string) => path.join(RUN_DIR, `${fileStem(domain)}.status.json`);
 /** The domain XML the hook saw at `started`, for the manager to read (it never asks libvirtd). */
 export const domainXmlPath = (domain: string) => path.join(RUN_DIR, `${fileStem(domain)}.xml`);
+/** Written by the hook's `migrate` step (this host accepted an incoming migration), read by the manager started next. */
+export const incomingMarkerPath = (domain: string) => path.join(RUN_DIR, `${fileStem(domain)}.incoming`);
 export const logPath = (domain: string) => path.join(LOG_DIR, `${fileStem(domain)}.log`);
 export const defaultQmpSocket = (domain: string) => path.join(QMP_DIR, `${fileStem(domain)}.sock`);

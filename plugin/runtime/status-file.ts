@@ -19,7 +19,23 @@ export interface TieringStatus {
   bounds: { minPages: number; maxPages: number; weight: number };
   pool: { socket: string; connected: boolean };
   /** The last engine window. */
-  window?: { index: number; at: string; dramPages: number; nvmPages: number; hotSetPages: number; migratedPagesPerSec: number };
+  window?: {
+    index: number;
+    at: string;
+    dramPages: number;
+    nvmPages: number;
+    hotSetPages: number;
+    migratedPagesPerSec: number;
+    /** Pages moved to DRAM / to NVM per second since the previous status write. */
+    promotedPerSec?: number;
+    demotedPerSec?: number;
+    /** Estimated memory-stall slowdown against all-DRAM (1 = as fast). */
+    slowdown?: number;
+  };
+  /** Engine windows run so far. */
+  windows?: number;
+  /** The latest reason a page could not be moved (the engine goes on). */
+  lastError?: string;
 }
 
 export interface ManagerStatus {
@@ -36,6 +52,10 @@ export interface ManagerStatus {
   guest?: { ramBytes: number; vcpus: number; memdevs: string[]; ramBlocks: string[] };
   engine?: Record<string, number>;
   tiering?: TieringStatus;
+  /** A live migration of this domain: incoming (waiting for the guest), or outgoing (QEMU's MIGRATION status). */
+  migration?: { direction: 'incoming' | 'outgoing'; status: string; at: string };
+  /** Why the manager stopped, when it was not just the domain stopping (e.g. 'migrated'). */
+  stopReason?: string;
 }
 
 export function writeStatus(status: ManagerStatus): void {

@@ -6,7 +6,7 @@
  */
 import { DEFAULT_POOL_SOCKET } from './paths.js';
 
-export type Backend = 'linux' | 'sim';
+export type Backend = 'linux' | 'kmod' | 'sim';
 export type SlowTier = { numaNode: number } | { devdax: string };
 
 export interface TieringConfig {

@@ -56,20 +56,52 @@ export class ReferenceEngine {
     this.nvm = new Array<boolean>(pageCount).fill(false);
   }
 
-  /** One round: the scanned pages among `accessed` and `written` gain a round of evidence (at most 15). */
-  round(accessed: Iterable<number>, written: Iterable<number>): void {
-    for (const p of new Set(accessed)) if (this.scan[p]) this.reads[p] = Math.min(15, this.reads[p]! + 1);
-    for (const p of new Set(written)) if (this.scan[p]) this.writes[p] = Math.min(15, this.writes[p]! + 1);
+  /** Round of the current window (0-based) and, after round 0, the pages seen in every round so far (the sieve). */
+  roundIndex = 0;
+  readonly alive: boolean[] = [];
+
+  /** Whether the next round harvests page p: every due page in a window's first round, then the survivors. */
+  harvesting(p: number): boolean {
+    return this.roundIndex === 0 ? this.scan[p]! : this.alive[p] === true;
   }
 
-  closeWindow(): void {
+  harvestCount(): number {
+    let n = 0;
+    for (let p = 0; p < this.pageCount; p++) if (this.harvesting(p)) n++;
+    return n;
+  }
+
+  /**
+   * One round: the harvested pages among `accessed` gain a round of evidence
+   * (at most 15) and survive; the others drop out for the window; a written
+   * page gains a written round if it was harvested and seen this round.
+   */
+  round(accessed: Iterable<number>, written: Iterable<number>): void {
+    const seen = new Set(accessed);
+    for (let p = 0; p < this.pageCount; p++) {
+      if (!this.harvesting(p)) {
+        this.alive[p] = false;
+        continue;
+      }
+      const hit = seen.has(p);
+      if (hit) this.reads[p] = Math.min(15, this.reads[p]! + 1);
+      this.alive[p] = hit;
+    }
+    for (const p of new Set(written)) if (this.alive[p]) this.writes[p] = Math.min(15, this.writes[p]! + 1);
+    this.roundIndex++;
+  }
+
+  /** `hotRounds`: rounds seen for a page to climb a level (1: seen at all); pages whose new temperature is in [holdFrom, holdTo] do not climb. */
+  closeWindow(hotRounds = 1, holdFrom = 1, holdTo = 0): void {
     const next = this.window + 1;
     for (let p = 0; p < this.pageCount; p++) {
       if (this.scan[p]) {
         const t = this.temperature[p]!;
         const seen = this.reads[p]! + this.writes[p]! > 0;
         this.temperature[p] = seen ? this.nextTemperature(t, this.reads[p]!, this.writes[p]!) : t - (t >>> 1);
-        this.level[p] = seen ? Math.min(4, this.level[p]! + 1) : Math.max(0, this.level[p]! - 1);
+        const held = this.temperature[p]! >= holdFrom && this.temperature[p]! <= holdTo;
+        const hot = seen && this.reads[p]! >= hotRounds && !held;
+        this.level[p] = hot ? Math.min(4, this.level[p]! + 1) : Math.max(0, this.level[p]! - 1);
         this.reads[p] = 0;
         this.writes[p] = 0;
       }
@@ -77,6 +109,7 @@ export class ReferenceEngine {
       this.scan[p] = this.level[p] === 0 || p % period === next % period;
     }
     this.window = next;
+    this.roundIndex = 0;
   }
 
   markMoved(page: number): void {

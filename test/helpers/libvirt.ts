@@ -22,9 +22,10 @@ export interface Run {
 }
 
 /** Runs a command with a bound (a hang is a failure, not a stuck suite). */
-export function run(cmd: string, args: readonly string[], options: { timeoutMs?: number; input?: string } = {}): Promise<Run> {
+export function run(cmd: string, args: readonly string[], options: { timeoutMs?: number; input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: options.timeoutMs ?? 60000, killSignal: 'SIGKILL', maxBuffer: 16 << 20 }, (error, stdout, stderr) => {
+    const env = options.env ? { ...process.env, ...options.env } : process.env;
+    const child = execFile(cmd, args, { timeout: options.timeoutMs ?? 60000, killSignal: 'SIGKILL', maxBuffer: 16 << 20, env }, (error, stdout, stderr) => {
       const e = error as (NodeJS.ErrnoException & { killed?: boolean; code?: number | string }) | null;
       resolve({
         code: e ? (typeof e.code === 'number' ? e.code : child.exitCode ?? -1) : 0,

@@ -4,16 +4,14 @@
  * loads it again for the TypeScript kmod backend's checks, and reads the
  * kernel log for oopses and warnings. Prints "HMMV-RESULT {json}" lines; the
  * mocha suite on the host (test/kmod/kmod-guest.test.ts) asserts on them.
- * Argument: "checks" (module + backend), or "all" (also the benchmark).
+ * Argument: "checks" (module + backend), "bench" (the kmod-vs-linux
+ * benchmark only, bench/kmod-vs-linux.ts), or "all".
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { report } from './guest-report.js';
 import { runBackendChecks } from './in-guest-backend.js';
 import { runBenchmark } from './in-guest-bench.js';
-
-export function report(check: string, data: Record<string, unknown>): void {
-  process.stdout.write(`HMMV-RESULT ${JSON.stringify({ check, ...data })}\n`);
-}
 
 const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 
@@ -58,15 +56,15 @@ async function main(scenario: string): Promise<void> {
     banner: kernelLog().split('\n').find((l) => l.includes('hmmv: ABI')) ?? null,
   });
   if (!load.ok || !dax) return;
-  await runChecker(dax);
-
-  // The checker unloaded the module at its end; the backend gets it fresh.
-  const again = insmod();
-  report('kmod-reload', again);
-  if (again.ok) {
+  if (scenario !== 'bench') {
+    await runChecker(dax);
+    // The checker unloaded the module at its end; the backend gets it fresh.
+    const again = insmod();
+    report('kmod-reload', again);
+    if (!again.ok) return;
     await runBackendChecks(dax);
-    if (scenario === 'all') await runBenchmark(dax);
   }
+  if (scenario === 'bench' || scenario === 'all') await runBenchmark(dax);
 
   const log = kernelLog();
   const bad = log.split('\n').filter((l) => /\b(BUG|Oops|WARNING|general protection|Call Trace|kernel BUG|RIP:)\b/.test(l));

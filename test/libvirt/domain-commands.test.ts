@@ -113,7 +113,7 @@ describe('libvirt: tiering metadata in real domains', function () {
     const bad = await hmmv(['domain', 'enable', name, '--dram', '2 parsecs', '--backend', 'kvm', '--rounds', '0']);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--dram: unknown unit 'parsecs'/);
-    assert.match(bad.stderr, /--backend: expected 'linux' or 'sim', got 'kvm'/);
+    assert.match(bad.stderr, /--backend: expected 'linux', 'kmod' or 'sim', got 'kvm'/);
     const linux = await hmmv(['domain', 'enable', name, '--dram', '1GiB', '--backend', 'linux']);
     assert.match(linux.stderr, /--nvm-node\/--devdax: required when backend='linux'/);
     assert.equal(tieringFromDomainXml(await dumpxml(name, '--inactive')), undefined, 'a refused enable must not change the domain');

@@ -90,7 +90,7 @@ describe('tiering metadata', () => {
       /^<hmmv:tiering>\/<hmmv:dram>: unknown attribute 'wieght' \(expected: quota, min, max, weight\)/,
       /^<hmmv:tiering>\/<hmmv:tracking> attribute window-ms: expected a window length in milliseconds, got 'x'/,
       /^<hmmv:tiering>\/<hmmv:colour>: unknown element/,
-      /^<hmmv:tiering> attribute backend: expected 'linux' or 'sim', got "kvm"/,
+      /^<hmmv:tiering> attribute backend: expected 'linux', 'kmod' or 'sim', got "kvm"/,
       /^<hmmv:tiering>\/<hmmv:tracking> attribute rounds: expected an integer 1..64, got 0/,
       /^<hmmv:tiering>\/<hmmv:qmp> attribute socket: expected an absolute unix socket path/,
     ];
@@ -101,11 +101,11 @@ describe('tiering metadata', () => {
   it('refuses missing parts, a linux backend without a slow tier, and min > quota > max', () => {
     assert.deepEqual(problemsOf(el('', '')), [
       "<hmmv:tiering>/<hmmv:qmp>: missing (give socket='/run/hmmv/qmp/DOMAIN.sock'; 'hmmv domain enable' does this)",
-      "<hmmv:tiering> attribute backend: missing (expected 'linux' or 'sim')",
+      "<hmmv:tiering> attribute backend: missing (expected 'linux', 'kmod' or 'sim')",
       '<hmmv:tiering>/<hmmv:dram> attribute quota: missing (expected a size like 2GiB, 512MiB, 1048576KiB or 2147483648 (plain bytes), at least 4KiB)',
     ]);
     assert.deepEqual(problemsOf(el(`<hmmv:dram quota="1GiB" min="2GiB"/>${QMP}`, 'backend="linux"')), [
-      "<hmmv:tiering>/<hmmv:slow-tier>: required when backend='linux' (give numa-node='N' or devdax='/dev/daxX.Y')",
+      "<hmmv:tiering>/<hmmv:slow-tier>: required when backend='linux' or 'kmod' (give numa-node='N' or devdax='/dev/daxX.Y')",
       '<hmmv:tiering>/<hmmv:dram> attribute min: 2GiB is more than quota 1GiB',
     ]);
     assert.deepEqual(problemsOf(el(`<hmmv:dram quota="1GiB" max="512MiB"/><hmmv:slow-tier devdax="/dev/sda"/>${QMP}`)), [

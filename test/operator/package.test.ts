@@ -41,7 +41,7 @@ describe('npm pack and a global install', function () {
     assert.equal(path.basename(tarball), `hmmv-${VERSION}.tgz`);
     for (const f of ['package.json', 'LICENSE', 'README.md', 'dist/plugin/cli.js', 'dist/hooks/qemu.js', 'dist/qmp/client.js',
       'schemas/tiering-metadata.schema.json', 'schemas/pool-config.schema.json', 'plugin/pool/dashboard/index.html', 'plugin/pool/dashboard/dashboard.js',
-      'packaging/systemd/hmmv-pool.service', 'packaging/tmpfiles.d/hmmv.conf', 'packaging/logrotate.d/hmmv', 'docs/deploying.md'])
+      'packaging/systemd/hmmv-pool.service', 'packaging/tmpfiles.d/hmmv.conf', 'packaging/logrotate.d/hmmv', 'docs/deploying.md', 'docs/live-migration.md'])
       assert.ok(files.includes(f), `${f} is in the package`);
     const unwanted = files.filter((f) => /^(test|bench|traces|\.ci)\/|^dist\/(test|bench)\/|\.ts$|\.map$|^tsconfig|^\.mocharc|^docs\/report\//.test(f));
     assert.deepEqual(unwanted, []);
@@ -54,7 +54,7 @@ describe('npm pack and a global install', function () {
       timeout: 540_000,
       cwd: work,
     });
-    assert.equal(r.status, 0, `npm install -g failed:\n${r.stderr}`);
+    assert.equal(r.status, 0, `npm install -g failed (signal ${r.signal}, ${r.error?.message ?? "no spawn error"}):\n${r.stderr}`);
     assert.ok(existsSync(path.join(prefix(), 'bin', 'hmmv')));
 
     const v = hmmv(['--version']);

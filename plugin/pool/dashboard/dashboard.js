@@ -1,10 +1,19 @@
 // hmmv pool dashboard: subscribes to the daemon's state over the same
-// WebSocket the managers use and redraws on every push. No build step.
+// WebSocket the managers use and redraws on every push; keeps the history
+// since the page was opened (history.js) for the charts. No build step.
+import { PoolHistory, lineChart, HISTORY_SECONDS } from './history.js';
+
 const COLORS = ['#3b6fd8', '#d8743b', '#3bab6f', '#a43bd8', '#d83b5e', '#3bb5d8', '#8a8a2a', '#555'];
 const token = new URLSearchParams(location.search).get('token');
 const $ = (id) => document.getElementById(id);
 let updates = 0;
 let backoff = 250;
+const history = new PoolHistory();
+const colorOfDomain = new Map();
+const colorOf = (domain) => {
+  if (!colorOfDomain.has(domain)) colorOfDomain.set(domain, COLORS[colorOfDomain.size % COLORS.length]);
+  return colorOfDomain.get(domain);
+};
 
 const fmtBytes = (pages, pageSize) => {
   let b = pages * pageSize;
@@ -43,7 +52,38 @@ function histogram(h) {
   const title = document.createElementNS(ns, 'title');
   title.textContent = 'pages per temperature (0 = cold, left; 255 = hot, right; log scale)';
   svg.appendChild(title);
-  return svg;
+  // Axes as HTML around the stretched SVG (text inside it would be distorted).
+  const fig = el('figure', { class: 'hist-figure', 'data-testid': 'histogram' });
+  const plot = el('div', { class: 'hist-plot' });
+  plot.appendChild(el('div', { class: 'hist-y', 'data-label': 'y' }, `${max} pages`));
+  plot.appendChild(svg);
+  fig.appendChild(plot);
+  const xAxis = el('div', { class: 'hist-x', 'data-label': 'x' });
+  xAxis.appendChild(el('span', {}, '0 cold'));
+  xAxis.appendChild(el('span', {}, 'temperature'));
+  xAxis.appendChild(el('span', {}, '255 hot'));
+  fig.appendChild(xAxis);
+  fig.appendChild(el('figcaption', {}, 'pages per temperature, log scale'));
+  return fig;
+}
+
+/** The three history charts, redrawn when the history got a new sample. */
+function renderHistory(s) {
+  const box = $('history');
+  box.replaceChildren();
+  const now = Date.now();
+  box.appendChild(lineChart({ id: 'share', title: 'DRAM share per VM', unit: '% of the pool', yMax: 100, series: history.series('share', colorOf), nowMs: now }));
+  box.appendChild(lineChart({ id: 'migrations', title: 'Page migrations per VM', unit: 'pages/s', series: history.series('migr', colorOf), nowMs: now }));
+  box.appendChild(lineChart({ id: 'hit', title: 'DRAM hit ratio per VM', unit: '% of accesses', yMax: 100, series: history.series('hit', colorOf), nowMs: now }));
+  const legend = el('div', { class: 'legend', 'data-testid': 'legend' });
+  for (const v of s.vms) {
+    const item = el('span', { class: 'legend-item' });
+    item.appendChild(el('span', { class: 'swatch', style: `background:${colorOf(v.domain)}` }));
+    item.appendChild(document.createTextNode(v.domain));
+    legend.appendChild(item);
+  }
+  box.appendChild(legend);
+  $('history-note').textContent = `since this page was opened, at most ${HISTORY_SECONDS / 60} min, one sample per second; longer: scrape /metrics`;
 }
 
 function render(s) {
@@ -54,8 +94,9 @@ function render(s) {
   bar.replaceChildren();
   const vms = $('vms');
   vms.replaceChildren();
-  s.vms.forEach((v, i) => {
-    const color = COLORS[i % COLORS.length];
+  if (history.add(s)) renderHistory(s);
+  s.vms.forEach((v) => {
+    const color = colorOf(v.domain);
     const share = s.poolPages > 0 ? (100 * v.quotaPages) / s.poolPages : 0;
     const seg = el('div', { style: `width:${share}%;background:${color}`, title: `${v.domain}: ${share.toFixed(1)}%` }, v.domain);
     bar.appendChild(seg);

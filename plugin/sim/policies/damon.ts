@@ -30,9 +30,9 @@
  * 1 byte and would need ~28 s to get there.
  */
 import { Tier } from '../../host/memory-host.js';
-import { SCAN_NS_PER_PAGE } from '../costs.js';
-import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../policy.js';
-import { PAGE_SIZE_BYTES } from '../sim-host.js';
+import { SCAN_NS_PER_PAGE } from '../machine/costs.js';
+import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
+import { PAGE_SIZE_BYTES } from '../machine/sim-host.js';
 import { xorshift32 } from './rng.js';
 
 const US = 1e3;
@@ -135,7 +135,7 @@ function startDamon(context: PolicyContext, seed: number): RunningPolicy {
     return v;
   };
   const frameOf = new Int32Array(total).fill(-1);
-  const nodes = [new NodeFrames(load.capacityPages[Tier.DRAM]!), new NodeFrames(load.capacityPages[Tier.NVM]!)] as const;
+  const nodes = [new NodeFrames(load.capacityPages(Tier.DRAM)), new NodeFrames(load.capacityPages(Tier.NVM))] as const;
   // Lay the pages of each node on its frames in a random order; the remaining frames are free.
   for (const t of [Tier.DRAM, Tier.NVM] as const) {
     const node = nodes[t];
@@ -147,7 +147,7 @@ function startDamon(context: PolicyContext, seed: number): RunningPolicy {
     let k = 0;
     vms.forEach((vm, v) => {
       for (let p = 0; p < vm.pageCount; p++) {
-        if (vm.host.tier[p] !== t) continue;
+        if (vm.host.tierOf(p) !== t) continue;
         const f = frames[k++]!;
         node.owner[f] = offsets[v]! + p;
         frameOf[offsets[v]! + p] = f;
@@ -168,12 +168,12 @@ function startDamon(context: PolicyContext, seed: number): RunningPolicy {
   const isYoung = (g: number): boolean => {
     const v = vmOf(g);
     const p = g - offsets[v]!;
-    return (vms[v]!.host.accessed[p >>> 5]! & (1 << (p & 31))) !== 0;
+    return vms[v]!.host.isAccessed(p);
   };
   const mkold = (g: number): void => {
     const v = vmOf(g);
     const p = g - offsets[v]!;
-    vms[v]!.host.accessed[p >>> 5]! &= ~(1 << (p & 31));
+    vms[v]!.host.clearAccessed(p);
   };
   const scanned = new Float64Array(vms.length);
   const chargeScan = (g: number): void => {

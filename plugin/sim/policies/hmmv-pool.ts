@@ -12,7 +12,7 @@ import type { PoolStateMessage } from '../../pool/wire.js';
 import { startEngineSession, type EngineSession } from '../../session/engine-session.js';
 import type { MemoryHost } from '../../host/memory-host.js';
 import type { Clock } from '../../util/clock.js';
-import type { Policy, PolicyVmReport, RunningPolicy } from '../policy.js';
+import type { Policy, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
 
 export interface PoolSimOptions {
   policy?: PolicyName;

@@ -5,7 +5,7 @@
  */
 import { defaultEngineOptions, type EngineOptions } from '../../engine/run.js';
 import { startEngineSession, type EngineSession } from '../../session/engine-session.js';
-import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../policy.js';
+import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
 
 export function hmmvPolicy(overrides: Partial<Omit<EngineOptions, 'dramQuotaPages'>> = {}): Policy {
   return {

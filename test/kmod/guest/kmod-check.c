@@ -10,10 +10,12 @@
  *                                 devdax device bound to device_dax: the
  *                                 program checks the module refuses it
  *                                 while bound, then unbinds it
- *   kmod-check hold NAME SECONDS  maps region NAME, writes every page, then
- *                                 keeps writing a few pages until killed or
- *                                 SECONDS pass (the TypeScript backend's
- *                                 stand-in for QEMU)
+ *   kmod-check hold NAME|anon:PAGES SECONDS HOT [STRIDE]
+ *                                 maps region NAME (or anonymous memory),
+ *                                 writes every page, then keeps rewriting
+ *                                 pages k * STRIDE, k < HOT, until killed or
+ *                                 SECONDS pass; SIGUSR1 verifies every page
+ *                                 (a stand-in for QEMU)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -997,33 +999,66 @@ static int run_checks(const char *dax)
 	return failures ? 1 : 0;
 }
 
-/* The backend suite's stand-in for QEMU: map, write, keep writing. */
-static int hold(const char *name, int seconds)
+static volatile sig_atomic_t verify_asked;
+
+static void on_usr1(int sig)
 {
-	struct stat st;
+	verify_asked = 1;
+}
+
+/*
+ * The backend suite's stand-in for QEMU: map TARGET (a region name, or
+ * "anon:PAGES" for anonymous memory in 4 KiB pages, what the linux backend
+ * drives), write every page, then keep rewriting the HOT pages k * STRIDE
+ * (the same contents: a page is always checkable). SIGUSR1 checks every page
+ * and prints "HOLD verified BAD".
+ */
+static int hold(const char *target, int seconds, uint64_t hot,
+		uint64_t stride)
+{
 	char path[128];
-	uint64_t size, k, n = 0;
+	uint64_t size, k, n = 0, bad, pages;
 	char *p;
 	time_t end;
 	int fd;
 
-	snprintf(path, sizeof(path), HMMV_REGION_DIR "%s", name);
-	fd = open(path, O_RDWR);
-	if (fd < 0 || fstat(fd, &st))
-		return 2;
-	size = lseek(fd, 0, SEEK_END);
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!strncmp(target, "anon:", 5)) {
+		size = strtoull(target + 5, NULL, 0) * PAGE;
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED)
+			madvise(p, size, MADV_NOHUGEPAGE);
+	} else {
+		snprintf(path, sizeof(path), HMMV_REGION_DIR "%s", target);
+		fd = open(path, O_RDWR);
+		if (fd < 0)
+			return 2;
+		size = lseek(fd, 0, SEEK_END);
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	}
 	if (p == MAP_FAILED)
 		return 2;
-	for (k = 0; k < size / PAGE; k++)
+	pages = size / PAGE;
+	signal(SIGUSR1, on_usr1);
+	if (!hot)
+		hot = 1;
+	if (!stride || hot * stride > pages)
+		stride = 1;
+	for (k = 0; k < pages; k++)
 		fill_page((uint64_t *)(p + k * PAGE), k, 1);
-	printf("HOLD ready %lu\n", size / PAGE);
-	fflush(stdout);
+	printf("HOLD ready %lu %lu\n", pages, (unsigned long)(uintptr_t)p);
 	end = time(NULL) + seconds;
-	/* pages 0..15 hot (written), the rest untouched */
 	while (time(NULL) < end) {
-		k = n++ % 16;
+		k = (n++ % hot) * stride;
 		fill_page((uint64_t *)(p + k * PAGE), k, 1);
+		if (n % hot)
+			continue;	/* a pause once per pass over the hot pages */
+		if (verify_asked) {
+			verify_asked = 0;
+			for (bad = 0, k = 0; k < pages; k++)
+				bad += !page_ok((uint64_t *)(p + k * PAGE), k, 1);
+			printf("HOLD verified %lu\n", bad);
+		}
 		usleep(1000);
 	}
 	return 0;
@@ -1034,8 +1069,9 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 3 && !strcmp(argv[1], "checks"))
 		return run_checks(argv[2]);
-	if (argc == 4 && !strcmp(argv[1], "hold"))
-		return hold(argv[2], atoi(argv[3]));
-	fprintf(stderr, "usage: kmod-check checks DAX | hold NAME SECONDS\n");
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "hold"))
+		return hold(argv[2], atoi(argv[3]), strtoull(argv[4], NULL, 0),
+			    argc == 6 ? strtoull(argv[5], NULL, 0) : 1);
+	fprintf(stderr, "usage: kmod-check checks DAX | hold NAME|anon:PAGES SECONDS HOT [STRIDE]\n");
 	return 2;
 }
