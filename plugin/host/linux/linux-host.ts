@@ -121,6 +121,8 @@ export class LinuxMemoryHost implements MemoryHost {
   readonly pageCount: number;
   readonly vcpuCount: number;
   readonly info: LinuxHostInfo;
+  /** DAMON's aggregation interval: its snapshot changes no more often. */
+  readonly accessedIntervalNs: number;
 
   private readonly pid: number;
   private readonly ram: readonly RamMapping[];
@@ -177,6 +179,7 @@ export class LinuxMemoryHost implements MemoryHost {
     // Start from a clean soft-dirty state: everything written before counts as dirty once.
     this.harvestSoftDirty();
     this.damon = damon;
+    this.accessedIntervalNs = damon.attrs.aggrUs * 1000;
     this.info = {
       accessTracker: 'damon-vaddr',
       dirtyTracker: 'soft-dirty (PML-style log emulated by full scans)',
@@ -207,9 +210,12 @@ export class LinuxMemoryHost implements MemoryHost {
   async testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> {
     this.assertOpen();
     const aggrMs = this.damon.attrs.aggrUs / 1000;
-    if (this.lastSnapshotAt === 0 || Date.now() - this.t0 - this.lastSnapshotAt >= aggrMs) {
+    const askedAt = Math.max(1, Date.now() - this.t0);
+    if (this.lastSnapshotAt === 0 || askedAt - this.lastSnapshotAt >= aggrMs) {
+      // Stamped when asked, not when answered (the answer waits for kdamond's
+      // next aggregation): a round one interval after the last asks again.
       this.lastSnapshot = await this.damon.snapshot();
-      this.lastSnapshotAt = Math.max(1, Date.now() - this.t0);
+      this.lastSnapshotAt = askedAt;
       this.assertOpen();
     }
     lastAccessFromRegions(this.lastSnapshot, this.regionList, aggrMs, this.lastSnapshotAt, this.lastAccessMs);
