@@ -67,6 +67,19 @@ describe('pool daemon (virtual clock, real sockets)', function () {
     await assert.rejects(startDaemon(sock), /another pool daemon is listening/);
   });
 
+  it("leaves the process's umask as it was, even when two daemons start at once", async () => {
+    const before = process.umask();
+    const other = join(tmp.dir, 'other.sock');
+    const started = await Promise.all([startDaemon(sock, { clock }), startDaemon(other, { clock })]);
+    daemons.push(...started);
+    assert.equal(process.umask(), before, 'umask after both daemons listen');
+    for (const path of [sock, other]) assert.equal(statSync(path).mode & 0o777, 0o600, path);
+    // A file made now gets the process's own mask, not the socket's 0177.
+    const file = join(tmp.dir, 'after');
+    writeFileSync(file, '', { mode: 0o755 });
+    assert.equal(statSync(file).mode & 0o777, 0o755 & ~before);
+  });
+
   it('replaces a stale socket file left by a dead daemon', async () => {
     writeFileSync(sock, '');
     await daemon();

@@ -8,6 +8,7 @@
 import type { EngineOptions } from '../../engine/run.js';
 import { SimMachine, validateMachine, type MachineResult, type SimVmConfig } from '../machine/machine.js';
 import { createPolicy } from '../policies/index.js';
+import { availableMemoryBytes, checkMemory, estimateMachineMemory, type MemoryEstimate } from '../machine/memory-estimate.js';
 import { tierPreset } from '../machine/tiers.js';
 import { geomean } from '../report/summary.js';
 import type { Workload, WorkloadSpec } from '../workloads/workload.js';
@@ -35,6 +36,8 @@ export interface ExperimentConfig {
   readonly trafficScale: number;
   readonly sliceNs?: number;
   readonly engine?: Partial<Omit<EngineOptions, 'dramQuotaPages' | 'onWindow'>>;
+  /** Largest memory one run may take (default: what the OS reports available); larger runs are refused up front. */
+  readonly memoryLimitBytes?: number;
 }
 
 export interface VmComparison {
@@ -67,46 +70,73 @@ export type WorkloadFactory = (spec: WorkloadSpec) => Workload;
 
 export interface PreparedRun {
   readonly policy: string;
-  readonly machine: SimMachine;
+  /** What the run will take (machine/memory-estimate.ts), checked against the limit before it is built. */
+  readonly memory: MemoryEstimate;
+  /** Builds the machine with fresh workloads (their streams from the start); call right before running it. */
+  build(): SimMachine;
 }
 
 /** Seed of VM i's workload: distinct per VM, fixed by the experiment's seed. */
 export const vmSeed = (seed: number, vmIndex: number): number => (Math.imul(seed >>> 0, 0x9e3779b1) + vmIndex * 0x85ebca6b + 1) >>> 0;
 
 /**
- * Builds every machine before anything runs, so bad input (unknown workload
- * or policy, impossible sizes) fails at once with nothing started.
+ * Checks every run before anything runs, so bad input (unknown workload or
+ * policy, impossible sizes, a machine larger than this computer's memory)
+ * fails at once with nothing started. Each VM's workload is built once here
+ * (its parameters checked, its size and tables known) and dropped; the
+ * machines themselves are built one at a time when they run (build()), so
+ * only one run's memory is ever held.
  */
 export function prepareExperiment(config: ExperimentConfig, makeWorkload: WorkloadFactory): PreparedRun[] {
   const preset = tierPreset(config.preset);
   if (config.policies.length === 0) throw new Error('no policy to run');
   if (!(config.durationNs > 0)) throw new Error(`duration must be positive, got ${config.durationNs} ns`);
   const equalShare = Math.floor(config.dramPages / Math.max(1, config.vms.length));
-  const runs: PreparedRun[] = [];
+  const limit = config.memoryLimitBytes ?? availableMemoryBytes();
+  const specs = config.vms.map((vm, i): WorkloadSpec => ({ ...vm.workload, seed: vmSeed(config.seed, i) }));
+  // First from the sizes alone, without the workloads' own tables (a lower bound), so that a machine far
+  // too large is refused before even its workloads are built; then exactly, from the built workloads.
   for (const policyName of config.policies) {
     const policy = createPolicy(policyName, config.engine ? { engine: config.engine } : {});
-    const vms: SimVmConfig[] = config.vms.map((vm, i) => {
-      const workload = makeWorkload({ ...vm.workload, seed: vmSeed(config.seed, i) });
-      return {
-        name: vm.name,
-        workload,
-        pageCount: vm.pageCount ?? workload.pageCount,
-        vcpus: vm.vcpus,
-        dramQuotaPages: vm.dramQuotaPages ?? equalShare,
-      };
+    const rough = config.vms.map((vm) => {
+      const pages = vm.pageCount ?? vm.workload.pageCount;
+      return { name: vm.name, pageCount: pages, vcpus: vm.vcpus, workload: { name: vm.workload.kind, pageCount: pages, cpuNsPerOp: 0, accessesPerOp: 1, nextOps: () => undefined } };
     });
-    const machineConfig = {
-      preset,
-      dramPages: config.dramPages,
-      nvmPages: config.nvmPages,
-      vms,
-      trafficScale: config.trafficScale,
-      ...(config.sliceNs !== undefined ? { sliceNs: config.sliceNs } : {}),
-    };
-    validateMachine(machineConfig);
-    runs.push({ policy: policyName, machine: new SimMachine(machineConfig, policy) });
+    checkMemory(estimateMachineMemory(rough, config.dramPages, config.nvmPages, policy), limit, `the ${policyName} run`);
   }
-  return runs;
+  const probes = specs.map((spec) => makeWorkload(spec));
+  const vmConfigs = (workloads: readonly Workload[]): SimVmConfig[] =>
+    config.vms.map((vm, i) => ({
+      name: vm.name,
+      workload: workloads[i]!,
+      pageCount: vm.pageCount ?? workloads[i]!.pageCount,
+      vcpus: vm.vcpus,
+      dramQuotaPages: vm.dramQuotaPages ?? equalShare,
+    }));
+  const machineConfig = (workloads: readonly Workload[]) => ({
+    preset,
+    dramPages: config.dramPages,
+    nvmPages: config.nvmPages,
+    vms: vmConfigs(workloads),
+    trafficScale: config.trafficScale,
+    ...(config.sliceNs !== undefined ? { sliceNs: config.sliceNs } : {}),
+  });
+  validateMachine(machineConfig(probes));
+  return config.policies.map((policyName): PreparedRun => {
+    const policy = createPolicy(policyName, config.engine ? { engine: config.engine } : {});
+    const memory = estimateMachineMemory(
+      vmConfigs(probes).map((vm) => ({ name: vm.name, pageCount: vm.pageCount, vcpus: vm.vcpus, workload: vm.workload })),
+      config.dramPages,
+      config.nvmPages,
+      policy,
+    );
+    checkMemory(memory, limit, `the ${policyName} run`);
+    return {
+      policy: policyName,
+      memory,
+      build: () => new SimMachine(machineConfig(specs.map((spec) => makeWorkload(spec))), policy),
+    };
+  });
 }
 
 export async function runExperiment(
@@ -116,8 +146,9 @@ export async function runExperiment(
 ): Promise<ExperimentResult> {
   const prepared = prepareExperiment(config, makeWorkload);
   const runs: MachineResult[] = [];
-  for (const { policy, machine } of prepared) {
-    runs.push(await machine.run(config.durationNs, onProgress && ((f) => onProgress(policy, f)), config.warmupNs));
+  for (const run of prepared) {
+    const machine = run.build();
+    runs.push(await machine.run(config.durationNs, onProgress && ((f) => onProgress(run.policy, f)), config.warmupNs));
   }
   return { config, runs, summary: summarise(runs) };
 }

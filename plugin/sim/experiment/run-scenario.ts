@@ -29,6 +29,8 @@ interface SavedRun {
 export interface RunScenarioOptions {
   /** Run again even if a saved run matches. */
   readonly fresh?: boolean;
+  /** Largest memory one run may take (experiment.ts); not part of a run's identity. */
+  readonly memoryLimitBytes?: number;
   /** Progress: what runs, and how far (0..1). */
   readonly onProgress?: (label: string, index: number, total: number, fraction: number) => void;
 }
@@ -45,7 +47,8 @@ export async function runScenario(sc: Scenario, outDir: string, options: RunScen
   const runsDir = join(outDir, 'runs');
   await mkdir(runsDir, { recursive: true });
   // Build every machine first: bad input (unknown policy or workload, impossible sizes) fails before anything runs.
-  for (const c of sc.cases) prepareExperiment({ ...c.config, policies: sc.policies }, makeWorkload);
+  const limit = options.memoryLimitBytes !== undefined ? { memoryLimitBytes: options.memoryLimitBytes } : {};
+  for (const c of sc.cases) prepareExperiment({ ...c.config, policies: sc.policies, ...limit }, makeWorkload);
   const jobs = sc.cases.flatMap((c) => sc.policies.map((policy) => ({ c, policy, ...runFile(c, policy) })));
   const unique = jobs.filter((j, i) => jobs.findIndex((k) => k.file === j.file) === i);
   const done = new Map<string, CaseRun>();
@@ -61,9 +64,9 @@ export async function runScenario(sc: Scenario, outDir: string, options: RunScen
         continue;
       }
     }
-    const [prepared] = prepareExperiment({ ...job.c.config, policies: [job.policy] }, makeWorkload);
+    const [prepared] = prepareExperiment({ ...job.c.config, policies: [job.policy], ...limit }, makeWorkload);
     const label = `${job.c.id} ${job.policy}`;
-    const result = await prepared!.machine.run(
+    const result = await prepared!.build().run(
       job.c.config.durationNs,
       (f) => options.onProgress?.(label, index, unique.length, f),
       job.c.config.warmupNs,

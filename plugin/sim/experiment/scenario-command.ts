@@ -22,6 +22,7 @@ interface ScenarioCliOptions {
   seed: number;
   preset: string;
   trafficScale: number;
+  memoryLimit?: number;
   workloads?: string[];
   fractions?: number[];
   policies?: string[];
@@ -106,7 +107,7 @@ export async function runScenarioCommand(name: string, o: ScenarioCliOptions): P
   const sc = scenario(name, options);
   const out = o.out ?? `report-${name}`;
   const progress = createRunProgress({ title: `hmmv scenario ${name}`, quiet: o.quiet });
-  const runs = await runScenario(sc, out, { fresh: o.fresh, onProgress: (label, index, total, f) => progress.update(label, index, total, f) }).finally(() => progress.stop());
+  const runs = await runScenario(sc, out, { fresh: o.fresh, ...(o.memoryLimit !== undefined ? { memoryLimitBytes: o.memoryLimit * 2 ** 20 } : {}), onProgress: (label, index, total, f) => progress.update(label, index, total, f) }).finally(() => progress.stop());
   return writeOutputs(out, renderReport(sc, runs));
 }
 
@@ -122,6 +123,7 @@ export function registerScenarioCommands(program: Command): void {
     .option('--seed <n>', 'seed of the workloads', number('--seed', (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff), 1)
     .option('--preset <name>', 'tier preset (optane, cxl)', 'optane')
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', number('--traffic-scale', (n) => n > 0), 8)
+    .option('--memory-limit <MiB>', 'largest memory one run may take; a larger run is refused before anything runs (default: what the OS reports available)', number('--memory-limit', (n) => n > 0))
     .option('--workloads <list>', 'workloads (four-vm: one per VM; dram-sweep: one sweep each)', list)
     .option('--fractions <list>', 'DRAM fractions of the footprint, e.g. 0.1,0.25,50%', fractionList)
     .option('--policies <list>', `policies (all-dram is always added as the reference; known: ${POLICY_NAMES.join(', ')})`, list)

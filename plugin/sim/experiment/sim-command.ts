@@ -34,6 +34,7 @@ export interface SimCliOptions {
   seed: number;
   policies: string[];
   trafficScale: number;
+  memoryLimit?: number;
   out: string;
   quiet: boolean;
 }
@@ -123,6 +124,7 @@ export function experimentFromOptions(o: SimCliOptions): ExperimentConfig {
     seed: o.seed,
     policies: o.policies,
     trafficScale: o.trafficScale,
+    ...(o.memoryLimit !== undefined ? { memoryLimitBytes: o.memoryLimit * MiB } : {}),
   };
 }
 
@@ -183,6 +185,7 @@ export function registerSimCommands(program: Command): void {
     .option('--seed <n>', 'seed of the workloads', nonNegativeInt('--seed'), 1)
     .option('--policies <list>', `policies to run (known: ${POLICY_NAMES.join(', ')})`, list, ['all-dram', 'unmanaged', 'hmmv', 'hmmv-pool'])
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', positive('--traffic-scale'), 8)
+    .option('--memory-limit <MiB>', 'largest memory one run may take; a larger run is refused before it starts (default: what the OS reports available)', positive('--memory-limit'))
     .option('--out <dir>', 'output folder for results.json, chart.svg, timeline.svg, table.txt', 'sim-results')
     .option('-q, --quiet', 'no progress on stderr', false)
     .addHelpText('after', `\nWorkloads:\n${describeWorkloadKinds()}\n\nTier presets:\n${Object.values(TIER_PRESETS).map((p) => `  ${p.name.padEnd(8)}${p.description}`).join('\n')}\n`)

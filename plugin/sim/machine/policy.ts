@@ -78,6 +78,14 @@ export interface RunningPolicy {
   stop(): Promise<readonly PolicyVmReport[]>;
 }
 
+/** The machine a policy will run on, for its memory estimate. */
+export interface MachineShape {
+  /** Host DRAM and NVM as configured (before hostDramPages). */
+  readonly dramPages: number;
+  readonly nvmPages: number;
+  readonly vms: readonly { readonly pageCount: number; readonly vcpus: number; readonly cpuNsPerOp: number; readonly accessesPerOp: number }[];
+}
+
 export interface Policy {
   readonly name: string;
   readonly description: string;
@@ -86,6 +94,8 @@ export interface Policy {
   /** DRAM pages a VM may take at first touch before its pages land in NVM. */
   firstTouchDramPages(vm: { readonly pageCount: number; readonly dramQuotaPages: number }): number;
   start(context: PolicyContext): RunningPolicy;
+  /** Bytes of typed arrays the policy will hold on this machine, at most (machine/memory-estimate.ts); absent: negligible. */
+  memoryBytes?(shape: MachineShape): number;
   /**
    * Optional: the workload VM `vmIndex` runs, wrapped (the oracle reads each
    * window's accesses ahead of the guest). The wrapper must pass the stream through unchanged.

@@ -67,7 +67,8 @@ import type { AccessHook } from '../machine/sim-host.js';
 import type { PolicyTiers } from '../machine/policy.js';
 import { DRAM_RAND_READ_NS } from '../machine/tiers.js';
 import { LINES_PER_PAGE, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
-import { xorshift32 } from './rng.js';
+import { ScatterPermutation } from '../workloads/permutation.js';
+import { Prng } from '../workloads/prng.js';
 
 /** [MOON20] Extra latency of a DRAM-cache miss over a plain Optane access (the tag check in DRAM), ns. */
 export const MEMORY_MODE_MISS_PENALTY_NS = 70;
@@ -136,48 +137,51 @@ export class DirectMappedCache {
    */
   access(vm: number, setBase: number, tag: number, first: number, count: number, write: boolean, writeBackOnly: boolean): boolean {
     const tags = this.tags;
-    const c = this.counters;
     const mine = tag * 2;
+    const end = first + count;
     let dramReads = 0;
     let dramWrites = 0;
     let nvmReads = 0;
     let firstHit = true;
-    let lastMissXp = -1;
     this.victimWrites = 0;
     this.lastVictim = -1;
-    const end = first + count;
     if (!writeBackOnly) {
+      // Tag and data come with one DRAM read per line; hits cost nothing more.
+      dramReads = count;
+      let misses = 0;
+      let lastMissXp = -1;
       for (let l = first; l < end; l++) {
         const set = setBase + l;
         const held = tags[set]!;
-        dramReads++; // tag and data come with one DRAM read
-        if (held !== EMPTY && held >>> 1 === tag) {
-          c.lineHits[vm]!++;
-          continue;
-        }
-        c.lineMisses[vm]!++;
+        if (held >>> 1 === tag && held !== EMPTY) continue;
         if (l === first) firstHit = false;
+        misses++;
         const xp = l >>> 2;
         if (xp !== lastMissXp) {
           nvmReads += XPLINE_LINES; // one 256 B media read per XPLine of missed lines
           lastMissXp = xp;
         }
-        dramWrites++; // the fill
         if (held !== EMPTY) this.evict(vm, held, setBase, l);
         tags[set] = mine;
       }
+      dramWrites = misses; // the fills
+      const c = this.counters;
+      c.lineHits[vm]! += count - misses;
+      c.lineMisses[vm]! += misses;
       if (firstHit) c.accessHits[vm]!++;
       else c.accessMisses[vm]!++;
     }
     if (write) {
       // The LLC writes the lines back: tag check, then the whole line (no Optane read).
+      dramReads += count;
+      dramWrites += count;
+      const dirtyMine = mine | 1;
       for (let l = first; l < end; l++) {
         const set = setBase + l;
         const held = tags[set]!;
-        dramReads++;
-        dramWrites++;
+        if (held === dirtyMine) continue;
         if (held !== EMPTY && held >>> 1 !== tag) this.evict(vm, held, setBase, l);
-        tags[set] = mine | 1;
+        tags[set] = dirtyMine;
       }
     }
     const load = this.load;
@@ -227,6 +231,8 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
       return 0;
     },
     firstTouchDramPages: () => 0,
+    // A tag byte per cache line (64 per DRAM page); per NVM frame its owner; per guest page its frame, set and tag.
+    memoryBytes: (shape) => 64 * shape.dramPages + shape.nvmPages + 9 * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start(context: PolicyContext): RunningPolicy {
       const { vms, load } = context;
       const frameCount = load.capacityPages(Tier.NVM);
@@ -281,24 +287,19 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
   };
 }
 
-/** Gives every page of every VM a distinct random frame among `frameCount` (typed arrays: 4 bytes per frame). */
+/**
+ * Gives every page of every VM a distinct random frame among `frameCount`: a
+ * computed random permutation of the frames (no table, no shuffle), the VMs'
+ * pages taking its images in turn.
+ */
 export function assignFrames(pageCounts: readonly number[], frameCount: number, seed: number): Int32Array[] {
   const total = pageCounts.reduce((s, n) => s + n, 0);
   if (total > frameCount) throw new Error(`Memory Mode: the VMs need ${total} pages but NVM has only ${frameCount}`);
-  const perm = new Int32Array(frameCount);
-  for (let i = 0; i < frameCount; i++) perm[i] = i;
-  const next = xorshift32(seed);
-  // Partial Fisher-Yates: only the first `total` positions are needed.
-  for (let i = 0; i < total; i++) {
-    const j = i + (next() % (frameCount - i));
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
+  const perm = new ScatterPermutation(frameCount, new Prng(seed, 0x4d4d));
   let k = 0;
   return pageCounts.map((n) => {
-    const f = perm.slice(k, k + n);
-    k += n;
+    const f = new Int32Array(n);
+    for (let p = 0; p < n; p++) f[p] = perm.at(k++);
     return f;
   });
 }

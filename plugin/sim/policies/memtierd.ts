@@ -132,6 +132,8 @@ export function memtierdPolicy(config: MemtierdConfig = MEMTIERD_E2E_IDLEPAGE_CO
     description: `memtierd heat policy, idle-page tracker (scan ${config.scanIntervalMs} ms, ${config.pagesInRegion}-page regions), mover ${config.moverBandwidthMBps} MB/s`,
     hostDramPages: (configured) => configured,
     firstTouchDramPages: () => Infinity,
+    // Per page the tracker's scan set and result (2 bits); per region its counters.
+    memoryBytes: (shape) => (0.25 + 40 / config.pagesInRegion) * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start: (context) => startMemtierd(context, config),
   };
 }

@@ -138,6 +138,8 @@ export function numaBalancingPolicy(options: NumaBalancingOptions = {}): Policy 
     hostDramPages: (configured) => configured,
     // One host-wide node: first touch takes DRAM while there is any.
     firstTouchDramPages: () => Infinity,
+    // Per page: the scan time (Float64) and the PROT_NONE bitmap, TPP's active bitmap.
+    memoryBytes: (shape) => (8 + (tpp ? 0.25 : 0.125)) * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start: (context) => startNumaBalancing(context, options),
   };
 }

@@ -12,7 +12,7 @@
  * guest runs past the forecast are served from wherever the pages are.
  */
 import { Tier } from '../../host/memory-host.js';
-import { DRAM_RAND_READ_NS } from '../machine/tiers.js';
+import { DRAM_RAND_READ_NS, DRAM_SEQ_READ_NS } from '../machine/tiers.js';
 import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
 import type { Workload } from '../workloads/workload.js';
 
@@ -126,6 +126,13 @@ export function oraclePolicy(windowNs = ORACLE_WINDOW_NS): Policy {
     description: 'clairvoyant: each window, the hottest pages of that window (all VMs) fill DRAM, moved for free',
     hostDramPages: (configured) => configured,
     firstTouchDramPages: () => Infinity,
+    // Per page the window's counts and two placement bytes; per VM one window of accesses read ahead
+    // (at the all-DRAM pace, doubled for the queue's growth), 6 bytes each.
+    memoryBytes: (shape) =>
+      shape.vms.reduce((sum, vm) => {
+        const opNs = Math.max(1, (vm.cpuNsPerOp + vm.accessesPerOp * DRAM_SEQ_READ_NS) / vm.vcpus);
+        return sum + 6 * vm.pageCount + 2 * 6 * vm.accessesPerOp * (windowNs / opNs);
+      }, 0),
     wrapWorkload(vmIndex, workload) {
       const w = new LookaheadWorkload(workload);
       lookaheads[vmIndex] = w;

@@ -55,6 +55,7 @@ export class GraphWorkload implements Workload {
   readonly vertexCount: number;
   readonly edgeCount: number;
   readonly theta: number;
+  readonly stateBytes: number;
   private readonly zipf: ZipfSampler;
   private readonly rng: Prng;
   /** Affine bijection rank -> vertex id: (rank * mul + add) mod vertexCount. */
@@ -80,6 +81,7 @@ export class GraphWorkload implements Workload {
     this.edgesPerVertex = this.edgeCount / this.vertexCount;
     this.edgesPerWeight = this.edgeCount / harmonic(this.vertexCount, this.theta);
     this.zipf = new ZipfSampler(this.vertexCount, this.theta);
+    this.stateBytes = this.zipf.stateBytes;
     const setup = new Prng(spec.seed, 1);
     this.mul = coprimeMultiplier(this.vertexCount, setup);
     this.add = setup.nextBelow(this.vertexCount);

@@ -41,6 +41,8 @@ export class GupsWorkload implements Workload {
   readonly accessesPerOp: number;
   readonly hotPages: number;
   readonly hotShare: number;
+  /** The hot set's pages; building them shuffles a permutation of every page (4 bytes each). */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   /** Hot-set slot -> page; null when the hot set is the contiguous prefix. */
   private readonly hotPage: Uint32Array | null;
@@ -57,6 +59,7 @@ export class GupsWorkload implements Workload {
     const scattered = p.str('hotLayout') === 'scattered' && this.hotPages > 0 && this.hotPages < spec.pageCount;
     this.hotPage = scattered ? randomPermutation(spec.pageCount, new Prng(spec.seed, 1)).slice(0, this.hotPages) : null;
     this.rng = new Prng(spec.seed, 0);
+    this.stateBytes = this.hotPage === null ? 0 : 4 * spec.pageCount;
   }
 
   /** True if `page` is in the hot set (O(hot pages); for tests and reports). */

@@ -36,6 +36,8 @@ export class ResizeWorkload implements Workload {
   private readonly hotShare: number;
   private readonly writeShare: number;
   private readonly order: Uint32Array;
+  /** The page order (4 bytes per page). */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   private opIndex = 0;
 
@@ -51,6 +53,7 @@ export class ResizeWorkload implements Workload {
     this.phaseOps = p.num('phaseOps');
     this.writeShare = p.num('writeShare');
     this.order = randomPermutation(spec.pageCount, new Prng(spec.seed, 1));
+    this.stateBytes = 4 * spec.pageCount;
     this.rng = new Prng(spec.seed, 0);
   }
 

@@ -45,6 +45,8 @@ export class TraceReplayWorkload implements Workload {
   readonly touchedPages: number;
   /** The trace's page span before renumbering, if it was sparse; undefined if dense. */
   readonly renumberedFrom: number | undefined;
+  /** The trace's arrays, the renumbered pages and the epoch buffers. */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   /** Page of each trace entry after renumbering (the trace's own array when dense). */
   private readonly page: Uint32Array;
@@ -77,6 +79,8 @@ export class TraceReplayWorkload implements Workload {
     for (let e = 0; e < trace.epochCount; e++) largest = Math.max(largest, this.epochAccesses(e));
     this.buffer = new Uint32Array(largest);
     this.lineBuffer = new Uint16Array(largest);
+    const entries = trace.page.length;
+    this.stateBytes = entries * (12 + (trace.lines ? 1 : 0) + (this.page === trace.page ? 0 : 4)) + 6 * largest;
     this.rng = new Prng(spec.seed, 0);
   }
 

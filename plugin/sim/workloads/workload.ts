@@ -56,6 +56,8 @@ export interface Workload {
   readonly cpuNsPerOp: number;
   /** Memory accesses (LLC misses and write-backs) per operation. */
   readonly accessesPerOp: number;
+  /** Bytes of typed arrays the workload holds (its tables), for the machine's memory estimate; absent: negligible. */
+  readonly stateBytes?: number;
   /**
    * Writes the accesses of the next `ops` operations into `out` (ops *
    * accessesPerOp entries, encoded with encodeAccess) and their line

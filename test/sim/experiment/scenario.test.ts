@@ -76,6 +76,25 @@ describe('sim/experiment: scenarios and report', function () {
     for (const r of runs) assert.ok(r.result.vms[0]!.ops > 0, `${r.policy} replayed the trace`);
   });
 
+  it('replays a sparse trace (pages 0-199 plus page 0x1ffe000, as recorded) under every policy on its 201 pages', async () => {
+    const file = join(dir, 'sparse.trace');
+    const lines = ['# trace sparse page_size=4096 epoch_accesses=1000 cpu_ns_per_op=20'];
+    for (let e = 0; e < 5; e++) {
+      lines.push(`epoch ${e}`);
+      for (let p = 0; p < 200; p++) lines.push(`${p.toString(16)} 4 1`);
+      lines.push('1ffe000 0 0');
+    }
+    await writeFile(file, lines.join('\n') + '\n');
+    const written = await runScenarioCommand('traces', { ...base, duration: 0.05, trace: [file], out: join(dir, 'sparse') });
+    assert.ok(written.some((f) => f.endsWith('summary.md')));
+    const results = JSON.parse(await readFile(join(dir, 'sparse', 'results.json'), 'utf8')) as { runs: { policy: string; result: { vms: { pageCount: number; ops: number }[] } }[] };
+    assert.deepEqual(results.runs.map((r) => r.policy), ALL_POLICIES);
+    for (const r of results.runs) {
+      assert.equal(r.result.vms[0]!.pageCount, 201, `${r.policy}: the VM holds the 201 pages the trace touches`);
+      assert.ok(r.result.vms[0]!.ops > 0, `${r.policy} replayed it`);
+    }
+  });
+
   it('rejects an unknown scenario or policy, naming the known ones, before running anything', async () => {
     await assert.rejects(runScenarioCommand('eight-vm', { ...base, duration: 1, out: join(dir, 'x') }), /unknown scenario "eight-vm" \(known: four-vm, dram-sweep, traces\)/);
     await assert.rejects(runScenarioCommand('four-vm', { ...base, duration: 1, policies: ['hmmv', 'autonuma'], out: join(dir, 'y') }), /unknown policy "autonuma"/);

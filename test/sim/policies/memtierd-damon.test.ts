@@ -50,15 +50,18 @@ describe('sim/policies/damon', () => {
   });
 
   it('promotes the pages the guest uses (young) and leaves the others in NVM while DRAM is below its goal', async function () {
-    this.timeout(60_000);
-    const h = await startHarness(damonPolicy(), { vms: 2, pageCount: 4096, dramPages: 4096, nvmPages: 8192, firstTouchDram: 0 });
-    const hot = Array.from({ length: 512 }, (_, i) => i * 8); // scattered over the VM
-    await touchUntil(h, h.hosts[0]!, hot, 2500 * MS);
-    const promoted = hot.filter((p) => h.hosts[0]!.tier[p] === Tier.DRAM).length;
-    const idlePromoted = h.hosts[1]!.vmTierPages[Tier.DRAM]!;
-    assert.ok(promoted > hot.length / 2, `most hot pages promoted (${promoted} of ${hot.length})`);
-    assert.equal(idlePromoted, 0, 'nothing of the idle VM is promoted (the young filter)');
-    const reports = await h.stop();
-    assert.ok((reports[0]!['hotRegions'] ?? 0) > 10, 'regions split beyond the minimum');
+    this.timeout(120_000);
+    // How many of the scattered hot pages DAMON's paddr regions catch depends on the random frame layout: three layouts.
+    let promoted = 0;
+    for (const seed of [1, 2, 3]) {
+      const h = await startHarness(damonPolicy(seed), { vms: 2, pageCount: 4096, dramPages: 4096, nvmPages: 8192, firstTouchDram: 0 });
+      const hot = Array.from({ length: 512 }, (_, i) => i * 8); // scattered over the VM
+      await touchUntil(h, h.hosts[0]!, hot, 2500 * MS);
+      promoted += hot.filter((p) => h.hosts[0]!.tier[p] === Tier.DRAM).length / 3;
+      assert.equal(h.hosts[1]!.vmTierPages[Tier.DRAM]!, 0, 'nothing of the idle VM is promoted (the young filter)');
+      const reports = await h.stop();
+      assert.ok((reports[0]!['hotRegions'] ?? 0) > 10, 'regions split beyond the minimum');
+    }
+    assert.ok(promoted > 256, `most hot pages promoted (${promoted.toFixed(0)} of 512 on average)`);
   });
 });

@@ -116,6 +116,19 @@ describe('sim/trace: lackey converter', () => {
     }
   });
 
+  it('renumbers a sparse address space (pages 0-199 and 0x1ffe000) densely, keeping address order, and says so', async () => {
+    const input = [...Array.from({ length: 200 }, (_, p) => ` L ${(p * 4096 + 8).toString(16)},8`), ` S ${(0x1ffe000 * 4096).toString(16)},8`, ' L 0,8'].join('\n') + '\n';
+    const out = join(dir, 'sparse.trace');
+    const s = await convertLackey(chunks(input, 500), out, { name: 'sparse', epochAccesses: 1000 });
+    assert.equal(s.pages, 201);
+    const t = readTraceFile(out);
+    assert.equal(t.pageCount, 201);
+    assert.equal(t.header.renumbered, 'address-order');
+    assert.equal(t.header.address_span_pages, 0x1ffe001);
+    assert.deepEqual(epochMaps(t)[0]!.get(200), [0, 1, 1], 'the far page is the last');
+    assert.deepEqual(epochMaps(t)[0]!.get(0), [2, 0, 1], 'page 0 read twice, one line');
+  });
+
   it('can record instruction fetches and filter through an LRU cache', async () => {
     const withI = await convertLackey(chunks(SAMPLE, 100), join(dir, 'i.trace'), { name: 'i', epochAccesses: 100, includeInstructions: true });
     assert.equal(withI.accesses, 11);
