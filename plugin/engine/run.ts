@@ -146,7 +146,9 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
   let quota = options.dramQuotaPages;
   let snapshot: EngineSnapshot | undefined;
   const windowNs = options.roundsPerWindow * options.roundIntervalNs;
-  const schedule = geometricSchedule(options.roundsPerWindow, windowNs, options.roundIntervalRatio, options.minRoundIntervalNs);
+  // No round shorter than the host's evidence can resolve (DAMON: one aggregation interval).
+  const minRoundNs = Math.max(options.minRoundIntervalNs, host.accessedIntervalNs ?? 0);
+  const schedule = geometricSchedule(options.roundsPerWindow, windowNs, options.roundIntervalRatio, minRoundNs);
   const rates = accessRatePerPage(schedule);
   const hotRounds = Math.min(options.hotRounds, options.roundsPerWindow);
   const hotTemperature = hotTemperatureFor(hotRounds);

@@ -17,8 +17,8 @@
  *   the page with the highest marginal benefit next); optimal because the
  *   curves are concave. Moving quota costs copies (the donor demotes, the
  *   receiver promotes), so pages a VM holds now count `moveCostRate` more
- *   (the accesses/s a moved page must gain to pay its copies back within a
- *   second): quota only moves for a real gain, not for noise. Pages nobody
+ *   (the accesses/s a moved page must gain to pay its copies back, see
+ *   QUOTA_MOVE_PAYBACK_SEC): quota only moves for a real gain, not for noise. Pages nobody
  *   benefits from are then spread evenly as headroom.
  * - `fair`: max-min fairness over hot sets. Every VM is given the same amount
  *   until its hot set is covered (water filling), so a VM that wants at least
@@ -55,13 +55,20 @@ export interface AllocateOptions {
 
 /** A quota move's copies: the donor demotes a page and the receiver promotes one, each a page copy at this speed. */
 export const QUOTA_MOVE_COPY_BYTES_PER_SEC = 4e9;
-/** ...paid back within this long by the accesses the page serves from DRAM. */
-export const QUOTA_MOVE_PAYBACK_SEC = 1;
+/**
+ * ...paid back within this long by the accesses the page serves from DRAM: a
+ * third of a second, because the curves' rates come from log-scale counts
+ * (one round is about a factor of two) and a gain must clear the copy cost by
+ * that much to be a gain, not an estimate's error. With 1 s the pool traded
+ * pages between four VMs whose marginal pages were worth the same and ended
+ * 0.1% behind the static split.
+ */
+export const QUOTA_MOVE_PAYBACK_SEC = 0.3;
 
 /**
  * moveCostRate for `utility`: the accesses/s a page moved between VMs must
  * gain to pay for its two copies within QUOTA_MOVE_PAYBACK_SEC, each access
- * saving the NVM - DRAM latency gap. About 9/s for 4 KiB pages and 80/300 ns.
+ * saving the NVM - DRAM latency gap. About 30/s for 4 KiB pages and 80/300 ns.
  */
 export function quotaMoveCostRate(pageSizeBytes: number, latencyNs: { dram: number; nvm: number }): number {
   const gapSec = (latencyNs.nvm - latencyNs.dram) * 1e-9;
