@@ -116,23 +116,36 @@ export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Arr
   // The count written for pages that miss their first round now, as plane masks.
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
   let explicit = false;
-  for (let w = 0; w < bits.length; w++) {
-    // `| 0`: a Uint32Array load above 2^31 compared with an int32 (`seen`) would be a float compare.
-    const all = everyRound[w]! | 0;
-    const seen = bits[w]! & all;
-    if (seen === all) continue; // the usual word: its pages seen again, or none in the sieve
-    const drop = all & ~seen;
-    const i = w << 2;
+  const words = bits.length;
+  // Four words per test: the usual group has its pages seen again, or none in the sieve.
+  const groups = words & ~3;
+  for (let g = 0; g < groups; g += 4) {
+    const left = (everyRound[g]! & ~bits[g]!) | (everyRound[g + 1]! & ~bits[g + 1]!) | (everyRound[g + 2]! & ~bits[g + 2]!) | (everyRound[g + 3]! & ~bits[g + 3]!);
+    if (left === 0) continue;
     explicit = true;
-    everyRound[w] = seen;
-    // Only the planes of the count's set bits (the same ones for the whole call, so the branches are predicted).
-    if (c0 !== 0) planes[i] = planes[i]! | drop;
-    if (c1 !== 0) planes[i + 1] = planes[i + 1]! | drop;
-    if (c2 !== 0) planes[i + 2] = planes[i + 2]! | drop;
-    if (c3 !== 0) planes[i + 3] = planes[i + 3]! | drop;
+    for (let w = g; w < g + 4; w++) dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
+  }
+  for (let w = groups; w < words; w++) {
+    if ((everyRound[w]! & ~bits[w]!) === 0) continue;
+    explicit = true;
+    dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
   }
   bits.fill(0);
   return explicit;
+}
+
+/** Takes word w's pages the round did not see out of the sieve, their count (plane masks c0..c3) into `planes`. */
+function dropUnseen(bits: Bitmap, everyRound: Bitmap, planes: Uint32Array, w: number, c0: number, c1: number, c2: number, c3: number): void {
+  const all = everyRound[w]! | 0;
+  const drop = all & ~bits[w]!;
+  if (drop === 0) return;
+  everyRound[w] = all & ~drop;
+  const i = w << 2;
+  // Only the planes of the count's set bits (the same ones for the whole call, so the branches are predicted).
+  if (c0 !== 0) planes[i] = planes[i]! | drop;
+  if (c1 !== 0) planes[i + 1] = planes[i + 1]! | drop;
+  if (c2 !== 0) planes[i + 2] = planes[i + 2]! | drop;
+  if (c3 !== 0) planes[i + 3] = planes[i + 3]! | drop;
 }
 
 /** Adds one to the 4-bit counters at the bits of `mask` in the interleaved planes at [i..i+3], saturating at 15. */
