@@ -138,12 +138,15 @@ async function watch(domains: NestedDomain[], done: (s: Sample, d: NestedDomain)
 
 /** The numbers e2e-host.json keeps per domain (page counts at the end). */
 function domainRecord(d: NestedDomain, backend: string, secondsToConverge: number | undefined, pagesMoved: number | undefined, quotaPages: number | undefined) {
+  const first = d.samples[0];
   const last = d.samples[d.samples.length - 1];
   const c = d.console?.summary();
   return {
     name: d.name,
     backend,
     startOn: d.startOn,
+    /** All guest RAM per node at the first sample (after the guest was ready). */
+    ramPagesAtStart: first?.ram,
     hotPages: last?.hot,
     coldPages: last?.cold,
     ramPages: last?.ram,

@@ -100,6 +100,7 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.ok(a.quotaPages < b.quotaPages, `different bounds, different quotas: ${a.quotaPages} vs ${b.quotaPages}`);
     assert.ok(a.quotaPages + b.quotaPages <= c.pool.pages, `the pool hands out no more than it has: ${JSON.stringify(c.pool)}`);
     assert.equal(b.startOn, 'nvm');
+    assert.ok(b.ramPagesAtStart.nvm > 0.9 * (b.ramPagesAtStart.dram + b.ramPagesAtStart.nvm), `tiny-b's RAM started on the slow node: ${JSON.stringify(b.ramPagesAtStart)}`);
     assert.ok(b.pagesMoved >= b.hotPages.dram, `tiny-b's hot region was promoted by its manager: ${JSON.stringify(b)}`);
   });
 
