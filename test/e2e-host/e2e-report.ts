@@ -63,6 +63,8 @@ export function writeE2eHostJson(guest: GuestRun, suiteSeconds: number): void {
       libvirtd: get('libvirtd-setup'),
       startupCosts: get('startup-costs'),
       memoryTiers: get('topology')?.['topology']?.memoryTiers,
+      /** Seconds into the in-guest program at which each step reported. */
+      steps: Object.fromEntries(guest.results.filter((r) => r['atSeconds'] !== undefined).map((r) => [r.check, r['atSeconds']])),
     },
     pool: converged?.['pool'],
     domains: (converged?.['domains'] as Result[] | undefined) ?? [],

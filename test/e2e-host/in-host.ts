@@ -167,8 +167,7 @@ const enginePagesMoved = (d: NestedDomain): number | undefined => {
 };
 
 async function statusReport(check: string): Promise<void> {
-  const text = await hmmv(['status']);
-  const json = await hmmv(['status', '--json']);
+  const [text, json] = await Promise.all([hmmv(['status']), hmmv(['status', '--json'])]);
   const parse = (s: string): unknown => {
     try {
       return JSON.parse(s);
@@ -211,13 +210,13 @@ async function startManaged(d: NestedDomain): Promise<Record<string, unknown>> {
  * converge, each within the quota the pool gave it; status; the checks are live.
  */
 async function chain(domains: { d: NestedDomain; plan: TieringPlan }[]): Promise<void> {
-  const enabled: Record<string, unknown>[] = [];
-  for (const { d, plan } of domains) {
+  // the operator's commands per domain; the two domains' at once
+  const enabled = await Promise.all(domains.map(async ({ d, plan }) => {
     const def = await d.define();
     const en = await d.enable(plan);
     const shown = await hmmv(['domain', 'show', d.name]);
-    enabled.push({ name: d.name, define: def.stdout, enable: en.stdout, show: shown.stdout, seconds: { define: def.seconds, enable: en.seconds } });
-  }
+    return { name: d.name, define: def.stdout, enable: en.stdout, show: shown.stdout, seconds: { define: def.seconds, enable: en.seconds } };
+  }));
   report('domain-enable', { domains: enabled });
   const started = await Promise.all(domains.map(({ d }) => startManaged(d)));
   report('domain-started', { domains: started });
@@ -402,22 +401,21 @@ async function poolKilled(domains: NestedDomain[]): Promise<void> {
     const st = domains.map((d) => d.managerStatus()?.tiering);
     return st.every((t) => t?.pool.connected && t.quota.source !== 'static') ? st : undefined;
   }, 180000, 1000).catch(() => undefined);
-  const pool = await hmmv(['pool', 'status', '--json']);
-  let poolVms: string[] = [];
-  try {
-    poolVms = (JSON.parse(pool.stdout) as { vms: { domain: string }[] }).vms.map((v) => v.domain);
-  } catch {
-    // reported below as it is
-  }
+  // the managers see their link up before the daemon's state lists them all: wait for both views
+  const listed = await waitFor('the pool daemon to list every domain again', async () => {
+    const names = (await poolVms())?.map((v) => v.domain);
+    return names && domains.every((d) => names.includes(d.name)) ? names : undefined;
+  }, 120000, 2000).catch(() => undefined);
+  const poolVmsNow = listed ?? (await poolVms())?.map((v) => v.domain) ?? [];
   const staticQuotas = alone.every((t) => t?.quota.source === 'static' && t.quota.pages === t.staticQuotaPages);
-  fault('pool-daemon-killed', staticQuotas && managersAlive && beatingWhileAway && back !== undefined && domains.every((d) => poolVms.includes(d.name)), {
+  fault('pool-daemon-killed', staticQuotas && managersAlive && beatingWhileAway && back !== undefined && listed !== undefined, {
     before,
     whileAway: alone.map((t) => t && { quota: t.quota, staticQuotaPages: t.staticQuotaPages, poolConnected: t.pool.connected }),
     placementWhileAway: whileAway,
     managersAlive,
     beatingWhileAway,
     rejoined: back?.map((t) => t && { quota: t.quota, poolConnected: t.pool.connected }),
-    poolVms,
+    poolVms: poolVmsNow,
   });
 }
 
@@ -529,12 +527,12 @@ async function startControlWorkload(nvmNode: number): Promise<{ pid: number; hot
  * hot region reaches node 0, and when.
  */
 async function baseline(domains: NestedDomain[], nodes: Nodes, seconds: number): Promise<void> {
-  for (const d of domains) ok(await hmmv(['domain', 'disable', d.name]));
   // the baseline domains must not prefer the slow node either: defined again, plainly
-  for (const d of domains) {
+  await Promise.all(domains.map(async (d) => {
+    ok(await hmmv(['domain', 'disable', d.name]));
     ok(await virsh(['undefine', d.name]));
     await new NestedDomain(d.name, d.kernel, d.nodes, d.layout, 'dram').define();
-  }
+  }));
   writeFileSync('/proc/sys/kernel/numa_balancing', '2');
   writeFileSync('/sys/kernel/mm/numa/demotion_enabled', 'true');
   const settings = {
@@ -547,10 +545,8 @@ async function baseline(domains: NestedDomain[], nodes: Nodes, seconds: number):
   const controlAtStart = controlHotOnDram();
   const vm0 = vmstat();
   const moves: Record<string, unknown> = {};
-  for (const d of runs) {
-    await d.start();
-    if (d.startOn === 'nvm') moves[d.name] = d.moveAll(nodes.nvm);
-  }
+  await Promise.all(runs.map((d) => d.start()));
+  for (const d of runs) if (d.startOn === 'nvm') moves[d.name] = d.moveAll(nodes.nvm);
   // t = 0 for the timeline: every guest ready, in its starting placement
   const t0 = Date.now();
   const timeline: Record<string, { t: number; hotOnDram: number; coldOnDram: number; ramOnDram: number }[]> = {};
