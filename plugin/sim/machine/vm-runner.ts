@@ -218,7 +218,10 @@ export class VmRunner {
 
   /**
    * The general loop: watched pages' accesses go through the hook, if any
-   * (NUMA hint faults, Memory Mode's cache); every write bumps the version.
+   * (NUMA hint faults, Memory Mode's cache). With contentTracking every write
+   * bumps the page's version; otherwise, as in the fast loop, only a write
+   * to a page in flight does (a random write to the version array costs a
+   * cache miss, and no one compares the version of a page not in flight).
    */
   private runGeneral(endNs: number, hook: AccessHook | undefined): void {
     const host = this.host;
@@ -226,6 +229,8 @@ export class VmRunner {
     const accessedBits = host.accessed;
     const dirtyBits = host.dirty;
     const version = host.version;
+    const inFlight = host.inFlight;
+    const everyWrite = host.contentTracking;
     const load = this.load;
     const latency = load.latencyNs;
     const writeBackWait = load.writeBackWaitNs;
@@ -305,7 +310,7 @@ export class VmRunner {
         accessedBits[word]! |= bit;
         if (write !== 0) {
           writes++;
-          version[page] = (version[page]! + 1) | 0;
+          if (everyWrite || (inFlight[word]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
           if ((dirtyBits[word]! & bit) === 0) {
             dirtyBits[word]! |= bit;
             host.logWrite(page, vcpu);
