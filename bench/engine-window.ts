@@ -6,7 +6,14 @@
  * rate limit as the plan's budget. The host's own cost of harvesting is a
  * backend's, not the engine's: a bench host hands back a fixed access pattern
  * (20% of pages hot at random places, 1% of pages written every round) and its
- * time is reported apart.
+ * time is reported apart. Each step is timed in wall time and in the
+ * process's CPU time (the latter is what the engine costs on a machine other
+ * processes load; both exclude the host's calls).
+ *
+ * The driver only uses engine calls that today's and the issue-13 baseline's
+ * engines share, so bench/run.ts runs this same file against the previous
+ * build's engine too (two-builds.ts `sameDriver`): both builds then measure
+ * the same workload with the same clocks.
  */
 import { performance } from 'node:perf_hooks';
 import type { DirtyLogDrain, MemoryHost, MigrationResult, TierUsage } from '../plugin/host/memory-host.js';
@@ -21,8 +28,9 @@ import { bitmapFill, bitmapSet, createBitmap, type Bitmap } from '../plugin/util
 
 class PatternHost implements MemoryHost {
   readonly kind = 'bench-pattern';
-  /** Time spent inside the host's own calls (the backend's work, not the engine's). */
+  /** Time spent inside the host's own calls (the backend's work, not the engine's): wall and CPU. */
   hostMs = 0;
+  hostCpuMs = 0;
   readonly pageSizeBytes = 4096;
   readonly vcpuCount = 4;
   private readonly hot: Bitmap;
@@ -44,8 +52,10 @@ class PatternHost implements MemoryHost {
   async readTierMap(out: Bitmap) { bitmapFill(out, this.pageCount); }
   async testAndClearAccessed(scan: Bitmap, accessed: Bitmap) {
     const t0 = performance.now();
+    const c0 = cpuMs();
     andInto(accessed, scan, this.hot);
     this.hostMs += performance.now() - t0;
+    this.hostCpuMs += cpuMs() - c0;
     return this.pageCount;
   }
   async testAndClearDirty() { return 0; }
@@ -55,6 +65,12 @@ class PatternHost implements MemoryHost {
   async migrate(): Promise<MigrationResult> { throw new Error('not used'); }
   async tierUsage(): Promise<TierUsage[]> { return []; }
   async close() {}
+}
+
+/** CPU time of this process (user + system): unlike wall time, not inflated by other processes on a loaded machine. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
 }
 
 function andInto(out: Bitmap, a: Bitmap, b: Bitmap): void {
@@ -75,6 +91,11 @@ export interface EngineWindowResult {
   msWindowPass: number;
   msHotSetAndPlan: number;
   msCollectPlan: number;
+  /** The same steps in CPU time (medians): what the engine costs, robust to other processes' load. */
+  cpuMsPerWindow: number;
+  cpuMsTrackerPerWindow: number;
+  cpuMsWindowPass: number;
+  cpuMsCollectPlan: number;
   plannedPages: number;
   bytesPerPage: number;
 }
@@ -95,26 +116,35 @@ export async function benchEngineWindow(pages: number, windows = 12, roundsPerWi
   const budget = Math.floor((defaults.migrationBytesPerSec * defaults.roundsPerWindow * defaults.roundIntervalNs) / 1e9 / 4096);
   const tHost: number[] = [];
   const tTrack: number[] = [], tPass: number[] = [], tPlan: number[] = [], tCollect: number[] = [], tAll: number[] = [];
+  const cTrack: number[] = [], cPass: number[] = [], cCollect: number[] = [], cAll: number[] = [];
   let planned = 0;
   for (let w = 0; w < windows + 1; w++) {
     const hostBefore = host.hostMs;
+    const hostCpuBefore = host.hostCpuMs;
     const t0 = performance.now();
+    const c0 = cpuMs();
     for (let r = 0; r < roundsPerWindow; r++) await tracker.scanRound();
     const hostMs = host.hostMs - hostBefore;
+    const hostCpu = host.hostCpuMs - hostCpuBefore;
     const t1 = performance.now() - hostMs;
+    const c1 = cpuMs() - hostCpu;
     closeWindow(state, hist, h, defaults.hotRounds);
     const t2 = performance.now() - hostMs;
+    const c2 = cpuMs() - hostCpu;
     hotSetCut(h.all, quota);
     const counts = planCounts({ movableNvm: h.movableNvm, movableDram: h.movableDram, dramPages: pages - h.nvmPages,
       quotaPages: quota, budgetPages: budget, hysteresis: 4, minPromoteTemperature: 1 });
     const t3 = performance.now() - hostMs;
+    const c3 = cpuMs() - hostCpu;
     const plan = collectPlan(state, counts);
     const t4 = performance.now() - hostMs;
+    const c4 = cpuMs() - hostCpu;
     state.rotateMoved();
     if (w === 0) continue; // warm-up
     planned = plan.promote.length + plan.demote.length;
     tHost.push(hostMs);
     tTrack.push(t1 - t0); tPass.push(t2 - t1); tPlan.push(t3 - t2); tCollect.push(t4 - t3); tAll.push(t4 - t0);
+    cTrack.push(c1 - c0); cPass.push(c2 - c1); cCollect.push(c4 - c3); cAll.push(c4 - c0);
   }
   return {
     pages,
@@ -127,6 +157,10 @@ export async function benchEngineWindow(pages: number, windows = 12, roundsPerWi
     msWindowPass: median(tPass),
     msHotSetAndPlan: median(tPlan),
     msCollectPlan: median(tCollect),
+    cpuMsPerWindow: median(cAll),
+    cpuMsTrackerPerWindow: median(cTrack),
+    cpuMsWindowPass: median(cPass),
+    cpuMsCollectPlan: median(cCollect),
     plannedPages: planned,
     bytesPerPage: state.bytesPerPage(),
   };

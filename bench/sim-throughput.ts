@@ -4,10 +4,10 @@
  * the unmanaged policy, so the figure is the simulator's own cost per access
  * (workload generation included, engine excluded).
  */
-import { SimMachine } from '../plugin/sim/machine.js';
+import { SimMachine } from '../plugin/sim/machine/machine.js';
 import { unmanagedPolicy } from '../plugin/sim/policies/unmanaged.js';
-import { tierPreset } from '../plugin/sim/tiers.js';
-import { DEFAULT_WORKLOADS, makeWorkload } from '../plugin/sim/workload-factory.js';
+import { tierPreset } from '../plugin/sim/machine/tiers.js';
+import { DEFAULT_WORKLOADS, makeWorkload } from '../plugin/sim/workloads/index.js';
 
 export interface SimThroughput {
   readonly vmPages: number;

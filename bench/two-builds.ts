@@ -17,7 +17,7 @@
  * commit in the temporary directory (a commit's tree never changes).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,6 +43,13 @@ export interface BenchCase {
   readonly args: readonly unknown[];
   /** The figures to take ratios of. Every numeric field of the result gets a median. */
   readonly metrics: Readonly<Record<string, Better>>;
+  /**
+   * Run the current build's module in the base build too: it is copied into
+   * the base's dist/ beside the base's own (so its relative imports load the
+   * base's code), and both builds run the same driver. Only for a driver that
+   * calls nothing the base lacks.
+   */
+  readonly sameDriver?: boolean;
 }
 
 export interface CaseComparison {
@@ -103,6 +110,9 @@ export function currentBuild(root = projectRoot()): Build {
 export function prepareBaseline(commit: string, opts: { root?: string; cacheDir?: string; log?: (line: string) => void } = {}): Build {
   const root = opts.root ?? projectRoot();
   const log = opts.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const given = commit;
+  commit = tryGit(root, 'rev-parse', '--verify', '--quiet', `${given}^{commit}`) ?? '';
+  if (!commit) throw new Error(`bench base "${given}" is not a commit in ${root}`);
   const dir = path.join(opts.cacheDir ?? os.tmpdir(), `hmmv-bench-${commit.slice(0, 12)}`);
   const subject = git(root, 'log', '-1', '--format=%s', commit);
   const marker = path.join(dir, '.hmmv-bench-built');
@@ -126,7 +136,12 @@ export function prepareBaseline(commit: string, opts: { root?: string; cacheDir?
 
 /** Runs one case in a fresh process of `build`; resolves to its JSON result. */
 export function runCase(build: Build, c: BenchCase, runner = path.join(projectRoot(), 'dist', 'bench', 'run-export.js')): Promise<Record<string, unknown>> {
-  const modulePath = path.join(build.root, 'dist', c.module);
+  let modulePath = path.join(build.root, 'dist', c.module);
+  const ownModule = path.join(projectRoot(), 'dist', c.module);
+  if (c.sameDriver && modulePath !== ownModule) {
+    modulePath = modulePath.replace(/\.js$/, '.current-driver.js');
+    copyFileSync(ownModule, modulePath);
+  }
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [runner, modulePath, c.exportName, JSON.stringify(c.args)], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
       if (err) {

@@ -29,10 +29,11 @@ export function benchWorkloads(
       const setupMs = performance.now() - t0;
       const batch = 65_536;
       const out = new Uint32Array(batch * w.accessesPerOp);
-      w.nextOps(batch, out); // warm-up
+      const lines = new Uint16Array(out.length);
+      w.nextOps(batch, out, lines); // warm-up
       const batches = Math.max(1, Math.round(accessesPerRun / out.length));
       const t1 = performance.now();
-      for (let i = 0; i < batches; i++) w.nextOps(batch, out);
+      for (let i = 0; i < batches; i++) w.nextOps(batch, out, lines);
       const seconds = (performance.now() - t1) / 1000;
       results.push({ kind, pageCount, setupMs: round(setupMs), accessesPerOp: w.accessesPerOp, accessesPerSec: Math.round((batches * out.length) / seconds) });
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Downloads Debian's 6.12 cloud kernel (apt-get download, dpkg-deb -x) and
-# builds the base initramfs of the linux-backend test bed once, so the mocha
-# suite only adds the freshly compiled app. Cache: .cache/testbed (gitignored).
+# builds the test bed's cached initramfs layers once (base; optane and libvirt
+# for the emulated-Optane host), so the suites only add the freshly compiled
+# app layer. Cache: .cache/testbed (gitignored).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-bash test/guest/build.sh . "${HMMV_TESTBED_CACHE:-.cache/testbed}" base
+bash test/guest/build.sh . "${HMMV_TESTBED_CACHE:-.cache/testbed}" prebuild optane libvirt

@@ -10,10 +10,16 @@
  *   new units  (the host reports them at start and at each tier-map refresh)
  *              take their hottest page's temperature and the union of their
  *              pages' anti-thrash bits (adopt);
- *   plans      name whole units only: a unit the cut or the budget took in
- *              part is left out, and promotions are trimmed (coldest first)
- *              so DRAM never grows past the quota (wholePlan); each unit's
- *              pages come first and together, so one migrator batch is one unit;
+ *   plans      name whole units only: the planner counts pages, so its cut
+ *              (or the budget) may fall inside a unit; such a unit is taken
+ *              whole (a demotion then frees a little more DRAM than planned,
+ *              at most one unit more per window and direction), and
+ *              promotions are trimmed, coldest first, so DRAM never grows
+ *              past the quota (wholePlan). Leaving part-taken units out
+ *              instead can stall: free room for half a unit plus a swap of
+ *              half a unit is a whole promotion with no whole demotion. Each
+ *              unit's pages come first and together: one migrator batch is
+ *              one unit;
  *   moves      name each unit once, by its first page (view().migrate); the
  *              host moves the whole huge page and reports it for all 512.
  *
@@ -133,9 +139,10 @@ export class HugeUnits {
   /**
    * The plan with whole units only, units first (each unit's pages together,
    * in page order), then single pages. Both lists come in page order (as
-   * collectPlan makes them). Promotions are then cut, coldest first, until
-   * they fit in what the demotions free plus `freePages` (quota - DRAM in use),
-   * so dropping a part-taken demoted unit never pushes DRAM past the quota.
+   * collectPlan makes them). A unit the plan names in part is taken whole.
+   * Promotions are then cut, coldest first, until they fit in what the
+   * demotions free plus `freePages` (quota - DRAM in use), so DRAM never grows
+   * past the quota.
    */
   wholePlan(plan: MigrationPlan, temperature: Uint8Array, freePages: number): MigrationPlan {
     const demote = this.whole(plan.demote);
@@ -159,7 +166,7 @@ export class HugeUnits {
       const head = this.heads[k]!;
       let j = i;
       while (j < list.length && list[j]! < head + UNIT_PAGES) j++;
-      if (j - i === UNIT_PAGES) units.push(head);
+      units.push(head); // named in part or whole: moved whole
       i = j;
     }
     return { units, singles, pages: units.length * UNIT_PAGES + singles.length };

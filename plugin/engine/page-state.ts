@@ -4,28 +4,24 @@
  *
  *   temperature  Uint8   0..255, see temperature.ts
  *   reads        4 bits  this window's evidence as bit-sliced 4-bit counters: rounds the
- *   writes       4 bits  page was seen accessed / written (saturating at 15). Bit-sliced,
- *                        a round adds its accessed bitmap to 32 counters per word operation.
- *                        A page has evidence pending when any of its 8 bits is set (no
- *                        separate "pending" bitmap: the OR of the planes is it).
+ *   writes       4 bits  page was seen accessed / written (saturating at 15). A page has
+ *                        evidence pending when any of its 8 bits is set (no separate
+ *                        "pending" bitmap: the OR of the planes is it).
  *   level        3 bits  multi-level queue level 0..MAX_LEVEL as a bit-sliced 3-bit number
- *
- * reads and level are bit planes interleaved by word: bit k of the counters
- * of pages 32w..32w+31 is word [4w + k] of `reads` (3w + k of `level`), so
- * the planes of 32 pages share a cache line and a pass over them is one
- * memory stream, not one per plane (14 streams of 2 MiB run several times
- * slower than one interleaved stream on the machines measured here). writes
- * stays one bitmap per bit: the dirty log's scattered increments mostly touch
- * only its lowest plane.
- *   everyRound   bitmap  due pages accessed in every round of this window so far: their
- *                        "rounds accessed" is the window's round count, implicitly, and
- *                        their reads planes stay zero (a page touched every round, the
- *                        common case for hot pages, costs no counter update per round)
+ *   everyRound   bitmap  due pages seen in every round of this window so far (the sieve):
+ *                        their rounds-seen count is the window's round count, implicitly,
+ *                        and their reads planes stay zero until a round misses them
  *   nvm          bitmap  the engine's mirror of the host's tier map (set = slow tier)
  *   scan         bitmap  pages due for scanning in the current window
  *   warm         bitmap  pages with temperature above 0
  *   scratch      bitmap  per-round accessed bits from the host; between the window's
  *                        close and rotateMoved() it holds `blocked`; all zero otherwise
+ *
+ * reads, writes and level are bit planes interleaved by word: bit k of the
+ * counters of pages 32w..32w+31 is word [4w + k] of `reads` (3w + k of
+ * `level`), so the planes of 32 pages share a cache line and a pass over them
+ * is one memory stream, not one per plane (14 separate streams of 2 MiB read
+ * about 3x slower than one interleaved stream on the machines measured here).
  *
  * Besides the per-page arrays, the pages moved in this and in the previous
  * window are kept as lists (4 bytes per moved page, at most the rate limit's
@@ -35,7 +31,8 @@
  *
  * warm and the OR of the evidence planes let the window pass and the planner
  * find the few pages that need per-page work 32 at a time: a cold page costs
- * a share of a word operation.
+ * a share of a word operation. explicitReads/anyWrites say when a whole
+ * counter array is zero, so the window pass need not read it.
  */
 import { bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
 

@@ -21,6 +21,34 @@
 import { popcount32 } from '../util/bitmap.js';
 import { LEVEL_BITS, type PageState } from './page-state.js';
 
+/**
+ * The queue samples its settled pages: each window a due share of every
+ * level is scanned. If most of the settled pages scanned this window (at
+ * least SETTLED_SAMPLE of them) were not hot any more, the ones left alone
+ * are very likely cold as well: the workload changed, and every page goes
+ * back to level 0 (revalidateAll). A few going down is noise.
+ */
+export const SETTLED_SAMPLE = 32;
+
+export function settledPagesChanged(settledScanned: number, settledDown: number): boolean {
+  return settledScanned >= SETTLED_SAMPLE && settledDown * 2 > settledScanned;
+}
+
+/** Every page back to queue level 0, due next window. Returns the pages that were left alone before. */
+export function revalidateAll(state: PageState): number {
+  const { scan, level, words, pageCount } = state;
+  let madeDue = 0;
+  for (let w = 0; w < words; w++) {
+    const li = LEVEL_BITS * w;
+    for (let k = 0; k < LEVEL_BITS; k++) level[li + k] = 0;
+    const all = w === words - 1 && (pageCount & 31) !== 0 ? (1 << (pageCount & 31)) - 1 : -1;
+    const newlyDue = all & ~scan[w]!;
+    if (newlyDue !== 0) madeDue += popcount32(newlyDue);
+    scan[w] = all;
+  }
+  return madeDue;
+}
+
 /** NVM pages hot this window and left in NVM by the plan, above which DRAM is re-measured. */
 export function revalidationThreshold(quotaPages: number): number {
   return Math.max(8, Math.floor(quotaPages / 64));

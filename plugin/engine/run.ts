@@ -20,7 +20,7 @@ import { TemperatureHistograms } from './histograms.js';
 import { Migrator, type MigrationTotals } from './migrator.js';
 import { PageState } from './page-state.js';
 import { collectPlan, planCounts } from './planner.js';
-import { revalidateDram, revalidationThreshold, stuckHotPages } from './revalidate.js';
+import { revalidateAll, revalidateDram, revalidationThreshold, settledPagesChanged, stuckHotPages } from './revalidate.js';
 import { geometricSchedule } from './schedule.js';
 import { seenAtLeast } from './evidence.js';
 import { StreamDetector } from './stream.js';
@@ -37,6 +37,9 @@ import { closeWindow, createWindowStats, levelCounts } from './window-close.js';
  * round).
  */
 const STREAM_ROUNDS = 3;
+
+/** A window adds rounds only while more pages than this (and than half the quota) survive. */
+const MIN_RANKED_SURVIVORS = 32;
 
 export interface EngineOptions {
   /** Pages of DRAM this VM may use. */
@@ -67,7 +70,7 @@ export const defaultEngineOptions = (dramQuotaPages: number): EngineOptions => (
   roundsPerWindow: 8,
   roundIntervalNs: 10e6,
   roundIntervalRatio: 2,
-  minRoundIntervalNs: 200e3,
+  minRoundIntervalNs: 20e3,
   hotRounds: 4,
   followStreams: true,
   migrationBytesPerSec: 1 << 30,
@@ -96,6 +99,12 @@ export interface EngineSnapshot {
   quotaPages: number;
   /** Pages the hot-set cut puts in DRAM (at most the quota). */
   hotSetPages: number;
+  /**
+   * DRAM the engine needs beyond what the histogram shows hot: the pages the
+   * stream follower promotes ahead of moving hot windows (cold now, as hot as
+   * the window once it gets there).
+   */
+  reservedPages: number;
   /** Pages seen accessed lately (temperature above 0). */
   warmPages: number;
   /** Pages per temperature, all and in DRAM only. */
@@ -137,7 +146,9 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
   let quota = options.dramQuotaPages;
   let snapshot: EngineSnapshot | undefined;
   const windowNs = options.roundsPerWindow * options.roundIntervalNs;
-  const schedule = geometricSchedule(options.roundsPerWindow, windowNs, options.roundIntervalRatio, options.minRoundIntervalNs);
+  // No round shorter than the host's evidence can resolve (DAMON: one aggregation interval).
+  const minRoundNs = Math.max(options.minRoundIntervalNs, host.accessedIntervalNs ?? 0);
+  const schedule = geometricSchedule(options.roundsPerWindow, windowNs, options.roundIntervalRatio, minRoundNs);
   const rates = accessRatePerPage(schedule);
   const hotRounds = Math.min(options.hotRounds, options.roundsPerWindow);
   const hotTemperature = hotTemperatureFor(hotRounds);
@@ -182,16 +193,22 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
     const h = createWindowStats();
     let inFlight: Promise<void> = Promise.resolve();
     let lastMoved = 0;
+    // The hot-set cut's temperature when the quota is full (pages near it are held at queue level 0).
+    let holdAround = -256;
     let lastWindowAt = clock.now();
     try {
       for (;;) {
         let windowScanned = 0;
         let lastRoundAt = clock.now();
-        for (let r = 0; r < options.roundsPerWindow; r++) {
+        // The window's rounds, then extra shorter ones while more pages survive than DRAM can rank.
+        const rankable = Math.max(MIN_RANKED_SURVIVORS, quota / 2);
+        let harvested = Infinity;
+        for (let r = 0; r < schedule.intervalsNs.length && (r < schedule.rounds || harvested > rankable); r++) {
           await clock.sleep(schedule.intervalsNs[r]!, signal);
           lastRoundAt = clock.now();
           const round = await tracker.scanRound();
           totals.rounds++;
+          harvested = round.pagesScanned;
           windowScanned += round.pagesScanned;
           totals.dirtyLogEntries += round.dirtyLogEntries;
           totals.bufferFullExits += round.bufferFullExits;
@@ -209,11 +226,13 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
 
         // Streams are read from the window's evidence before the window pass folds it in.
         if (followStreams) detector.observe((w) => seenAtLeast(state, w, STREAM_ROUNDS), clock.now(), frontAgeNs + (clock.now() - lastRoundAt), backAgeNs + (clock.now() - lastRoundAt));
-        closeWindow(state, histograms, h, hotRounds);
+        // Pages near last window's DRAM cut stay at level 0: measured every window.
+        closeWindow(state, histograms, h, { hotRounds, holdFrom: holdAround - options.hysteresis, holdTo: holdAround + options.hysteresis });
         units?.afterWindowClose(state, histograms);
         const dramPages = host.pageCount - h.nvmPages;
         migrator.dramPages = dramPages;
         const cut = hotSetCut(h.all, quota);
+        holdAround = cut.size >= quota ? cut.threshold : -256;
         // The follower's moves share the rate limit; the lead region it will fill is left free.
         const budgetPages = Math.max(0, (options.migrationBytesPerSec * windowNs) / 1e9 / host.pageSizeBytes - follower.takeMoved());
         const counts = planCounts({
@@ -224,7 +243,10 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
         if (units) plan = units.wholePlan(plan, state.temperature, quota - dramPages);
         if (followStreams) plan = { demote: plan.demote, promote: follower.filterPromotions(plan.promote, clock.now(), windowNs / 2) };
         state.rotateMoved();
-        if (dramPages >= quota && stuckHotPages(h.movableNvm, h.movableDram, hotTemperature, plan.promote.length, plan.demote.length) >= revalidationThreshold(quota)) {
+        if (settledPagesChanged(h.settledScanned, h.settledDown)) {
+          totals.revalidations++;
+          revalidateAll(state);
+        } else if (dramPages >= quota && stuckHotPages(h.movableNvm, h.movableDram, hotTemperature, plan.promote.length, plan.demote.length) >= revalidationThreshold(quota)) {
           totals.revalidations++;
           revalidateDram(state);
         }
@@ -238,6 +260,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           nvmPages: h.nvmPages,
           quotaPages: quota,
           hotSetPages: cut.size,
+          reservedPages: follower.reservedPages(),
           warmPages: host.pageCount - h.all[0]!,
           histogram: h.all.slice(),
           dramHistogram: h.dram.slice(),

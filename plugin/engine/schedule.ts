@@ -20,14 +20,30 @@
  * The written count is the same sieve over the dirty log: rounds in which a
  * surviving page was also written.
  *
+ * When more pages survive a window's last round than DRAM can rank (the
+ * engine's test: more than half the quota), the window adds rounds, each
+ * shorter again, until few enough survive or the rounds reach the minimum
+ * interval: a small VM touching few pages very often gets its hottest pages
+ * told apart too (accesses every few microseconds), at the cost of a harvest
+ * of the survivors per extra round.
+ *
  * ratio = 1 gives equal rounds (then the count is the run of rounds seen from
  * the start: still monotone in the access rate, with less range).
  */
 
 export interface RoundSchedule {
-  /** Interval before each round of a window, ns (sums to the window). */
+  /**
+   * Interval before each round of a window, ns: the window's rounds (they sum
+   * to the window), then the extra rounds a window may add while too many
+   * pages survive (each `ratio` times shorter again, none below the minimum).
+   */
   readonly intervalsNs: Float64Array;
+  /** The window's own rounds (the first `rounds` intervals). */
+  readonly rounds: number;
 }
+
+/** Rounds a window may have at most, extra ones included (the counters saturate at 15). */
+export const MAX_ROUNDS = 15;
 
 /**
  * Geometric intervals for `rounds` rounds over `windowNs`, longest first, none
@@ -44,7 +60,7 @@ export function geometricSchedule(rounds: number, windowNs: number, ratio: numbe
   const equal = windowNs / rounds;
   if (ratio === 1 || equal <= minIntervalNs) {
     out.fill(equal);
-    return { intervalsNs: out };
+    return { intervalsNs: out, rounds };
   }
   // Intervals max(min, a * ratio^-i); find a so that they sum to the window (the sum rises with a).
   const sumFor = (a: number): number => {
@@ -63,7 +79,13 @@ export function geometricSchedule(rounds: number, windowNs: number, ratio: numbe
   // Exact sum: give the rounding error to the longest round.
   const s = out.reduce((x, y) => x + y, 0);
   out[0] = out[0]! + (windowNs - s);
-  return { intervalsNs: out };
+  // Extra rounds, each shorter again, while they stay above the minimum.
+  const extra: number[] = [];
+  for (let d = out[rounds - 1]! / ratio; rounds + extra.length < MAX_ROUNDS && d >= minIntervalNs; d /= ratio) extra.push(d);
+  const all = new Float64Array(rounds + extra.length);
+  all.set(out);
+  all.set(extra, rounds);
+  return { intervalsNs: all, rounds };
 }
 
 /**

@@ -52,37 +52,50 @@ export interface HotRun {
 /**
  * Runs of dense hot words (`hotWord(w)`: the hot pages of word w, 32 pages per
  * word; one sparse word inside a run is tolerated), at least `minRunPages`
- * long, longest first, at most `max`.
+ * long, longest first, at most `max`. Cost: a look at two of every
+ * (minRunPages / 64) words, plus the words of the runs and their edges.
  */
 export function findHotRuns(hotWord: (w: number) => number, pageCount: number, options: StreamOptions): HotRun[] {
   const runs: HotRun[] = [];
   const words = (pageCount + 31) >>> 5;
-  let runStartWord = -1;
-  let lastDenseWord = -1;
-  let firstWord = 0;
-  let lastWord = 0;
-  const close = (): void => {
-    if (runStartWord < 0) return;
-    const first = firstWord;
-    const last = lastWord;
-    const start = (runStartWord << 5) + 31 - Math.clz32(first & -first);
-    const end = Math.min(pageCount, (lastDenseWord << 5) + 32 - Math.clz32(last));
-    if (end - start >= options.minRunPages) runs.push({ start, end });
-    runStartWord = -1;
-  };
-  for (let w = 0; w < words; w++) {
+  const dense = (w: number): boolean => {
     const x = hotWord(w);
-    const dense = x !== 0 && popcount32(x) >= options.minHotPerWord;
-    if (dense) {
-      if (runStartWord < 0) {
-        runStartWord = w;
-        firstWord = x;
+    return x !== 0 && popcount32(x) >= options.minHotPerWord;
+  };
+  // A run long enough to keep spans at least `stride` + 2 words, and of two neighbouring words of a
+  // run one is dense (it bridges single sparse words only): so looking at a pair of words every
+  // `stride` words finds every run; from a dense word the run is followed both ways.
+  const stride = Math.max(2, Math.floor(options.minRunPages / 32 / 2));
+  let floor = 0;
+  let w = 0;
+  while (w < words) {
+    if (!dense(w)) {
+      if (w + 1 < words && dense(w + 1)) w += 1;
+      else {
+        w += stride;
+        continue;
       }
-      lastDenseWord = w;
-      lastWord = x;
-    } else if (runStartWord >= 0 && w - lastDenseWord > 1) close();
+    }
+    let lo = w;
+    for (;;) {
+      if (lo - 1 >= floor && dense(lo - 1)) lo -= 1;
+      else if (lo - 2 >= floor && dense(lo - 2)) lo -= 2;
+      else break;
+    }
+    let hi = w;
+    for (;;) {
+      if (hi + 1 < words && dense(hi + 1)) hi += 1;
+      else if (hi + 2 < words && dense(hi + 2)) hi += 2;
+      else break;
+    }
+    const first = hotWord(lo);
+    const last = hotWord(hi);
+    const start = (lo << 5) + 31 - Math.clz32(first & -first);
+    const end = Math.min(pageCount, (hi << 5) + 32 - Math.clz32(last));
+    if (end - start >= options.minRunPages) runs.push({ start, end });
+    floor = hi + 2;
+    w = hi + 2;
   }
-  close();
   // A run that reaches the end of memory and one that starts at page 0 are one run that wrapped.
   const firstRun = runs[0];
   const lastRun = runs[runs.length - 1];

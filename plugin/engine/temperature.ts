@@ -8,7 +8,7 @@
  * A written round counts one and a half times a read-only one (written rounds
  * are also accessed rounds): NVM writes are the slowest (Optane's write
  * bandwidth is about a third of its read bandwidth, 12.5 vs 37.6 GB/s per
- * socket, see plugin/sim/tiers.ts), so of two pages seen equally often the
+ * socket, see plugin/sim/machine/tiers.ts), so of two pages seen equally often the
  * written one belongs in DRAM. The bonus is kept small on purpose: a write
  * weight of three times made warm written pages outrank far hotter read-only
  * ones (kv-zipf alone with 10% DRAM: 36% DRAM hits against 85% with this

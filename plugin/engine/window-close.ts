@@ -3,8 +3,8 @@
  *
  * Scanned pages with evidence or warmth get their temperature updated (and the
  * histograms adjusted); the multi-level queue moves every scanned page up a
- * level if it was hot (seen in at least `hotRounds` rounds), down if not, 32
- * pages at a time with bit operations on
+ * level if it was hot (QueueRule: seen in at least `hotRounds` rounds and not
+ * near the DRAM cut), down if not, 32 pages at a time with bit operations on
  * the bit-sliced level planes; the next window's scan set is built from the
  * level planes and a phase mask per level. A page at level L is scanned once
  * every 2^L windows, in a phase set by its index (so each window scans an even
@@ -34,6 +34,9 @@ export interface WindowStats {
   readonly movableDram: Uint32Array;
   /** Pages in the slow tier (from the histograms). */
   nvmPages: number;
+  /** Scanned pages that were at queue level 2 or more (left alone lately), and how many of them went down. */
+  settledScanned: number;
+  settledDown: number;
 }
 
 export function createWindowStats(): WindowStats {
@@ -43,6 +46,8 @@ export function createWindowStats(): WindowStats {
     movableNvm: new Uint32Array(TEMPERATURE_LEVELS),
     movableDram: new Uint32Array(TEMPERATURE_LEVELS),
     nvmPages: 0,
+    settledScanned: 0,
+    settledDown: 0,
   };
 }
 
@@ -73,11 +78,27 @@ export function levelCounts(state: PageState): Uint32Array {
   return counts;
 }
 
-/** `hotRounds`: rounds a page must be seen in during the window to go up a queue level (1: seen at all). */
-export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats, hotRounds = 1): void {
+/**
+ * Which scanned pages climb a queue level: those seen in at least `hotRounds`
+ * rounds (1: seen at all) whose new temperature is outside [holdFrom, holdTo]
+ * (the engine holds pages near the DRAM cut at level 0, measured every
+ * window, since a stale temperature there decides placement).
+ */
+export interface QueueRule {
+  readonly hotRounds: number;
+  readonly holdFrom: number;
+  readonly holdTo: number;
+}
+
+export const SEEN_CLIMBS: QueueRule = { hotRounds: 1, holdFrom: 1, holdTo: 0 };
+
+/** `rule`: a QueueRule, or just the hot-round count (nothing held). */
+export function closeWindow(state: PageState, hist: TemperatureHistograms, out: WindowStats, rule: QueueRule | number = SEEN_CLIMBS): void {
   const next = state.windowIndex + 1;
   state.clearBlocked();
-  foldWindow(state, hist, next, hotRounds);
+  const settled = foldWindow(state, hist, next, typeof rule === 'number' ? { ...SEEN_CLIMBS, hotRounds: rule } : rule);
+  out.settledScanned = settled.scanned;
+  out.settledDown = settled.down;
   state.windowIndex = next;
   state.roundsThisWindow = 0;
 
@@ -115,7 +136,10 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
 }
 
 /** The fused pass: temperatures, queue levels and the next scan set, word by word. */
-function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, hotRounds: number): void {
+function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
+  const { hotRounds, holdFrom, holdTo } = rule;
+  let settledScanned = 0;
+  let settledDown = 0;
   const { temperature, warm, scan, nvm, pageCount, words } = state;
   const { reads, level, explicitReads, anyWrites } = state;
   const writes = state.writes;
@@ -155,6 +179,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
       const seen = evidence & scanned;
       // Only scanned pages with evidence or warmth need per-page work.
       const work = scanned & (evidence | warm[w]!);
+      let hold = 0;
       if (work !== 0) {
         const warmBefore = warm[w]!;
         let warmWord = warmBefore;
@@ -177,6 +202,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
           } else {
             nt = t - (t >>> 1);
           }
+          if (nt >= holdFrom && nt <= holdTo) hold |= m;
           if (nt !== t) {
             temperature[base + bit] = nt;
             if (!tierKnown) {
@@ -192,8 +218,14 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
         if (warmWord !== warmBefore) warm[w] = warmWord;
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
-      const up = hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds);
+      const up = (hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds)) & ~hold;
       const down = scanned & ~up;
+      // Pages at level >= 2 (bit 1 or bit 2 of the level) that were due: the queue's sample of its settled pages.
+      const settled = scanned & (b | c);
+      if (settled !== 0) {
+        settledScanned += popcount32(settled);
+        if ((settled & down) !== 0) settledDown += popcount32(settled & down);
+      }
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
@@ -212,4 +244,5 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
   if (anyWrites) writes.fill(0);
   state.explicitReads = false;
   state.anyWrites = false;
+  return { scanned: settledScanned, down: settledDown };
 }

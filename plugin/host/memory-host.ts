@@ -86,6 +86,13 @@ export interface MemoryHost {
   readonly pageSizeBytes: number;
   readonly pageCount: number;
   readonly vcpuCount: number;
+  /**
+   * Optional: the shortest time between two accessed harvests that can show
+   * new evidence (DAMON answers once per aggregation interval). The engine
+   * spaces no round closer than this; a harvest sooner would see nothing and
+   * make every page look cold. Left out: bits are fresh at any interval.
+   */
+  readonly accessedIntervalNs?: number;
 
   regions(): readonly GuestRamRegion[];
 

@@ -1,11 +1,14 @@
 /**
  * The `linux` backend for a real domain: the QEMU process found over QMP, its
  * guest RAM ranges (gpa2hva host addresses), DRAM on the host's NUMA nodes
- * with CPUs, the slow tier on the metadata's NUMA node. openLinuxHost probes
+ * with CPUs, the slow tier on the metadata's NUMA node, a kdamond of its own
+ * (recorded under /run/hmmv/damon). openLinuxHost probes
  * the host first and refuses, naming what is missing; the manager then leaves
  * the guest alone.
  */
+import path from 'node:path';
 import { openLinuxHost, readTopology } from '../host/linux/index.js';
+import { RUN_DIR } from '../runtime/paths.js';
 import { registerBackend } from './backend.js';
 
 export function registerLinuxBackend(): void {
@@ -27,6 +30,8 @@ export function registerLinuxBackend(): void {
       dramNodes,
       nvmNodes: [nvm],
       vcpuCount: Math.max(1, guest.vcpus.length),
+      // Each manager claims a kdamond of its own; claims are recorded (and locked) here.
+      damonRegistry: { runDir: path.join(RUN_DIR, 'damon') },
     });
   });
 }

@@ -6,9 +6,9 @@
  * its status and its logs working for that domain before the linux backend is
  * trusted with it.
  */
-import { PAGE_SIZE_BYTES, SimHost } from '../sim/sim-host.js';
-import { TierLoad } from '../sim/tier-load.js';
-import { tierPreset } from '../sim/tiers.js';
+import { PAGE_SIZE_BYTES, SimHost } from '../sim/machine/sim-host.js';
+import { TierLoad } from '../sim/machine/tier-load.js';
+import { tierPreset } from '../sim/machine/tiers.js';
 import { wallClock } from '../util/clock.js';
 import { registerBackend } from './backend.js';
 

@@ -60,7 +60,13 @@ const rateField = (key: string, header: string, rate: (t: NonNullable<DomainStat
 
 export const STATUS_FIELDS: StatusField[] = [
   { key: 'domain', header: 'DOMAIN', json: (r) => r.domain },
-  { key: 'state', header: 'STATE', json: (r) => r.state },
+  {
+    key: 'state',
+    header: 'STATE',
+    json: (r) => r.state,
+    // An outgoing live migration in flight shows in the state: page moves are held meanwhile.
+    cell: (r) => (r.managerAlive && r.migration?.direction === 'outgoing' && !['completed', 'failed', 'cancelled'].includes(r.migration.status) ? `${r.state} (migrating out)` : r.state),
+  },
   { key: 'since', json: (r) => r.since },
   { key: 'managerAlive', json: (r) => r.managerAlive },
   { key: 'pid', header: 'MANAGER', numeric: true, json: (r) => r.pid, cell: (r) => (r.managerAlive && r.pid !== undefined ? String(r.pid) : '-') },
@@ -137,6 +143,7 @@ export const STATUS_FIELDS: StatusField[] = [
   { key: 'window', json: (r) => live(r)?.window },
   { key: 'qmpSocket', json: (r) => r.qmpSocket },
   { key: 'engine', json: (r) => r.engine },
+  { key: 'migration', json: (r) => (r.managerAlive ? r.migration : undefined) },
   { key: 'error', json: (r) => r.error },
   { key: 'lastError', json: (r) => live(r)?.lastError },
 ];

@@ -36,6 +36,13 @@ export interface PoolClientOptions {
   log?: (msg: string) => void;
 }
 
+/**
+ * Reconnect attempts back off from 200 ms, doubling, to at most this (jittered
+ * +-25%): a failed attempt on a Unix socket costs next to nothing, and a
+ * restarted daemon's settle period (10 s) must see every manager back.
+ */
+export const DEFAULT_MAX_BACKOFF_MS = 2000;
+
 export function wsUrlOf(endpoint: PoolEndpoint): { url: string; headers: Record<string, string> } {
   if ('socketPath' in endpoint) return { url: `ws+unix://${endpoint.socketPath}:/`, headers: {} };
   return { url: endpoint.url, headers: { authorization: `Bearer ${endpoint.token}` } };
@@ -180,7 +187,7 @@ export class PoolClient {
       }
       if (!this.fallbackTimer) this.fallBack('pool away, static quota', fallbackMs);
       const delay = this.backoffMs * (0.75 + Math.random() * 0.5);
-      this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 5000);
+      this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
       this.reconnectTimer = after(this.clock, delay, () => this.connect());
     });
   }

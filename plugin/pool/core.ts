@@ -7,7 +7,7 @@
  * Times are milliseconds of whatever clock the driver uses.
  */
 import { normalizeCurve, stallSlowdown, type CurveSegment } from './curve.js';
-import { allocate, stepQuotas, type PolicyName } from './policies.js';
+import { allocate, quotaMoveCostRate, stepQuotas, type PolicyName } from './policies.js';
 import type { HelloMessage, PoolStateMessage, ReportMessage, VmView } from './wire.js';
 
 export interface PoolCoreConfig {
@@ -43,6 +43,8 @@ interface VmEntry {
   lastSeq: number;
   reports: number;
   dramPages: number;
+  /** The quota the manager last said it runs on (hello, then each report): it may fill that much until it reports less. */
+  appliedPages: number;
   nvmPages: number;
   hotSetPages: number;
   curve: CurveSegment[];
@@ -53,7 +55,21 @@ interface VmEntry {
   slowdown: number | undefined;
 }
 
-export type JoinResult = { ok: true; quotaPages: number; rejoined: boolean } | { ok: false; code: 'page-size'; message: string };
+/** A VM's bounds from its hello: max capped by its size, min by its max. */
+function boundsOf(hello: HelloMessage): { lo: number; hi: number } {
+  const hi = Math.max(0, Math.min(hello.maxPages ?? hello.pageCount, hello.pageCount));
+  return { lo: Math.min(Math.max(0, hello.minPages ?? 0), hi), hi };
+}
+
+export type JoinResult =
+  | {
+      ok: true;
+      quotaPages: number;
+      rejoined: boolean;
+      /** Other VMs whose quota was lowered to make room for this one's minimum (push these). */
+      reclaimed: Map<string, number>;
+    }
+  | { ok: false; code: 'page-size'; message: string };
 
 export class PoolCore {
   readonly config: PoolCoreConfig;
@@ -78,6 +94,33 @@ export class PoolCore {
     return this.vms.get(domain)?.quotaPages;
   }
 
+  private freePages(): number {
+    return Math.max(0, this.config.poolPages - this.allocatedPages());
+  }
+
+  /**
+   * Finds `need` pages for `domain`: what is free first, then from the VMs
+   * holding the most above their own minimum (their quotas are lowered here;
+   * the caller pushes them). Returns what it got and whom it took from.
+   */
+  private makeRoom(domain: string, need: number): { got: number; from: Map<string, number> } {
+    let got = Math.min(need, this.freePages());
+    const from = new Map<string, number>();
+    const donors = [...this.vms.entries()]
+      .filter(([d]) => d !== domain)
+      .map(([d, v]) => ({ d, v, spare: v.quotaPages - boundsOf(v.hello).lo }))
+      .filter((x) => x.spare > 0)
+      .sort((a, b) => b.spare - a.spare || a.d.localeCompare(b.d));
+    for (const { d, v, spare } of donors) {
+      if (got >= need) break;
+      const take = Math.min(need - got, spare);
+      v.quotaPages -= take;
+      got += take;
+      from.set(d, v.quotaPages);
+    }
+    return { got, from };
+  }
+
   allocatedPages(): number {
     let s = 0;
     for (const v of this.vms.values()) s += v.quotaPages;
@@ -88,25 +131,37 @@ export class PoolCore {
    * A manager joins, or joins again after a reconnect (of it or of the daemon).
    * A known VM keeps its quota; a new one keeps what it runs on now if the pool
    * has room, else what is free (the next rebalances move pages to it). Either
-   * way the quota is never above the VM's max (a hello may lower it).
+   * way the quota is never above the VM's max (a hello may lower it), and never
+   * below its min while the others hold more than theirs: what is missing is
+   * taken at once from the VMs with the most above their own minimum (they get
+   * the lower quota pushed), so the quotas stay within bounds and within the pool.
    */
   join(hello: HelloMessage, _nowMs: number): JoinResult {
     if (hello.pageSizeBytes !== this.config.pageSizeBytes)
       return { ok: false, code: 'page-size', message: `page size ${hello.pageSizeBytes} differs from the pool's ${this.config.pageSizeBytes} bytes` };
-    const maxPages = Math.min(hello.maxPages ?? hello.pageCount, hello.pageCount);
+    const { lo, hi } = boundsOf(hello);
     const known = this.vms.get(hello.domain);
     if (known) {
       known.hello = hello;
       known.connected = true;
       known.lastSeq = -1; // a new connection numbers its reports afresh (the manager may have restarted)
-      if (known.quotaPages > maxPages) {
-        known.quotaPages = maxPages;
-        this.epoch++;
-      }
-      return { ok: true, quotaPages: known.quotaPages, rejoined: true };
+      known.appliedPages = hello.currentQuotaPages;
+      const before = known.quotaPages;
+      known.quotaPages = Math.min(known.quotaPages, hi);
+      // A hello may also raise the minimum.
+      const reclaimed = known.quotaPages < lo ? this.makeRoom(hello.domain, lo - known.quotaPages) : { got: 0, from: new Map<string, number>() };
+      known.quotaPages += reclaimed.got;
+      if (known.quotaPages !== before) this.epoch++;
+      return { ok: true, quotaPages: known.quotaPages, rejoined: true, reclaimed: reclaimed.from };
     }
-    const free = Math.max(0, this.config.poolPages - this.allocatedPages());
-    const quota = Math.min(hello.currentQuotaPages, maxPages, free);
+    let quota = Math.min(hello.currentQuotaPages, hi, this.freePages());
+    let reclaimed = new Map<string, number>();
+    if (quota < lo) {
+      // Not yet in the table: makeRoom counts what is free, then takes the rest from the others.
+      const room = this.makeRoom(hello.domain, lo);
+      quota = room.got;
+      reclaimed = room.from;
+    }
     this.vms.set(hello.domain, {
       hello,
       quotaPages: quota,
@@ -116,6 +171,7 @@ export class PoolCore {
       lastSeq: -1,
       reports: 0,
       dramPages: 0,
+      appliedPages: hello.currentQuotaPages,
       nvmPages: 0,
       hotSetPages: 0,
       curve: [],
@@ -125,8 +181,8 @@ export class PoolCore {
       migratedPagesPerSec: 0,
       slowdown: undefined,
     });
-    if (quota !== hello.currentQuotaPages) this.epoch++;
-    return { ok: true, quotaPages: quota, rejoined: false };
+    if (quota !== hello.currentQuotaPages || reclaimed.size > 0) this.epoch++;
+    return { ok: true, quotaPages: quota, rejoined: false, reclaimed };
   }
 
   /** Stores a window report; stale ones (seq not newer) are ignored. Returns whether it was taken. */
@@ -137,6 +193,7 @@ export class PoolCore {
     v.lastSeq = r.seq;
     v.reports++;
     v.dramPages = r.dramPages;
+    v.appliedPages = r.quotaPages;
     v.nvmPages = r.nvmPages;
     v.hotSetPages = r.hotSetPages;
     v.curve = normalizeCurve(r.curve);
@@ -199,7 +256,9 @@ export class PoolCore {
         maxPages: v.hello.maxPages ?? v.hello.pageCount,
         weight: v.hello.weight ?? 1,
         curve: v.curve,
+        currentPages: v.quotaPages,
       })),
+      { moveCostRate: quotaMoveCostRate(this.config.pageSizeBytes, this.config.latencyNs) },
     );
     const next = stepQuotas(
       pool,
@@ -207,7 +266,9 @@ export class PoolCore {
         current: v.quotaPages,
         target: targets[i]!,
         maxStepPages: Math.max(1, Math.floor((v.hello.migrationPagesPerSec * this.config.intervalMs) / 1000)),
-        dramPages: v.dramPages,
+        // A shrinking VM holds its pages until it has demoted them and applied the lower quota:
+        // growers get only what it no longer holds, so the managers' quotas in force never add up past the pool.
+        dramPages: Math.max(v.dramPages, v.appliedPages),
       })),
       this.config.hysteresisPages,
     );
@@ -243,6 +304,9 @@ export class PoolCore {
         quotaPages: v.quotaPages,
         targetPages: v.targetPages,
         staticQuotaPages: v.hello.staticQuotaPages,
+        minPages: boundsOf(v.hello).lo,
+        maxPages: boundsOf(v.hello).hi,
+        weight: v.hello.weight ?? 1,
         dramPages: v.dramPages,
         nvmPages: v.nvmPages,
         hotSetPages: v.hotSetPages,

@@ -25,6 +25,8 @@ export interface WindowFigures {
   dramHistogram: ArrayLike<number>;
   /** Estimated accesses/s of one page at each temperature. */
   accessRatePerPage: ArrayLike<number>;
+  /** Pages needed beyond the histogram's hot ones (a moving hot window's lead), as hot as its hottest pages. */
+  reservedPages?: number;
   migratedPagesPerSec: number;
 }
 
@@ -33,14 +35,21 @@ export interface WindowFigures {
  * the accesses/s the q hottest pages take. Buckets with no pages or no
  * accesses are left out (they add nothing); equal rates are merged.
  */
-export function benefitCurveFromHistogram(s: Pick<WindowFigures, 'histogram' | 'accessRatePerPage'>): CurveSegment[] {
+export function benefitCurveFromHistogram(s: Pick<WindowFigures, 'histogram' | 'accessRatePerPage' | 'reservedPages'>): CurveSegment[] {
   const buckets: Array<[number, number]> = [];
   const n = Math.min(s.histogram.length, s.accessRatePerPage.length);
+  let hottest = 0;
   for (let t = 0; t < n; t++) {
     const pages = s.histogram[t]!;
     const rate = s.accessRatePerPage[t]!;
-    if (pages > 0 && rate > 0 && Number.isFinite(rate)) buckets.push([pages, rate]);
+    if (pages > 0 && rate > 0 && Number.isFinite(rate)) {
+      buckets.push([pages, rate]);
+      hottest = Math.max(hottest, rate);
+    }
   }
+  // Pages a moving hot window will reach: worth what its pages are now (the hottest bucket).
+  const reserved = Math.floor(s.reservedPages ?? 0);
+  if (reserved > 0 && hottest > 0) buckets.push([reserved, hottest]);
   return normalizeCurve(buckets);
 }
 

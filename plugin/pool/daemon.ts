@@ -164,7 +164,8 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
         }
         c.domain = m.domain;
         byDomain.set(m.domain, c);
-        log(`${r.rejoined ? 'rejoined' : 'joined'}: ${m.domain} quota ${r.quotaPages} pages`);
+        log(`${r.rejoined ? 'rejoined' : 'joined'}: ${m.domain} quota ${r.quotaPages} pages${r.reclaimed.size > 0 ? ` (its minimum taken from ${[...r.reclaimed.keys()].join(', ')})` : ''}`);
+        pushQuotas(r.reclaimed);
         send(c, { type: 'welcome', protocol: PROTOCOL_VERSION, poolPages: core.config.poolPages, policy: core.config.policy, quotaPages: r.quotaPages, graceMs: core.config.graceMs });
         broadcastState();
         return;
@@ -256,12 +257,18 @@ export async function startPoolDaemon(opts: PoolDaemonOptions): Promise<PoolDaem
   const servers: Server[] = [];
   await claimSocketPath(opts.socketPath);
   const unixServer = makeServer(undefined);
-  const oldMask = process.umask(0o177); // the socket is created 0600, no window for others
+  // The socket is created 0600, no window for others. listen() binds a Unix
+  // socket synchronously, so the umask is restored before anything else in this
+  // process runs: held across an await it leaked to every file and child made
+  // meanwhile, and two daemons starting at once restored each other's 0177.
+  const oldMask = process.umask(0o177);
+  let listening: Promise<void>;
   try {
-    await listen(unixServer, opts.socketPath);
+    listening = listen(unixServer, opts.socketPath);
   } finally {
     process.umask(oldMask);
   }
+  await listening;
   chmodSync(opts.socketPath, 0o600);
   servers.push(unixServer);
   let tcpAddress: PoolDaemon['tcpAddress'];

@@ -68,6 +68,7 @@ export class InProcessPool {
     );
     if (!r.ok) throw new Error(`${m.domain}: ${r.message}`);
     this.members.set(m.domain, m);
+    for (const [d, q] of r.reclaimed) this.members.get(d)?.setDramQuotaPages(q);
     if (r.quotaPages !== m.staticQuotaPages) m.setDramQuotaPages(r.quotaPages);
     return {
       report: (w) => {

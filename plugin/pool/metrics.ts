@@ -3,7 +3,7 @@
  * Prometheus naming conventions ask. Per-VM gauges are filled from the pool
  * state at scrape time, so a VM that left disappears from the next scrape.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { PoolStateMessage } from './wire.js';
 
 export interface PoolMetrics {
@@ -17,6 +17,8 @@ export interface PoolMetrics {
 
 export function createPoolMetrics(state: () => PoolStateMessage): PoolMetrics {
   const registry = new Registry();
+  // The daemon's own process: resident memory, heap, event-loop lag (process_*, nodejs_*).
+  collectDefaultMetrics({ register: registry });
   const vmGauge = (name: string, help: string, value: (v: PoolStateMessage['vms'][number], page: number) => number): void => {
     new Gauge({
       name,
@@ -61,7 +63,7 @@ export function createPoolMetrics(state: () => PoolStateMessage): PoolMetrics {
   const rebalance = new Histogram({
     name: 'hmmv_pool_rebalance_seconds',
     help: 'Time one reallocation takes (policy, step, pushing the quotas).',
-    buckets: [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1],
+    buckets: [5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1, 0.2, 0.5],
     registers: [registry],
   });
   return {

@@ -3,10 +3,23 @@
  * among VMs. Every policy honours each VM's [min, max] bounds (max is also
  * capped by the VM's size) and never hands out more than the pool.
  *
- * - `utility`: maximise the accesses/s served from DRAM over all VMs. Greedy
- *   over the benefit curves (take the page with the highest marginal benefit
- *   next); optimal because the curves are concave. Pages nobody benefits from
- *   are then spread evenly as headroom.
+ * - `utility`: maximise the host's overall performance, taken as the
+ *   geometric mean of the VMs' speeds (each relative to itself, so a VM with
+ *   many cheap operations does not outweigh one with few costly ones, as a sum
+ *   of throughputs would). A page of VM i moved to DRAM saves (its accesses
+ *   per second) x (NVM - DRAM latency) of every second of i's time, which is
+ *   what it adds to log(speed_i) at the current allocation: so the sum of the
+ *   logs, to first order, is the latency gap times the accesses/s served from
+ *   DRAM over all VMs, whatever their op rates. The pool re-plans every
+ *   interval from fresh curves, so the first-order step is taken again where
+ *   it lands. Curves are the engines' (accesses/s per page from the sieve's
+ *   log-scale counts, not one access per round). Greedy over the curves (take
+ *   the page with the highest marginal benefit next); optimal because the
+ *   curves are concave. Moving quota costs copies (the donor demotes, the
+ *   receiver promotes), so pages a VM holds now count `moveCostRate` more
+ *   (the accesses/s a moved page must gain to pay its copies back, see
+ *   QUOTA_MOVE_PAYBACK_SEC): quota only moves for a real gain, not for noise. Pages nobody
+ *   benefits from are then spread evenly as headroom.
  * - `fair`: max-min fairness over hot sets. Every VM is given the same amount
  *   until its hot set is covered (water filling), so a VM that wants at least
  *   pool/n pages gets at least pool/n; the rest is spread evenly.
@@ -31,6 +44,53 @@ export interface VmDemand {
   weight: number;
   /** Benefit over absolute DRAM pages (normalised: rates falling). */
   curve: BenefitCurve;
+  /** The VM's quota now (utility: pages it keeps need not be moved). */
+  currentPages?: number;
+}
+
+export interface AllocateOptions {
+  /** utility: extra value of a page a VM already holds, in accesses/s (the cost of moving it, see the header). */
+  moveCostRate?: number;
+}
+
+/** A quota move's copies: the donor demotes a page and the receiver promotes one, each a page copy at this speed. */
+export const QUOTA_MOVE_COPY_BYTES_PER_SEC = 4e9;
+/**
+ * ...paid back within this long by the accesses the page serves from DRAM: a
+ * third of a second, because the curves' rates come from log-scale counts
+ * (one round is about a factor of two) and a gain must clear the copy cost by
+ * that much to be a gain, not an estimate's error. With 1 s the pool traded
+ * pages between four VMs whose marginal pages were worth the same and ended
+ * 0.1% behind the static split.
+ */
+export const QUOTA_MOVE_PAYBACK_SEC = 0.3;
+
+/**
+ * moveCostRate for `utility`: the accesses/s a page moved between VMs must
+ * gain to pay for its two copies within QUOTA_MOVE_PAYBACK_SEC, each access
+ * saving the NVM - DRAM latency gap. About 30/s for 4 KiB pages and 80/300 ns.
+ */
+export function quotaMoveCostRate(pageSizeBytes: number, latencyNs: { dram: number; nvm: number }): number {
+  const gapSec = (latencyNs.nvm - latencyNs.dram) * 1e-9;
+  if (!(gapSec > 0)) return 0;
+  const copySec = (2 * pageSizeBytes) / QUOTA_MOVE_COPY_BYTES_PER_SEC;
+  return copySec / (gapSec * QUOTA_MOVE_PAYBACK_SEC);
+}
+
+/** Adds `bonus` to the rate of the first `pages` pages of a curve (stays concave: rates still fall). */
+export function withIncumbency(curve: BenefitCurve, pages: number, bonus: number): BenefitCurve {
+  if (!(bonus > 0) || !(pages > 0)) return curve;
+  const out: Array<[number, number]> = [];
+  let left = Math.floor(pages);
+  for (const [p, r] of curve) {
+    const held = Math.min(p, Math.max(0, left));
+    if (held > 0) out.push([held, r + bonus]);
+    if (p - held > 0) out.push([p - held, r]);
+    left -= held;
+  }
+  // Held pages beyond the curve (no accesses seen) are still worth keeping for the cost of moving them.
+  if (left > 0) out.push([left, bonus]);
+  return out;
 }
 
 /** Effective bounds: max capped by the VM's size; mins scaled down if they do not fit in the pool. */
@@ -95,7 +155,8 @@ export function waterFill(lo: readonly number[], hi: readonly number[], w: reado
  * Each curve is already sorted by rate, so the greedy walk is a k-way merge:
  * a max-heap of VMs keyed by the rate of their next segment, O(S log n).
  */
-export function allocateUtility(poolPages: number, vms: readonly VmDemand[]): number[] {
+export function allocateUtility(poolPages: number, input: readonly VmDemand[], moveCostRate = 0): number[] {
+  const vms = moveCostRate > 0 ? input.map((v) => ({ ...v, curve: withIncumbency(v.curve, v.currentPages ?? 0, moveCostRate) })) : input;
   const { lo, hi } = effectiveBounds(poolPages, vms);
   const n = vms.length;
   const q = lo.slice();
@@ -198,12 +259,12 @@ export function allocateWeighted(poolPages: number, vms: readonly VmDemand[]): n
   return waterFill(waterFill(lo, want, w, poolPages), hi, w, poolPages);
 }
 
-export function allocate(policy: PolicyName, poolPages: number, vms: readonly VmDemand[]): number[] {
+export function allocate(policy: PolicyName, poolPages: number, vms: readonly VmDemand[], options: AllocateOptions = {}): number[] {
   const pool = Math.max(0, Math.floor(poolPages));
   if (vms.length === 0) return [];
   switch (policy) {
     case 'utility':
-      return allocateUtility(pool, vms);
+      return allocateUtility(pool, vms, options.moveCostRate ?? 0);
     case 'fair':
       return allocateFair(pool, vms);
     case 'weighted':

@@ -67,6 +67,10 @@ export interface VmView {
   quotaPages: number;
   targetPages: number;
   staticQuotaPages: number;
+  /** The VM's bounds in the pool (from its hello: max capped by its size) and its weight. */
+  minPages: number;
+  maxPages: number;
+  weight: number;
   dramPages: number;
   nvmPages: number;
   hotSetPages: number;

@@ -53,7 +53,7 @@ function sample(random: () => number, n: number, p: number): number[] {
   return out;
 }
 
-// Pages must be seen in 3 rounds to climb a queue level (the engine's own rule; 1 would be "seen at all").
+// Pages must be seen in 3 rounds to climb a queue level, and not land at temperature 12..20 (the engine's own kind of rule).
 const HOT_ROUNDS = 3;
 
 describe('engine state against a per-page reference', () => {
@@ -100,8 +100,8 @@ describe('engine state against a per-page reference', () => {
           assert.equal(state.roundsWritten(p), ref.writes[p], `window ${w}: page ${p} rounds written`);
         }
         const out = createWindowStats();
-        closeWindow(state, hist, out, HOT_ROUNDS);
-        ref.closeWindow(HOT_ROUNDS);
+        closeWindow(state, hist, out, { hotRounds: HOT_ROUNDS, holdFrom: 12, holdTo: 20 });
+        ref.closeWindow(HOT_ROUNDS, 12, 20);
         const expected = ref.histograms();
         assert.deepEqual(Array.from(out.all), expected.all, `window ${w}: histogram`);
         assert.deepEqual(Array.from(out.dram), expected.dram, `window ${w}: DRAM histogram`);

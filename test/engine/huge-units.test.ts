@@ -97,7 +97,7 @@ describe('engine/huge-units', () => {
     assert.deepEqual([Array.from(hist.dram), Array.from(hist.nvm)], [Array.from(check.dram), Array.from(check.nvm)]);
   });
 
-  it('wholePlan keeps whole units only, puts them first and together, and never lets promotions outgrow demotions plus free DRAM', () => {
+  it('wholePlan takes units whole (also those named in part), puts them first and together, and never lets promotions outgrow demotions plus free DRAM', () => {
     const random = rng(8);
     for (let trial = 0; trial < 300; trial++) {
       const n = 2000 + Math.floor(random() * 4000);
@@ -132,18 +132,20 @@ describe('engine/huge-units', () => {
           }
           assert.ok(!seenSingle, `${name}: units come before single pages`);
           for (let j = 0; j < UNIT_PAGES; j++) assert.equal(list[i + j], heads[k]! + j, `${name}: unit ${heads[k]} whole and in order`);
-          for (let j = 0; j < UNIT_PAGES; j++) assert.ok(inputSet.has(heads[k]! + j), `${name}: unit ${heads[k]} was whole in the plan`);
+          let named = false;
+          for (let j = 0; j < UNIT_PAGES; j++) named ||= inputSet.has(heads[k]! + j);
+          assert.ok(named, `${name}: unit ${heads[k]} was named in the plan`);
           i += UNIT_PAGES;
         }
       }
-      // Every unit whole in the demote input is kept; none cut is.
-      const wholeIn = (input: number[]) => Array.from(heads).filter((u) => input.filter((x) => x >= u && x < u + UNIT_PAGES).length === UNIT_PAGES);
-      assert.deepEqual(Array.from(heads).filter((u) => plan.demote.includes(u)), wholeIn(demote));
+      // Every unit the demote input names (in part or whole) is demoted whole.
+      const namedIn = (input: number[]) => Array.from(heads).filter((u) => input.some((x) => x >= u && x < u + UNIT_PAGES));
+      assert.deepEqual(Array.from(heads).filter((u) => plan.demote.includes(u)), namedIn(demote));
       // Promotions fit; what was dropped is never hotter than what was kept, and dropping was needed.
       const allowed = Math.max(0, plan.demote.length + free);
       assert.ok(plan.promote.length <= allowed, `promote ${plan.promote.length} > ${allowed}`);
       const keptPromote = new Set(plan.promote);
-      const candidates: { page: number; weight: number }[] = [...wholeIn(promote).map((u) => ({ page: u, weight: UNIT_PAGES })), ...promote.filter((x) => unitOfRef(heads, x) < 0).map((x) => ({ page: x, weight: 1 }))];
+      const candidates: { page: number; weight: number }[] = [...namedIn(promote).map((u) => ({ page: u, weight: UNIT_PAGES })), ...promote.filter((x) => unitOfRef(heads, x) < 0).map((x) => ({ page: x, weight: 1 }))];
       const dropped = candidates.filter((c) => !keptPromote.has(c.page));
       const kept = candidates.filter((c) => keptPromote.has(c.page));
       for (const d of dropped) {
@@ -350,6 +352,19 @@ describe('engine with huge-page units (a host that enforces the contract)', () =
     assert.equal(totals.promoted + totals.demoted, host.pagesMoved, 'the engine counts the pages the host moved');
     assert.ok(host.unitMoves >= 5, `cold units demoted whole (${host.unitMoves} unit moves)`);
     assert.equal(totals.failed + totals.busy, 0);
+  });
+
+  it('does not stall when the free DRAM is less than a unit (a swap of half a unit becomes a whole one)', async () => {
+    // Everything hot starts in NVM; DRAM holds cold units and has room for 256 pages: less than a unit.
+    const host = new UnitContractHost(pageCount, heads, [...[0, 1].flatMap(unitPages)]);
+    for (const k of [0, 1]) host.tier.fill(Tier.NVM, heads[k]!, heads[k]! + UNIT_PAGES);
+    for (let p = 0; p < SINGLES_BEFORE; p++) host.tier[p] = Tier.NVM;
+    for (let p = heads[7]! + UNIT_PAGES; p < pageCount; p++) host.tier[p] = Tier.NVM;
+    const quota = host.dramPages() + 256;
+    await run(host, quota, 20);
+    assert.deepEqual(host.violations, []);
+    assert.deepEqual([host.tier[heads[0]!], host.tier[heads[1]!]], [Tier.DRAM, Tier.DRAM], 'both hot units promoted');
+    assert.ok(host.dramPages() <= quota);
   });
 
   it('swaps units when the hot set moves, whole, and the new hot units end in DRAM', async () => {

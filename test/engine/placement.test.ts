@@ -4,8 +4,8 @@
  * Real engine, real sim host; only the sizes are small.
  */
 import assert from 'node:assert/strict';
-import { runExperiment, type ExperimentConfig } from '../../plugin/sim/experiment.js';
-import { makeWorkload } from '../../plugin/sim/workload-factory.js';
+import { runExperiment, type ExperimentConfig } from '../../plugin/sim/experiment/experiment.js';
+import { makeWorkload } from '../../plugin/sim/workloads/index.js';
 
 const MiB = 256; // pages
 
@@ -49,6 +49,8 @@ describe('engine placement on the simulated machine', function () {
     const r = await runExperiment(alone('phase', { phaseOps: 2_000_000 }, ['all-dram', 'hmmv', 'oracle']), makeWorkload);
     const h = hits(r, 'hmmv');
     assert.ok(h > 0.75, `DRAM hits across phase changes: ${h} (oracle ${hits(r, 'oracle')})`);
-    assert.ok(r.summary.totalSlowdown['hmmv']! < r.summary.totalSlowdown['oracle']! * 1.15, JSON.stringify(r.summary.totalSlowdown));
+    // Since the simulator charges Optane's 256 B media reads (issue 13's fidelity work) a miss costs more,
+    // so the same DRAM hits leave a wider gap to the oracle than the 15% this allowed before (measured 1.30 vs 1.09).
+    assert.ok(r.summary.totalSlowdown['hmmv']! < r.summary.totalSlowdown['oracle']! * 1.25, JSON.stringify(r.summary.totalSlowdown));
   });
 });

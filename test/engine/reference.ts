@@ -91,15 +91,16 @@ export class ReferenceEngine {
     this.roundIndex++;
   }
 
-  /** `hotRounds`: rounds seen for a page to climb a level (1: seen at all). */
-  closeWindow(hotRounds = 1): void {
+  /** `hotRounds`: rounds seen for a page to climb a level (1: seen at all); pages whose new temperature is in [holdFrom, holdTo] do not climb. */
+  closeWindow(hotRounds = 1, holdFrom = 1, holdTo = 0): void {
     const next = this.window + 1;
     for (let p = 0; p < this.pageCount; p++) {
       if (this.scan[p]) {
         const t = this.temperature[p]!;
         const seen = this.reads[p]! + this.writes[p]! > 0;
         this.temperature[p] = seen ? this.nextTemperature(t, this.reads[p]!, this.writes[p]!) : t - (t >>> 1);
-        const hot = seen && this.reads[p]! >= hotRounds;
+        const held = this.temperature[p]! >= holdFrom && this.temperature[p]! <= holdTo;
+        const hot = seen && this.reads[p]! >= hotRounds && !held;
         this.level[p] = hot ? Math.min(4, this.level[p]! + 1) : Math.max(0, this.level[p]! - 1);
         this.reads[p] = 0;
         this.writes[p] = 0;

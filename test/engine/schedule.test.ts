@@ -1,18 +1,25 @@
 import assert from 'node:assert/strict';
 import { expectedRoundsSurvived, geometricSchedule, rateForRounds } from '../../plugin/engine/schedule.js';
 
+/** The window's own rounds (the schedule may list extra ones after them). */
+const windowRounds = (s: { intervalsNs: Float64Array; rounds: number }): Float64Array => s.intervalsNs.subarray(0, s.rounds);
 const sum = (xs: Float64Array): number => xs.reduce((a, b) => a + b, 0);
 
 describe('engine/schedule (geometric rounds, the sieve count)', () => {
   it('spaces rounds geometrically, longest first, summing to the window', () => {
-    const { intervalsNs } = geometricSchedule(8, 80e6, 2, 0);
+    const s = geometricSchedule(8, 80e6, 2, 0);
+    const intervalsNs = windowRounds(s);
     assert.ok(Math.abs(sum(intervalsNs) - 80e6) < 1);
     for (let i = 1; i < 8; i++) assert.ok(Math.abs(intervalsNs[i - 1]! / intervalsNs[i]! - 2) < 1e-6, `ratio at ${i}`);
     assert.ok(Math.abs(intervalsNs[0]! - 40.16e6) < 0.01e6, `first round ${intervalsNs[0]}`);
+    // Extra rounds (used while too many pages survive) keep halving, up to 15 rounds in all.
+    assert.equal(s.intervalsNs.length, 15);
+    assert.ok(Math.abs(s.intervalsNs[8]! * 2 - intervalsNs[7]!) < 1e-6);
+    assert.equal(geometricSchedule(8, 80e6, 2, 50e3).intervalsNs.length, 10, 'extra rounds stop at the minimum interval');
   });
 
   it('keeps every round at least the minimum, flattening the ratio, and falls back to equal rounds', () => {
-    const { intervalsNs } = geometricSchedule(8, 80e6, 2, 1e6);
+    const intervalsNs = windowRounds(geometricSchedule(8, 80e6, 2, 1e6));
     assert.ok(Math.abs(sum(intervalsNs) - 80e6) < 1);
     for (const d of intervalsNs) assert.ok(d >= 1e6 - 1e-6, `interval ${d}`);
     assert.equal(intervalsNs[7], 1e6);

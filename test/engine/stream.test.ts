@@ -13,6 +13,36 @@ function hotRun(n: number, start: number, length: number, density = 1, seed = 1)
 
 const word = (map: Uint32Array) => (w: number): number => map[w]!;
 
+/** Runs by a pass over every word: dense words (at least minHotPerWord hot pages), one sparse word bridged. */
+function bruteForceRuns(map: Uint32Array, n: number, o: typeof defaultStreamOptions) {
+  const words = (n + 31) >>> 5;
+  const dense = (w: number) => {
+    let c = 0;
+    for (let b = 0; b < 32; b++) if ((map[w]! >>> b) & 1) c++;
+    return c >= o.minHotPerWord;
+  };
+  const runs: { start: number; end: number }[] = [];
+  let w = 0;
+  while (w < words) {
+    if (!dense(w)) { w++; continue; }
+    let hi = w;
+    while ((hi + 1 < words && dense(hi + 1)) || (hi + 2 < words && dense(hi + 2))) hi += hi + 1 < words && dense(hi + 1) ? 1 : 2;
+    let start = w << 5;
+    while (!((map[start >>> 5]! >>> (start & 31)) & 1)) start++;
+    let end = Math.min(n, (hi + 1) << 5);
+    while (!((map[(end - 1) >>> 5]! >>> ((end - 1) & 31)) & 1)) end--;
+    if (end - start >= o.minRunPages) runs.push({ start, end });
+    w = hi + 2;
+  }
+  const first = runs[0];
+  const last = runs[runs.length - 1];
+  if (runs.length >= 2 && first!.start < 32 && last!.end > n - 32) {
+    runs.pop();
+    runs[0] = { start: last!.start, end: first!.end + n };
+  }
+  return runs.sort((a, b) => b.end - b.start - (a.end - a.start)).slice(0, o.maxStreams);
+}
+
 describe('engine/stream (moving hot windows)', () => {
   it('finds dense runs, bridging one sparse word, ignoring short and sparse ones, longest first', () => {
     const n = 4096;
@@ -28,6 +58,24 @@ describe('engine/stream (moving hot windows)', () => {
     const wrapped = hotRun(n, 3808, 800);
     const two = findHotRuns((w) => wrapped[w]!, n, defaultStreamOptions);
     assert.deepEqual(two, [{ start: 3808, end: 4608 }], 'a run over the end of memory is one run');
+  });
+
+  it('finds the same runs as a pass over every word (brute-force reference)', () => {
+    const random = rng(9);
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1000 + Math.floor(random() * 6000);
+      const map = createBitmap(n);
+      for (let k = 0; k < 1 + Math.floor(random() * 6); k++) {
+        const start = Math.floor(random() * n);
+        const length = Math.floor(random() * 1200);
+        const density = 0.5 + random() * 0.5;
+        for (let i = 0; i < length && start + i < n; i++) if (random() < density) bitmapSet(map, start + i);
+      }
+      const options = { ...defaultStreamOptions, maxStreams: 100 };
+      const got = findHotRuns((w) => map[w]!, n, options);
+      const want = bruteForceRuns(map, n, options);
+      assert.deepEqual(got, want, `trial ${trial}`);
+    }
   });
 
   it('detects a run moving at a steady speed after two windows, with its velocity, and follows it through the end of memory', () => {

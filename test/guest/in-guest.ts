@@ -4,114 +4,23 @@
  * for QEMU's guest RAM with a known hot and cold region) and prints one
  * "HMMV-RESULT {json}" line per measured fact on the serial console. The mocha
  * suite on the host (test/host/linux/testbed.test.ts) asserts on them.
- * Scenarios: "probe" (capabilities only), "backend" (everything but the engine).
+ * Scenarios (kernel command line hmmv.scenario=...): "all", or one of
+ * "backend", "two-domains" (two managers at once, two-domains.ts), "thp"
+ * (huge pages, thp-units.ts), "numa-balancing" (the kernel's baseline).
  */
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { bitmapFill, bitmapGet, createBitmap, type Bitmap } from '../../plugin/util/bitmap.js';
+import { spawnSync } from 'node:child_process';
+import { bitmapFill, createBitmap } from '../../plugin/util/bitmap.js';
 import { MigrationOutcome, Tier } from '../../plugin/host/memory-host.js';
 import { openLinuxHost, type LinuxMemoryHost } from '../../plugin/host/linux/linux-host.js';
 import { probeHost } from '../../plugin/host/linux/probe.js';
 import { readTopology } from '../../plugin/host/linux/topology.js';
 import { readText, writeText } from '../../plugin/host/linux/sysfs.js';
-
-function report(check: string, data: Record<string, unknown>): void {
-  process.stdout.write(`HMMV-RESULT ${JSON.stringify({ check, ...data })}\n`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
-
-interface WorkloadRegion {
-  name: 'hot-read' | 'hot-write' | 'cold';
-  start: string;
-  pages: number;
-}
-
-class Workload {
-  readonly lines: string[] = [];
-  private waiters: ((line: string) => void)[] = [];
-  private constructor(
-    readonly proc: ChildProcessWithoutNullStreams,
-    readonly pid: number,
-    readonly regions: WorkloadRegion[],
-  ) {}
-
-  static async start(hotRead: number, hotWrite: number, cold: number, thpCold = false): Promise<Workload> {
-    const proc = spawn('/bin/workload', [String(hotRead), String(hotWrite), String(cold)], { env: { ...process.env, WORKLOAD_THP: thpCold ? '1' : '0' } });
-    const rl = createInterface({ input: proc.stdout });
-    const first = await new Promise<string>((resolve, reject) => {
-      rl.once('line', resolve);
-      proc.once('exit', (code) => reject(new Error(`workload exited (${code})`)));
-    });
-    const info = JSON.parse(first.replace(/^WORKLOAD /, '')) as { pid: number; regions: WorkloadRegion[] };
-    const w = new Workload(proc, info.pid, info.regions);
-    rl.on('line', (l) => {
-      const waiter = w.waiters.shift();
-      if (waiter) waiter(l);
-      else w.lines.push(l);
-    });
-    return w;
-  }
-
-  /** Asks the workload to check every page against what it last wrote. */
-  async verify(): Promise<Record<string, number>> {
-    const line = new Promise<string>((resolve) => this.waiters.push(resolve));
-    process.kill(this.pid, 'SIGUSR1');
-    return JSON.parse((await line).replace(/^VERIFY /, '')) as Record<string, number>;
-  }
-
-  stop(): void {
-    this.proc.kill('SIGKILL');
-  }
-}
-
-/** Page ranges [first, first+count) of each workload region in the host's page numbering. */
-function regionPages(host: LinuxMemoryHost): Record<string, { first: number; count: number }> {
-  const out: Record<string, { first: number; count: number }> = {};
-  for (const r of host.regions()) out[r.name] = { first: r.firstPage, count: r.pageCount };
-  return out;
-}
-
-function fractionSet(map: Bitmap, first: number, count: number): number {
-  let n = 0;
-  for (let i = first; i < first + count; i++) if (bitmapGet(map, i)) n++;
-  return n / count;
-}
-
-function perRegion(host: LinuxMemoryHost, map: Bitmap): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, r] of Object.entries(regionPages(host))) out[name] = Number(fractionSet(map, r.first, r.count).toFixed(3));
-  return out;
-}
-
-/** sha256 of each page of a range of the workload's memory, read through /proc/PID/mem. */
-function pageHashes(pid: number, start: bigint, pages: number): string[] {
-  const fd = openSync(`/proc/${pid}/mem`, 'r');
-  const buf = Buffer.alloc(4096);
-  const out: string[] = [];
-  try {
-    for (let p = 0; p < pages; p++) {
-      const got = readSync(fd, buf, 0, 4096, Number(start) + p * 4096);
-      if (got !== 4096) throw new Error(`short read of /proc/${pid}/mem`);
-      out.push(createHash('sha256').update(buf).digest('hex').slice(0, 16));
-    }
-  } finally {
-    closeSync(fd);
-  }
-  return out;
-}
+import { fractionSet, pageHashes, perRegion, range, regionPages, report, sleep, uptime, Workload } from './guest-lib.js';
+import { thpUnitsScenario } from './thp-units.js';
+import { twoDomainScenario } from './two-domains.js';
 
 function nodesOf(host: LinuxMemoryHost, pages: Uint32Array): Int32Array {
   return host.queryNodes(pages);
-}
-
-function range(first: number, count: number, step = 1): Uint32Array {
-  const out: number[] = [];
-  for (let i = first; i < first + count; i += step) out.push(i);
-  return Uint32Array.from(out);
 }
 
 async function backendScenario(): Promise<void> {
@@ -356,90 +265,12 @@ async function numaBalancingBaseline(): Promise<void> {
 }
 
 /**
- * The full engine loop on the real kernel: the hot regions start on node 1 and
- * the cold one on node 0 (the worst placement), the DRAM quota is smaller than
- * the footprint, and the engine runs until the hot regions are on node 0 and
- * the cold one on node 1 (or a bounded time passes).
- */
-async function engineScenario(): Promise<void> {
-  writeText('/proc/sys/kernel/numa_balancing', '0');
-  const HOT_READ = 1024;
-  const HOT_WRITE = 512;
-  const COLD = 2048;
-  const QUOTA = HOT_READ + HOT_WRITE + 64;
-  const w = await Workload.start(HOT_READ, HOT_WRITE, COLD);
-  let host: LinuxMemoryHost | undefined;
-  try {
-    host = await openLinuxHost({
-      pid: w.pid,
-      ram: w.regions.map((r) => ({ name: r.name, start: BigInt(r.start), lengthBytes: r.pages * 4096 })),
-      dramNodes: [0],
-      nvmNodes: [1],
-      damon: { sampleUs: 5000, aggrUs: 100_000, updateUs: 1_000_000, minRegions: 100, maxRegions: 1000 },
-    });
-    const h = host;
-    const rp = regionPages(h);
-    const hot = Uint32Array.from([...range(rp['hot-read']!.first, rp['hot-read']!.count), ...range(rp['hot-write']!.first, rp['hot-write']!.count)]);
-    const setup = await h.migrate(hot, Tier.NVM);
-    const tierMap = createBitmap(h.pageCount);
-    await h.readTierMap(tierMap);
-    report('engine-start', { quotaPages: QUOTA, footprintPages: h.pageCount, setupMoved: setup.moved, nvmFraction: perRegion(h, tierMap) });
-
-    const { startEngine, defaultEngineOptions } = await import('../../plugin/engine/run.js');
-    const { wallClock } = await import('../../plugin/util/clock.js');
-    const stop = new AbortController();
-    const windows: Record<string, unknown>[] = [];
-    const started = Date.now();
-    let converged: number | undefined;
-    let checking = false;
-    const engine = startEngine(h, wallClock, {
-      ...defaultEngineOptions(QUOTA),
-      roundsPerWindow: 4,
-      roundIntervalNs: 100e6,
-      migrationBytesPerSec: 64 << 20,
-      onWindow: (snap) => {
-        windows.push({ window: snap.window, dram: snap.dramPages, nvm: snap.nvmPages, hotSet: snap.hotSetPages, warm: snap.warmPages, planned: snap.planned, promoted: snap.totals.promoted, demoted: snap.totals.demoted });
-        if (checking || converged !== undefined) return;
-        checking = true;
-        void h.readTierMap(tierMap).then(() => {
-          checking = false;
-          const f = perRegion(h, tierMap);
-          const hotInNvm = f['hot-read']! * HOT_READ + f['hot-write']! * HOT_WRITE;
-          // DAMON sees regions, not pages: a few hot pages at a region edge can look cold (1% allowed).
-          if (hotInNvm <= 0.01 * (HOT_READ + HOT_WRITE) && f['cold']! * COLD >= COLD - (QUOTA - HOT_READ - HOT_WRITE) - 0.01 * COLD) {
-            converged = (Date.now() - started) / 1000;
-            setTimeout(() => stop.abort(new Error('converged')), 2000); // a little longer: it must stay put
-          }
-        });
-      },
-    }, stop.signal);
-    const limit = setTimeout(() => stop.abort(new Error('time limit')), 120_000);
-    const totals = await engine.done;
-    clearTimeout(limit);
-    await h.readTierMap(tierMap);
-    const verify = await w.verify();
-    report('engine-end', {
-      converged,
-      seconds: (Date.now() - started) / 1000,
-      nvmFraction: perRegion(h, tierMap),
-      totals: { ...totals, lastFailures: totals.lastFailures.slice(0, 5) },
-      windows: windows.slice(-6),
-      windowCount: windows.length,
-      verify,
-    });
-  } finally {
-    await host?.close();
-    w.stop();
-  }
-}
-
-/**
  * Transparent huge pages: the backend reports guest RAM backed by THP, and
  * move_pages moves a huge page whole (the kernel's choice; hmmv never splits).
  */
 async function thpScenario(): Promise<void> {
   writeText('/proc/sys/kernel/numa_balancing', '0');
-  const w = await Workload.start(16, 16, 2048, true);
+  const w = await Workload.start(16, 16, 2048, 'cold');
   let host: LinuxMemoryHost | undefined;
   try {
     host = await openLinuxHost({
@@ -465,14 +296,17 @@ async function thpScenario(): Promise<void> {
 }
 
 async function main(scenario: string): Promise<void> {
+  const wanted = new Set(scenario.split(','));
+  const runs = (name: string) => wanted.has(name) || wanted.has('all');
   report('started', { scenario, uptime: uptime() });
   report('probe', { probe: probeHost() });
   const cli = spawnSync(process.execPath, ['dist/plugin/cli.js', 'host', 'check'], { encoding: 'utf8' });
   report('host-check', { status: cli.status, stdout: cli.stdout, stderr: cli.stderr });
-  if (scenario === 'backend' || scenario === 'all') await backendScenario();
-  if (scenario === 'engine' || scenario === 'all') await engineScenario();
-  if (scenario === 'thp' || scenario === 'all') await thpScenario();
-  if (scenario === 'numa-balancing' || scenario === 'all') await numaBalancingBaseline();
+  if (runs('backend')) await backendScenario();
+  if (runs('two-domains')) await twoDomainScenario();
+  if (runs('thp')) await thpScenario();
+  if (runs('thp')) await thpUnitsScenario();
+  if (runs('numa-balancing')) await numaBalancingBaseline();
   report('done', { uptime: uptime() });
 }
 

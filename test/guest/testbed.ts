@@ -1,10 +1,15 @@
 /**
- * Host side of the test bed: builds (cached) the kernel and initramfs with
- * build.sh, boots a two-NUMA-node guest under QEMU/TCG with node 1 on a
- * memory-backend-file (the stand-in for NVM), and collects the lines the
- * in-guest program prints on the serial console:
- *   HMMV-RESULT {"check": ..., ...}   one per measured fact
- * The QEMU process is killed by pid when the guest is done, on timeout, or on error.
+ * Host side of the test bed: builds (cached) the kernel and the initramfs
+ * layers with build.sh, boots the guest under QEMU/TCG, and collects the lines
+ * the guest prints on the serial console:
+ *   HMMV-RESULT {"check": ..., ...}   one per measured fact (set-up steps too)
+ * The guest: node 0 = RAM with both CPUs; optionally node 1 = a
+ * memory-backend-file (the first test bed's stand-in for NVM); optionally
+ * emulated NVDIMMs (ACPI NFIT) on the next node, set up in the guest as an
+ * Optane host does (the optane layer), and libvirtd running (the libvirt
+ * layer). The ACPI HMAT makes every node but 0 slow, so the guest kernel puts
+ * them in a lower memory tier. The QEMU process is killed by pid when the
+ * guest is done, on timeout, or on error.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -26,15 +31,32 @@ export interface GuestRun {
   readonly results: GuestResult[];
   /** Everything the guest printed (kernel log included), for failure messages. */
   readonly console: string;
+  /** Seconds from QEMU's start to /init running, and to the layers' set-up steps done. */
   readonly bootSeconds: number;
+  readonly setupSeconds: number;
   readonly totalSeconds: number;
   readonly exitCode: number | undefined;
 }
 
-/** Builds the test bed; the error says what to install when a tool is missing. */
-export async function buildTestbed(): Promise<string> {
+/** Initramfs layers on top of the base one (test/guest/layers/NAME.sh), in the order they are stacked. */
+export const LAYERS = ['optane', 'libvirt', 'kmod'] as const;
+export type Layer = (typeof LAYERS)[number];
+
+/**
+ * An emulated NVDIMM (QEMU nvdimm device, ACPI NFIT), set up in the guest by
+ * the optane layer: 'system-ram' as an Optane host onlines it (devdax, then
+ * daxctl --mode=system-ram: a memory-only NUMA node), 'devdax' left as
+ * /dev/daxN.0, not onlined (memory reserved for VMs, as hmmv.ko wants it).
+ */
+export interface NvdimmSpec {
+  sizeMiB: number;
+  mode: 'system-ram' | 'devdax';
+}
+
+/** Builds the test bed with these layers; the error says what to install when a tool is missing. */
+export async function buildTestbed(layers: readonly Layer[] = []): Promise<string> {
   try {
-    const { stdout } = await run('bash', [join(repoDir, 'test/guest/build.sh'), repoDir, cacheDir], { maxBuffer: 1 << 20 });
+    const { stdout } = await run('bash', [join(repoDir, 'test/guest/build.sh'), repoDir, cacheDir, ...layers], { maxBuffer: 1 << 20 });
     return stdout.trim().split('\n').pop()!;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
@@ -43,40 +65,99 @@ export async function buildTestbed(): Promise<string> {
 }
 
 export interface BootOptions {
+  /** Passed to the in-guest program as its argument (hmmv.scenario=). */
   scenario: string;
+  /** The in-guest program, relative to the app folder (default dist/test/guest/in-guest.js). */
+  program?: string;
   /** Bounded wait for a hung guest. */
   timeoutMs: number;
+  /** Node 0: RAM with the CPUs. */
   dramMiB?: number;
+  /** Node 1: a memory-backend-file without CPUs (the first test bed's slow node); 0 for none. */
   nvmMiB?: number;
+  /** Emulated NVDIMMs, all on the next node id (memory-only, slow per the HMAT). */
+  nvdimms?: readonly NvdimmSpec[];
+  /** Start virtlogd and libvirtd in the guest (the libvirt layer). */
+  libvirtd?: boolean;
+  /** More layers than the options above imply. */
+  layers?: readonly Layer[];
+  /** Extra kernel command-line words. */
+  append?: readonly string[];
+  /** Every console line, as it arrives (progress, debugging). */
+  onLine?: (line: string) => void;
+}
+
+/** The NUMA node the NVDIMMs' memory joins in the guest. */
+export const nvdimmNode = (opts: Pick<BootOptions, 'nvmMiB'>): number => ((opts.nvmMiB ?? 256) > 0 ? 2 : 1);
+
+/** QEMU's arguments for these options (guest memory under `work`). */
+export function qemuArgs(opts: BootOptions, initrd: string, work: string): string[] {
+  const dram = opts.dramMiB ?? 512;
+  const nvm = opts.nvmMiB ?? 256;
+  const nvdimms = opts.nvdimms ?? [];
+  const nvdimmMiB = nvdimms.reduce((s, d) => s + d.sizeMiB, 0);
+  const slowNodes = [...(nvm > 0 ? [1] : []), ...(nvdimms.length > 0 ? [nvdimmNode(opts)] : [])];
+  const mem = nvdimms.length > 0 ? `${dram + nvm}M,slots=${nvdimms.length},maxmem=${dram + nvm + nvdimmMiB}M` : `${dram + nvm}M`;
+  const args = [
+    '-machine', `pc,accel=tcg,hmat=on${nvdimms.length > 0 ? ',nvdimm=on' : ''}`, '-cpu', 'max', '-smp', '2', '-m', mem,
+    '-object', `memory-backend-ram,id=dram,size=${dram}M`,
+    '-numa', 'node,nodeid=0,memdev=dram,cpus=0-1,initiator=0',
+  ];
+  if (nvm > 0) {
+    args.push('-object', `memory-backend-file,id=nvm,size=${nvm}M,mem-path=${join(work, 'nvm.img')},share=on`);
+    args.push('-numa', 'node,nodeid=1,memdev=nvm,initiator=0');
+  }
+  if (nvdimms.length > 0) args.push('-numa', `node,nodeid=${nvdimmNode(opts)},initiator=0`);
+  // QEMU wants a distance for every pair of nodes.
+  const nodes = [0, ...slowNodes];
+  for (let i = 0; i < nodes.length; i++) for (let j = i + 1; j < nodes.length; j++) args.push('-numa', `dist,src=${nodes[i]},dst=${nodes[j]},val=${i === 0 ? 30 : 20}`);
+  // ACPI HMAT: the slow nodes have Optane-like latency and bandwidth, so the
+  // guest kernel places them in a lower memory tier.
+  args.push(
+    '-numa', 'hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=80',
+    '-numa', 'hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=20G',
+  );
+  for (const n of slowNodes) {
+    args.push(
+      '-numa', `hmat-lb,initiator=0,target=${n},hierarchy=memory,data-type=access-latency,latency=300`,
+      '-numa', `hmat-lb,initiator=0,target=${n},hierarchy=memory,data-type=access-bandwidth,bandwidth=4G`,
+    );
+  }
+  nvdimms.forEach((d, i) => {
+    args.push('-object', `memory-backend-file,id=nvdimm${i},share=on,mem-path=${join(work, `nvdimm${i}.img`)},size=${d.sizeMiB}M`);
+    args.push('-device', `nvdimm,memdev=nvdimm${i},id=nvdimm${i},node=${nvdimmNode(opts)}`);
+  });
+  const append = ['console=ttyS0', 'loglevel=4', 'panic=-1', `hmmv.scenario=${opts.scenario}`];
+  if (opts.program) append.push(`hmmv.program=${opts.program}`);
+  if (nvdimms.length > 0) append.push(`hmmv.nvdimm=${nvdimms.map((d) => d.mode).join(',')}`);
+  if (opts.libvirtd) append.push('hmmv.libvirtd=1');
+  append.push(...(opts.append ?? []));
+  args.push(
+    '-kernel', join(cacheDir, 'vmlinuz'), '-initrd', initrd,
+    '-append', append.join(' '),
+    '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-nodefaults', '-no-reboot',
+  );
+  return args;
+}
+
+/** The layers these options need. */
+export function layersFor(opts: BootOptions): Layer[] {
+  const layers = new Set<Layer>(opts.layers ?? []);
+  if ((opts.nvdimms ?? []).length > 0) layers.add('optane');
+  if (opts.libvirtd) layers.add('libvirt');
+  return LAYERS.filter((l) => layers.has(l));
 }
 
 export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
-  const initrd = await buildTestbed();
+  const initrd = await buildTestbed(layersFor(opts));
   const work = mkdtempSync(join(tmpdir(), 'hmmv-testbed-'));
-  const dram = opts.dramMiB ?? 512;
-  const nvm = opts.nvmMiB ?? 256;
-  const args = [
-    '-machine', 'pc,accel=tcg,hmat=on', '-cpu', 'max', '-smp', '2', '-m', `${dram + nvm}M`,
-    '-object', `memory-backend-ram,id=dram,size=${dram}M`,
-    '-object', `memory-backend-file,id=nvm,size=${nvm}M,mem-path=${join(work, 'nvm.img')},share=on`,
-    '-numa', 'node,nodeid=0,memdev=dram,cpus=0-1,initiator=0',
-    '-numa', 'node,nodeid=1,memdev=nvm,initiator=0',
-    '-numa', 'dist,src=0,dst=1,val=30',
-    // ACPI HMAT: node 1 is slower (Optane-like latency and bandwidth), so the
-    // guest kernel can place it in a lower memory tier.
-    '-numa', 'hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-latency,latency=80',
-    '-numa', 'hmat-lb,initiator=0,target=0,hierarchy=memory,data-type=access-bandwidth,bandwidth=20G',
-    '-numa', 'hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-latency,latency=300',
-    '-numa', 'hmat-lb,initiator=0,target=1,hierarchy=memory,data-type=access-bandwidth,bandwidth=4G',
-    '-kernel', join(cacheDir, 'vmlinuz'), '-initrd', initrd,
-    '-append', `console=ttyS0 loglevel=4 panic=-1 hmmv.scenario=${opts.scenario}`,
-    '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-nodefaults', '-no-reboot',
-  ];
+  const args = qemuArgs(opts, initrd, work);
   const started = Date.now();
   const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   let bootSeconds = NaN;
+  let setupSeconds = NaN;
   const results: GuestResult[] = [];
   let exitCode: number | undefined;
   let buffered = '';
@@ -88,10 +169,12 @@ export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl).replace(/\r$/, '');
       buffered = buffered.slice(nl + 1);
+      opts.onLine?.(line);
       const at = line.indexOf('HMMV-');
       if (at < 0) continue;
       const tagged = line.slice(at);
       if (tagged.startsWith('HMMV-BOOTED')) bootSeconds = (Date.now() - started) / 1000;
+      else if (tagged.startsWith('HMMV-SETUP-DONE')) setupSeconds = (Date.now() - started) / 1000;
       else if (tagged.startsWith('HMMV-RESULT ')) {
         try {
           results.push(JSON.parse(tagged.slice('HMMV-RESULT '.length)) as GuestResult);
@@ -119,5 +202,5 @@ export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
     rmSync(work, { recursive: true, force: true });
   }
-  return { results, console: out, bootSeconds, totalSeconds: (Date.now() - started) / 1000, exitCode };
+  return { results, console: out, bootSeconds, setupSeconds, totalSeconds: (Date.now() - started) / 1000, exitCode };
 }

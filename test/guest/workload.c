@@ -10,7 +10,8 @@
  * SIGUSR1: verify every page against what this process last wrote there and
  * print "VERIFY {json}". SIGUSR2: stop writing (pause the hot-write region).
  * WORKLOAD_THP=1 in the environment: the cold region asks for transparent huge
- * pages (MADV_HUGEPAGE) instead of refusing them.
+ * pages (MADV_HUGEPAGE) instead of refusing them; WORKLOAD_THP=all: every
+ * region does (a guest whose RAM is all 2 MiB pages, as a QEMU's under THP).
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -63,12 +64,13 @@ int main(int argc, char **argv) {
   size_t total = (n[0] + n[1] + n[2]) * PAGE + 8 * (size_t)GAP;
   const char *thp_env = getenv("WORKLOAD_THP");
   int thp = thp_env && thp_env[0] == '1';
+  int thp_all = thp_env && strcmp(thp_env, "all") == 0;
   char *base = mmap(0, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (base == MAP_FAILED) { perror("mmap reserve"); return 2; }
   /* Regions start on 2 MiB boundaries (GAP is a multiple), so huge pages can back them. */
   char *cursor = (char *)(((uintptr_t)base + GAP) & ~((uintptr_t)GAP - 1)) + GAP;
   uint64_t *r[3];
-  for (int k = 0; k < 3; k++) r[k] = map_region(&cursor, n[k], thp && k == 2);
+  for (int k = 0; k < 3; k++) r[k] = map_region(&cursor, n[k], thp_all || (thp && k == 2));
   uint64_t *version = calloc(n[1], sizeof(uint64_t)); /* last version written per hot-write page */
   for (int k = 0; k < 3; k++)
     for (size_t p = 0; p < n[k]; p++) fill(r[k] + p * WORDS, k, p, 0);

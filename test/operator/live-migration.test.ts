@@ -149,10 +149,17 @@ describe('live migration between two libvirt hosts (real libvirtd, QEMU, migrati
 
   it('a migration that fails once running resumes the source manager\'s page moves', async () => {
     poolA = await startPool(a!);
-    // Slow enough to be caught in flight: 1 MiB/s for 64 MiB.
+    // Slow enough to be caught in flight: 1 MiB/s for the guest's 32 MiB of written pages.
     assert.equal((await b!.virsh(['migrate-setspeed', name, '1'])).code, 0);
     const migrating = run('virsh', ['-c', b!.uri, 'migrate', '--live', name, a!.uri, '--migrateuri', a!.migrateUri, '--listen-address', '127.0.0.1'], { timeoutMs: 300_000 });
     await waitFor('the source manager to pause for the migration', () => /page migrations paused/.test(logOn(b!, name)), 60_000);
+    // `hmmv status` on the source (its namespace: nsenter) shows the migration in flight.
+    const st = await run('nsenter', ['-t', String(b!.pid), '-m', '--', process.execPath, CLI, 'status', '--json']);
+    const row = (JSON.parse(st.stdout) as { domain: string; migration?: { direction: string; status: string } }[]).find((r) => r.domain === name);
+    assert.equal(row?.migration?.direction, 'outgoing', logOn(b!, name));
+    assert.match(row?.migration?.status ?? '', /^(setup|active|device|pre-switchover)$/);
+    const table = await run('nsenter', ['-t', String(b!.pid), '-m', '--', process.execPath, CLI, 'status']);
+    assert.match(table.stdout, new RegExp(`^${name} +running \\(migrating out\\)`, 'm'));
     const abort = await b!.virsh(['domjobabort', name]);
     assert.equal(abort.code, 0, abort.stderr);
     const m = await migrating;

@@ -54,7 +54,7 @@ describe('npm pack and a global install', function () {
       timeout: 540_000,
       cwd: work,
     });
-    assert.equal(r.status, 0, `npm install -g failed:\n${r.stderr}`);
+    assert.equal(r.status, 0, `npm install -g failed (signal ${r.signal}, ${r.error?.message ?? "no spawn error"}):\n${r.stderr}`);
     assert.ok(existsSync(path.join(prefix(), 'bin', 'hmmv')));
 
     const v = hmmv(['--version']);

@@ -123,12 +123,16 @@ export async function startTestHost(base: string, name: string, migrationPort: n
 }
 
 /**
- * A tiny multiboot guest (a flat binary with the a.out-kludge header): in
- * 32-bit protected mode it increments a 64-bit counter at guest-physical
- * COUNTER_GPA forever. Reading the counter shows the guest runs, and runs on
- * with its memory, across a migration.
+ * A tiny multiboot guest (a flat binary with the a.out-kludge header), in
+ * 32-bit protected mode: first it writes one word into every page of
+ * FILL_START..FILL_END (so a migration has 32 MiB of non-zero pages to send,
+ * which a bandwidth limit can make last), then it increments a 64-bit counter
+ * at guest-physical COUNTER_GPA forever. Reading the counter shows the guest
+ * runs, and runs on with its memory, across a migration.
  */
 export const COUNTER_GPA = 0x200000;
+const FILL_START = 0x400000;
+const FILL_END = 0x2400000;
 
 export function counterGuestImage(): Buffer {
   const magic = 0x1badb002;
@@ -136,10 +140,15 @@ export function counterGuestImage(): Buffer {
   const load = 0x100000;
   const header = [magic, flags, (-(magic + flags)) >>> 0, load, load, 0, 0, load + 32];
   const code = Buffer.from([
-    0xff, 0x05, ...le32(COUNTER_GPA), //     loop: inc dword [lo]
-    0x75, 0xf8, //                             jnz loop
-    0xff, 0x05, ...le32(COUNTER_GPA + 4), //   inc dword [hi]
-    0xeb, 0xf0, //                             jmp loop
+    0xbf, ...le32(FILL_START), //               mov edi, FILL_START
+    0x89, 0x3f, //                        fill: mov [edi], edi
+    0x81, 0xc7, ...le32(4096), //               add edi, 4096
+    0x81, 0xff, ...le32(FILL_END), //           cmp edi, FILL_END
+    0x72, 0xf0, //                              jb fill
+    0xff, 0x05, ...le32(COUNTER_GPA), //  loop: inc dword [lo]
+    0x75, 0xf8, //                              jnz loop
+    0xff, 0x05, ...le32(COUNTER_GPA + 4), //    inc dword [hi]
+    0xeb, 0xf0, //                              jmp loop
   ]);
   const head = Buffer.alloc(32);
   header.forEach((v, i) => head.writeUInt32LE(v, 4 * i));

@@ -34,7 +34,7 @@ describe('upgrading hmmv while a domain runs', function () {
   const install = (tarball: string) => {
     // --omit=optional: the hook and the managers do not use the libvirt bindings (package.test.ts installs them).
     const r = spawnSync('npm', ['install', '-g', '--prefix', prefix(), '--prefer-offline', '--omit=optional', '--no-audit', '--no-fund', tarball], { encoding: 'utf8', timeout: 300_000, cwd: work });
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.status, 0, `npm install -g failed (signal ${r.signal}, ${r.error?.message ?? 'no spawn error'}):\n${r.stderr}`);
   };
   const hook = (op: string, sub: string, xml: string) => spawnSync(hookScript(), [domain, op, sub, '-'], { input: xml, encoding: 'utf8', timeout: 60_000 });
   const managerLines = () => (existsSync(logPath(domain)) ? readFileSync(logPath(domain), 'utf8').split('\n').filter((l) => l.includes('"msg":"manager starting"')) : []);

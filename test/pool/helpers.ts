@@ -56,13 +56,17 @@ export class Peer {
   readonly messages: ServerMessage[] = [];
   readonly invalid: string[] = [];
   closed = false;
+  closeCode: number | undefined;
   private constructor(readonly ws: WebSocket) {
     ws.on('message', (data: Buffer) => {
       const p = parseServerMessage(data);
       if (p.ok) this.messages.push(p.msg);
       else this.invalid.push(p.message);
     });
-    ws.on('close', () => (this.closed = true));
+    ws.on('close', (code: number) => {
+      this.closed = true;
+      this.closeCode = code;
+    });
     ws.on('error', () => {});
   }
 

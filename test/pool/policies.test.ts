@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { allocate, effectiveBounds, stepQuotas, waterFill, type VmDemand } from '../../plugin/pool/policies.js';
+import { allocate, effectiveBounds, quotaMoveCostRate, stepQuotas, waterFill, type VmDemand } from '../../plugin/pool/policies.js';
 import { benefitCurveFromHistogram, curveBenefit, normalizeCurve } from '../../plugin/pool/curve.js';
 
 const sum = (a: readonly number[]): number => a.reduce((x, y) => x + y, 0);
@@ -56,6 +56,47 @@ describe('pool policies', () => {
       }),
       { numRuns: 400 },
     );
+  });
+
+  it('utility with a move cost maximises benefit less the cost of the pages it moves (brute force), and keeps quotas for small gains', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 14 }),
+        fc.array(fc.tuple(smallVm(10), fc.integer({ min: 0, max: 10 })), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 300 }),
+        (pool, raw, cost) => {
+          const vms = raw.map(([v, current]) => ({ ...v, currentPages: current }));
+          const q = allocate('utility', pool, vms, { moveCostRate: cost });
+          // The objective: benefit, plus `cost` for every page a VM keeps of what it holds (= minus the cost of moving).
+          const value = (alloc: readonly number[]) => sum(alloc.map((x, k) => curveBenefit(vms[k]!.curve, x) + cost * Math.min(x, vms[k]!.currentPages)));
+          const { lo, hi } = effectiveBounds(pool, vms);
+          let best = -1;
+          const a: number[] = [];
+          const walk = (i: number, left: number): void => {
+            if (i === vms.length) {
+              best = Math.max(best, value(a));
+              return;
+            }
+            for (let x = lo[i]!; x <= Math.min(hi[i]!, left); x++) {
+              a[i] = x;
+              walk(i + 1, left - x);
+            }
+          };
+          walk(0, pool);
+          assert.ok(Math.abs(value(q) - best) < 1e-6, `utility ${value(q)} < optimum ${best} for ${JSON.stringify({ pool, vms, q, cost })}`);
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // Two VMs holding 50 pages each; B's next pages are worth 12/s more than A's last ones:
+    // with a move cost of 9/s per page that is worth moving, with 20/s it is not.
+    const a: VmDemand = { pageCount: 100, hotSetPages: 60, minPages: 0, maxPages: 100, weight: 1, curve: [[60, 50]], currentPages: 50 };
+    const b: VmDemand = { pageCount: 100, hotSetPages: 70, minPages: 0, maxPages: 100, weight: 1, curve: [[40, 62], [30, 62]], currentPages: 50 };
+    const a2: VmDemand = { ...a, curve: [[40, 100], [20, 50]] };
+    assert.deepEqual(allocate('utility', 100, [a2, b], { moveCostRate: 9 }), [40, 60]);
+    assert.deepEqual(allocate('utility', 100, [a2, b], { moveCostRate: 20 }), [50, 50]);
+    const rate = quotaMoveCostRate(4096, { dram: 80, nvm: 300 });
+    assert.ok(rate > 20 && rate < 40, `move cost ${rate} accesses/s`);
   });
 
   for (const policy of ['utility', 'fair', 'weighted'] as const) {

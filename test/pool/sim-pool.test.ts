@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { runExperiment, type ExperimentConfig } from '../../plugin/sim/experiment.js';
-import { makeWorkload } from '../../plugin/sim/workload-factory.js';
+import { runExperiment, type ExperimentConfig } from '../../plugin/sim/experiment/experiment.js';
+import { makeWorkload } from '../../plugin/sim/workloads/index.js';
 
 describe('the DRAM pool in the simulated machine', () => {
   it('moves DRAM to the VM whose hot set grows, from the one whose hot set shrinks, within the host DRAM', async () => {

@@ -4,7 +4,7 @@ import { defaultCoreConfig } from '../../plugin/pool/core.js';
 import { InProcessPool } from '../../plugin/pool/in-process.js';
 import { startEngineSession } from '../../plugin/session/engine-session.js';
 import { clampPoolQuota, quotaBounds } from '../../plugin/session/quota.js';
-import { VirtualClock } from '../../plugin/sim/virtual-clock.js';
+import { VirtualClock } from '../../plugin/sim/machine/virtual-clock.js';
 import { PatternHost } from '../pool/pattern-host.js';
 
 /** Moves the virtual clock forward in small steps, letting woken code run in between. */

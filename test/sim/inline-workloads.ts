@@ -3,7 +3,7 @@
  * generators live in plugin/sim/workloads/). Not a test file itself.
  */
 import { xorshift32 as xorshift } from '../../plugin/sim/policies/rng.js';
-import { encodeAccess, type Workload } from '../../plugin/sim/workload.js';
+import { encodeAccess, type Workload } from '../../plugin/sim/workloads/workload.js';
 
 export { xorshift32 as xorshift } from '../../plugin/sim/policies/rng.js';
 
@@ -29,12 +29,14 @@ export function hotColdWorkload(opts: {
     pageCount: opts.pageCount,
     cpuNsPerOp: opts.cpuNsPerOp ?? 200,
     accessesPerOp: apo,
-    nextOps(ops: number, out: Uint32Array): void {
+    nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
       for (let i = 0; i < ops * apo; i++) {
         const hot = next() < hotThreshold;
         const k = hot ? next() % hotPages : hotPages + (next() % (opts.pageCount - hotPages));
         const page = (k * stride) % opts.pageCount;
-        out[i] = encodeAccess(page, next() < writeThreshold);
+        const w = next();
+        out[i] = encodeAccess(page, w < writeThreshold);
+        lines[i] = w & 63; // one random line of the page
       }
     },
   };
@@ -48,8 +50,11 @@ export function writerWorkload(pageCount: number, pages: number, seed: number): 
     pageCount,
     cpuNsPerOp: 50,
     accessesPerOp: 1,
-    nextOps(ops: number, out: Uint32Array): void {
-      for (let i = 0; i < ops; i++) out[i] = encodeAccess(next() % pages, true);
+    nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+      for (let i = 0; i < ops; i++) {
+        out[i] = encodeAccess(next() % pages, true);
+        lines[i] = 0;
+      }
     },
   };
 }

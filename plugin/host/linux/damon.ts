@@ -1,10 +1,12 @@
 /**
  * DAMON virtual-address monitoring through its sysfs interface
  * (/sys/kernel/mm/damon/admin, Documentation/admin-guide/mm/damon/usage.rst).
- * One kdamond with one vaddr context watches the target pid; a "stat" scheme
- * that matches every region lets us ask for a snapshot of the regions with
- * their access counts (update_schemes_tried_regions), which is the sysfs way
- * to read monitoring results.
+ * Each manager has a kdamond of its own (claimed from hmmv's slots, see
+ * damon-slots.ts and damon-registry.ts) with one vaddr context watching its
+ * QEMU pid; a "stat" scheme that matches every region lets us ask for a
+ * snapshot of the regions with their access counts
+ * (update_schemes_tried_regions), which is the sysfs way to read monitoring
+ * results.
  *
  * DAMON samples one page per region per sampling interval and adapts the
  * regions (split/merge) so that pages in a region share a pattern; region
@@ -12,13 +14,14 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { hostFiles, readText, writeText, type KernelFiles } from './sysfs.js';
+import { claimSlot, DAMON_ADMIN, DEFAULT_DAMON_RUN_DIR, readKdamondState, releaseSlot, withDamonLock, writeDamon, type DamonRegistryOptions } from './damon-registry.js';
+import { hostFiles, type KernelFiles } from './sysfs.js';
+
+export { DAMON_ADMIN };
 
 /** EBUSY retries of a snapshot request, backing off 20, 40, 60 ... ms (about 2 s in all). */
 const SNAPSHOT_BUSY_RETRIES = 14;
 const SNAPSHOT_BUSY_BACKOFF_MS = 20;
-
-export const DAMON_ADMIN = '/sys/kernel/mm/damon/admin';
 
 export interface DamonAttrs {
   sampleUs: number;
@@ -43,7 +46,7 @@ export interface DamonRegion {
 export function runningKdamonds(files: KernelFiles = hostFiles): number[] {
   const n = Number(files.readText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`) ?? '0');
   const on: number[] = [];
-  for (let i = 0; i < n; i++) if (files.readText(`${DAMON_ADMIN}/kdamonds/${i}/state`) === 'on') on.push(i);
+  for (let i = 0; i < n; i++) if (readKdamondState(files, i) === 'on') on.push(i);
   return on;
 }
 
@@ -66,63 +69,39 @@ export function readTriedRegions(files: KernelFiles, dir: string): DamonRegion[]
 }
 
 export class DamonVaddrMonitor {
-  readonly k = `${DAMON_ADMIN}/kdamonds/0`;
-  private readonly ctx = `${DAMON_ADMIN}/kdamonds/0/contexts/0`;
+  readonly k: string;
+  private readonly ctx: string;
   private running = false;
   /** How long the last snapshot waited for kdamond and spent reading sysfs (diagnostics). */
-  lastSnapshotMs = { request: 0, read: 0 };
+  lastSnapshotMs = { lock: 0, request: 0, read: 0 };
 
   private constructor(
     readonly pid: number,
     readonly attrs: DamonAttrs,
-  ) {}
-
-  /**
-   * Sets up kdamond 0 for `pid` and turns it on. Refuses when DAMON sysfs is
-   * missing, vaddr is not built in, or another kdamond runs (DAMON sysfs
-   * cannot add a kdamond while one runs, and we do not stop someone else's).
-   */
-  static start(pid: number, attrs: Partial<DamonAttrs> = {}): DamonVaddrMonitor {
-    if (readText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`) === undefined) {
-      throw new Error(`DAMON sysfs interface missing (${DAMON_ADMIN}): kernel needs CONFIG_DAMON_SYSFS and CONFIG_DAMON_VADDR, and root`);
-    }
-    const busy = runningKdamonds();
-    if (busy.length > 0) {
-      throw new Error(`DAMON is in use: kdamond ${busy.join(',')} is running (state "on" under ${DAMON_ADMIN}/kdamonds); hmmv needs its own kdamond`);
-    }
-    const mon = new DamonVaddrMonitor(pid, { ...defaultDamonAttrs, ...attrs });
-    mon.configure();
-    return mon;
+    /** The kdamond this monitor claimed. */
+    readonly index: number,
+    private readonly registry: DamonRegistryOptions,
+  ) {
+    this.k = `${DAMON_ADMIN}/kdamonds/${index}`;
+    this.ctx = `${this.k}/contexts/0`;
   }
 
-  private configure(): void {
-    const a = this.attrs;
-    writeText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`, '1');
-    writeText(`${this.k}/contexts/nr_contexts`, '1');
-    const avail = readText(`${this.ctx}/avail_operations`) ?? '';
-    if (!avail.split(/\s+/).includes('vaddr')) {
-      writeText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`, '0');
-      throw new Error(`DAMON virtual-address monitoring is not built in (avail_operations: "${avail}"): kernel needs CONFIG_DAMON_VADDR`);
+  /**
+   * Claims a kdamond of its own for `pid`, sets it up and turns it on.
+   * Refuses when DAMON sysfs is missing, vaddr is not built in, or no kdamond
+   * is free (never touching one hmmv did not set up).
+   */
+  static async start(pid: number, attrs: Partial<DamonAttrs> = {}, registry: DamonRegistryOptions = {}): Promise<DamonVaddrMonitor> {
+    const files = registry.files ?? hostFiles;
+    if (files.readText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`) === undefined) {
+      throw new Error(`DAMON sysfs interface missing (${DAMON_ADMIN}): kernel needs CONFIG_DAMON_SYSFS and CONFIG_DAMON_VADDR, and root`);
     }
-    writeText(`${this.ctx}/operations`, 'vaddr');
-    const mon = `${this.ctx}/monitoring_attrs`;
-    writeText(`${mon}/intervals/sample_us`, String(a.sampleUs));
-    writeText(`${mon}/intervals/aggr_us`, String(a.aggrUs));
-    writeText(`${mon}/intervals/update_us`, String(a.updateUs));
-    writeText(`${mon}/nr_regions/max`, String(a.maxRegions));
-    writeText(`${mon}/nr_regions/min`, String(a.minRegions));
-    writeText(`${this.ctx}/targets/nr_targets`, '1');
-    writeText(`${this.ctx}/targets/0/pid_target`, String(this.pid));
-    writeText(`${this.ctx}/schemes/nr_schemes`, '1');
-    const s = `${this.ctx}/schemes/0`;
-    writeText(`${s}/action`, 'stat');
-    const max = '18446744073709551615';
-    for (const key of ['sz', 'nr_accesses', 'age']) {
-      writeText(`${s}/access_pattern/${key}/max`, key === 'sz' ? max : '4294967295');
-      writeText(`${s}/access_pattern/${key}/min`, '0');
-    }
-    writeText(`${this.k}/state`, 'on');
-    this.running = true;
+    const full = { ...defaultDamonAttrs, ...attrs };
+    const { index, reclaimed } = await claimSlot(pid, registry, (i) => configure(files, i, pid, full));
+    const mon = new DamonVaddrMonitor(pid, full, index, registry);
+    mon.reclaimed = reclaimed;
+    mon.running = true;
+    return mon;
   }
 
   /**
@@ -133,35 +112,103 @@ export class DamonVaddrMonitor {
    */
   async snapshot(): Promise<DamonRegion[]> {
     if (!this.running) throw new Error('DAMON monitor is stopped');
-    if (readText(`${this.k}/state`) !== 'on') {
-      this.running = false;
-      throw new Error(`DAMON kdamond stopped by itself (target process ${this.pid} exited?)`);
-    }
+    if (readKdamondState(this.files, this.index) === 'off') await this.restartOrFail();
     const t0 = Date.now();
-    // DAMON's sysfs takes its lock with a trylock and answers EBUSY while kdamond
-    // (or another sysfs writer) holds it: a transient refusal, so retry briefly.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await writeFile(`${this.k}/state`, 'update_schemes_tried_regions');
-        break;
-      } catch (err) {
-        const busy = (err as NodeJS.ErrnoException).code === 'EBUSY';
-        if (!busy || attempt >= SNAPSHOT_BUSY_RETRIES) {
-          const tries = busy ? ` (busy ${attempt} times)` : '';
-          throw new Error(`asking DAMON for its regions (${this.k}/state) failed${tries}: ${(err as Error).message}`);
+    // One request at a time on this host: DAMON's sysfs (6.12) keeps a single
+    // global request slot and "regions updating" flag for all kdamonds.
+    return withDamonLock(this.registry.runDir ?? DEFAULT_DAMON_RUN_DIR, 30_000, async () => {
+      const t1 = Date.now();
+      // DAMON's sysfs takes its lock with a trylock and answers EBUSY while kdamond
+      // (or another sysfs writer) holds it: a transient refusal, so retry briefly.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await writeFile(this.files.path(`${this.k}/state`), 'update_schemes_tried_regions');
+          break;
+        } catch (err) {
+          const busy = (err as NodeJS.ErrnoException).code === 'EBUSY';
+          if (!busy || attempt >= SNAPSHOT_BUSY_RETRIES) {
+            const tries = busy ? ` (busy ${attempt} times)` : '';
+            throw new Error(`asking DAMON for its regions (${this.k}/state) failed${tries}: ${(err as Error).message}`);
+          }
+          await sleep(SNAPSHOT_BUSY_BACKOFF_MS * attempt);
         }
-        await sleep(SNAPSHOT_BUSY_BACKOFF_MS * attempt);
       }
-    }
-    const t1 = Date.now();
-    const out = readTriedRegions(hostFiles, `${this.ctx}/schemes/0/tried_regions`);
-    this.lastSnapshotMs = { request: t1 - t0, read: Date.now() - t1 };
-    return out;
+      const t2 = Date.now();
+      const out = readTriedRegions(this.files, `${this.ctx}/schemes/0/tried_regions`);
+      this.lastSnapshotMs = { lock: t1 - t0, request: t2 - t1, read: Date.now() - t2 };
+      return out;
+    }, 'request.lock');
   }
 
-  stop(): void {
-    if (readText(`${this.k}/state`) === 'on') writeText(`${this.k}/state`, 'off');
-    this.running = false;
-    writeText(`${DAMON_ADMIN}/kdamonds/nr_kdamonds`, '0');
+  /** kdamonds of dead managers this start reclaimed (for the log). */
+  reclaimed: readonly string[] = [];
+  /** Times this kdamond stopped while its target lived and was turned on again. */
+  restarts = 0;
+  private lastRestartAt = 0;
+
+  /**
+   * The kdamond is off. If its target exited, that is the end. If the target
+   * lives and the kdamond is still as we set it up, it was stopped under us
+   * (seen on 6.12 with several kdamonds): turn it on again, at most once per
+   * 5 s, and say so in `restarts`.
+   */
+  private async restartOrFail(): Promise<void> {
+    const alive = hostFiles.exists(`/proc/${this.pid}`);
+    const targetNow = this.files.readText(`${this.ctx}/targets/0/pid_target`);
+    if (!alive || targetNow !== String(this.pid)) {
+      this.running = false;
+      throw new Error(alive ? `DAMON kdamond ${this.index} was turned off and reconfigured by someone else (target now ${targetNow ?? 'none'})` : `DAMON kdamond stopped: target process ${this.pid} exited`);
+    }
+    if (Date.now() - this.lastRestartAt < 5000) {
+      this.running = false;
+      throw new Error(`DAMON kdamond ${this.index} keeps stopping although process ${this.pid} lives (restarted ${this.restarts} times)`);
+    }
+    this.lastRestartAt = Date.now();
+    this.restarts++;
+    await writeDamon(this.files, `${this.k}/state`, 'on');
   }
+
+  private get files(): KernelFiles {
+    return this.registry.files ?? hostFiles;
+  }
+
+  /** Turns the kdamond off and gives the slot back (see releaseSlot). */
+  async stop(): Promise<void> {
+    if (!this.running && this.released) return;
+    this.running = false;
+    this.released = true;
+    await releaseSlot(this.index, this.registry);
+  }
+
+  private released = false;
+}
+
+/** Sets kdamond `index` up for vaddr monitoring of `pid` with a stat scheme over every region, and turns it on. */
+async function configure(files: KernelFiles, index: number, pid: number, a: DamonAttrs): Promise<void> {
+  const k = `${DAMON_ADMIN}/kdamonds/${index}`;
+  const ctx = `${k}/contexts/0`;
+  const w = (path: string, value: string) => writeDamon(files, path, value);
+  await w(`${k}/contexts/nr_contexts`, '1');
+  const avail = files.readText(`${ctx}/avail_operations`) ?? '';
+  if (!avail.split(/\s+/).includes('vaddr')) {
+    throw new Error(`DAMON virtual-address monitoring is not built in (avail_operations: "${avail}"): kernel needs CONFIG_DAMON_VADDR`);
+  }
+  await w(`${ctx}/operations`, 'vaddr');
+  const mon = `${ctx}/monitoring_attrs`;
+  await w(`${mon}/intervals/sample_us`, String(a.sampleUs));
+  await w(`${mon}/intervals/aggr_us`, String(a.aggrUs));
+  await w(`${mon}/intervals/update_us`, String(a.updateUs));
+  await w(`${mon}/nr_regions/max`, String(a.maxRegions));
+  await w(`${mon}/nr_regions/min`, String(a.minRegions));
+  await w(`${ctx}/targets/nr_targets`, '1');
+  await w(`${ctx}/targets/0/pid_target`, String(pid));
+  await w(`${ctx}/schemes/nr_schemes`, '1');
+  const s = `${ctx}/schemes/0`;
+  await w(`${s}/action`, 'stat');
+  const max = '18446744073709551615';
+  for (const key of ['sz', 'nr_accesses', 'age']) {
+    await w(`${s}/access_pattern/${key}/max`, key === 'sz' ? max : '4294967295');
+    await w(`${s}/access_pattern/${key}/min`, '0');
+  }
+  await w(`${k}/state`, 'on');
 }

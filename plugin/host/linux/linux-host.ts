@@ -26,6 +26,7 @@ import { createBitmap } from '../../util/bitmap.js';
 import type { DirtyLogDrain, GuestRamRegion, MemoryHost, MigrationResult, TierUsage } from '../memory-host.js';
 import { MigrationOutcome, Tier, TIER_NAMES } from '../memory-host.js';
 import { DamonVaddrMonitor, type DamonAttrs, type DamonRegion } from './damon.js';
+import type { DamonRegistryOptions } from './damon-registry.js';
 import { harvestAccessed, lastAccessFromRegions, type PagedRange } from './damon-evidence.js';
 import { drainPending, takeScannedDirty } from './dirty-log.js';
 import { PAGES_PER_HUGE_PAGE, PagemapScanUnsupported, scanHugeRanges, unitsFromHugeRanges } from './huge-pages.js';
@@ -50,6 +51,8 @@ export interface LinuxHostOptions {
   readonly nvmNodes: readonly number[];
   readonly vcpuCount?: number;
   readonly damon?: Partial<DamonAttrs>;
+  /** Where this manager's kdamond claim is recorded and locked (default /run/hmmv/damon). */
+  readonly damonRegistry?: DamonRegistryOptions;
   /** Entries one drainDirtyLog may return before it reports overflow (default: vcpuCount * 512 * 64). */
   readonly dirtyLogCapacity?: number;
   /** Pages per move_pages call that moves (default 64: bounds how long a page may be unmapped); a huge page is one call of its own. */
@@ -90,7 +93,14 @@ export async function openLinuxHost(options: LinuxHostOptions): Promise<LinuxMem
     if (!options.allowNumaBalancing) throw new Error(`${why}; turn it off (sysctl kernel.numa_balancing=0) or pass allowNumaBalancing`);
     warnings.push(why);
   }
-  return new LinuxMemoryHost(options, warnings);
+  const damon = await DamonVaddrMonitor.start(options.pid, options.damon, options.damonRegistry);
+  warnings.push(...damon.reclaimed.map((r) => `DAMON: ${r}`));
+  try {
+    return new LinuxMemoryHost(options, warnings, damon);
+  } catch (err) {
+    await damon.stop();
+    throw err;
+  }
 }
 
 /** Guest RAM on hugetlbfs pages larger than 2 MiB (1 GiB pages) cannot be planned in 512-page units: refuse, naming it. */
@@ -111,6 +121,8 @@ export class LinuxMemoryHost implements MemoryHost {
   readonly pageCount: number;
   readonly vcpuCount: number;
   readonly info: LinuxHostInfo;
+  /** DAMON's aggregation interval: its snapshot changes no more often. */
+  readonly accessedIntervalNs: number;
 
   private readonly pid: number;
   private readonly ram: readonly RamMapping[];
@@ -132,6 +144,11 @@ export class LinuxMemoryHost implements MemoryHost {
   private readonly nvmNodes: readonly number[];
   /** First page of every 2 MiB unit, as the last hugePageUnits() reported (ascending). */
   private units: Uint32Array = new Uint32Array(0);
+  /** Units named to move_pages so far (one address each), and units in the last report (diagnostics). */
+  unitMoves = 0;
+  get lastUnitCount(): number {
+    return this.units.length;
+  }
   private readonly warnings: string[];
   private closed = false;
   /** The DAMON regions behind the last testAndClearAccessed (diagnostics). */
@@ -139,7 +156,7 @@ export class LinuxMemoryHost implements MemoryHost {
   /** When lastSnapshot was taken, ms since t0 (0 = never). */
   private lastSnapshotAt = 0;
 
-  constructor(options: LinuxHostOptions, warnings: string[]) {
+  constructor(options: LinuxHostOptions, warnings: string[], damon: DamonVaddrMonitor) {
     this.pid = options.pid;
     this.ram = options.ram;
     this.vcpuCount = options.vcpuCount ?? 1;
@@ -161,7 +178,8 @@ export class LinuxMemoryHost implements MemoryHost {
     this.pagemap = new PagemapReader(this.pid);
     // Start from a clean soft-dirty state: everything written before counts as dirty once.
     this.harvestSoftDirty();
-    this.damon = DamonVaddrMonitor.start(this.pid, options.damon);
+    this.damon = damon;
+    this.accessedIntervalNs = damon.attrs.aggrUs * 1000;
     this.info = {
       accessTracker: 'damon-vaddr',
       dirtyTracker: 'soft-dirty (PML-style log emulated by full scans)',
@@ -192,9 +210,12 @@ export class LinuxMemoryHost implements MemoryHost {
   async testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> {
     this.assertOpen();
     const aggrMs = this.damon.attrs.aggrUs / 1000;
-    if (this.lastSnapshotAt === 0 || Date.now() - this.t0 - this.lastSnapshotAt >= aggrMs) {
+    const askedAt = Math.max(1, Date.now() - this.t0);
+    if (this.lastSnapshotAt === 0 || askedAt - this.lastSnapshotAt >= aggrMs) {
+      // Stamped when asked, not when answered (the answer waits for kdamond's
+      // next aggregation): a round one interval after the last asks again.
       this.lastSnapshot = await this.damon.snapshot();
-      this.lastSnapshotAt = Math.max(1, Date.now() - this.t0);
+      this.lastSnapshotAt = askedAt;
       this.assertOpen();
     }
     lastAccessFromRegions(this.lastSnapshot, this.regionList, aggrMs, this.lastSnapshotAt, this.lastAccessMs);
@@ -352,6 +373,7 @@ export class LinuxMemoryHost implements MemoryHost {
   private moveUnit(tally: MigrationTally, entry: number, head: number, node: number, targetNodes: readonly number[]): void {
     const status = new Int32Array(1);
     const t = process.hrtime.bigint();
+    this.unitMoves++;
     movePagesRaw(this.pid, BigUint64Array.of(this.pageAddress(head)), Int32Array.of(node), status);
     const callNs = Number(process.hrtime.bigint() - t);
     const on = (s: number) => s >= 0 && targetNodes.includes(s);
@@ -401,7 +423,7 @@ export class LinuxMemoryHost implements MemoryHost {
     if (this.closed) return;
     this.closed = true;
     try {
-      this.damon.stop();
+      await this.damon.stop();
     } finally {
       this.pagemap.close();
     }

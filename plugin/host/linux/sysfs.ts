@@ -24,10 +24,15 @@ export class KernelFiles {
   /** The file's contents, trimmed; undefined when it cannot be read. */
   readText(path: string): string | undefined {
     try {
-      return readFileSync(this.path(path), 'utf8').trim();
+      return this.readTextStrict(path);
     } catch {
       return undefined;
     }
+  }
+
+  /** The file's contents, trimmed; throws the read's error (its `code`, e.g. EBUSY, ENOENT) when it cannot be read. */
+  readTextStrict(path: string): string {
+    return readFileSync(this.path(path), 'utf8').trim();
   }
 
   /**

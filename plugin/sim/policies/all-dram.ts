@@ -1,5 +1,5 @@
 /** The ceiling: a host with enough DRAM for every VM; every page lives in DRAM. */
-import { idle, type Policy } from '../policy.js';
+import { idle, type Policy } from '../machine/policy.js';
 
 export const allDramPolicy: Policy = {
   name: 'all-dram',

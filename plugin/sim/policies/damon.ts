@@ -30,10 +30,12 @@
  * 1 byte and would need ~28 s to get there.
  */
 import { Tier } from '../../host/memory-host.js';
-import { SCAN_NS_PER_PAGE } from '../costs.js';
-import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../policy.js';
-import { PAGE_SIZE_BYTES } from '../sim-host.js';
+import { SCAN_NS_PER_PAGE } from '../machine/costs.js';
+import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
+import { PAGE_SIZE_BYTES } from '../machine/sim-host.js';
 import { xorshift32 } from './rng.js';
+import { ScatterPermutation } from '../workloads/permutation.js';
+import { Prng } from '../workloads/prng.js';
 
 const US = 1e3;
 const MiB = 1 << 20;
@@ -82,12 +84,23 @@ interface Region {
   sampleFrame: number;
 }
 
-/** Frames of one node: which page (global id) each holds, and the free ones. */
+/** Frames of one node: which page (global id) each holds, and a stack of the free ones (typed arrays: 8 bytes per frame). */
 class NodeFrames {
   readonly owner: Int32Array;
-  readonly free: number[] = [];
+  private readonly free: Int32Array;
+  private freeCount = 0;
   constructor(readonly size: number) {
     this.owner = new Int32Array(size).fill(-1);
+    this.free = new Int32Array(size);
+  }
+
+  pushFree(frame: number): void {
+    this.free[this.freeCount++] = frame;
+  }
+
+  /** A free frame, or -1 if none. */
+  popFree(): number {
+    return this.freeCount > 0 ? this.free[--this.freeCount]! : -1;
   }
 }
 
@@ -114,6 +127,8 @@ export function damonPolicy(seed = DAMON_SEED): Policy {
     description: 'DAMON tiering (DAMOS migrate_hot/migrate_cold, paddr per node, quota goals), as in the kernel mtier sample',
     hostDramPages: (configured) => configured,
     firstTouchDramPages: () => Infinity,
+    // Per page its frame; per frame of each node its owner and a free-stack slot.
+    memoryBytes: (shape) => 4 * shape.vms.reduce((s, vm) => s + vm.pageCount, 0) + 8 * (shape.dramPages + shape.nvmPages),
     start: (context) => startDamon(context, seed),
   };
 }
@@ -135,32 +150,30 @@ function startDamon(context: PolicyContext, seed: number): RunningPolicy {
     return v;
   };
   const frameOf = new Int32Array(total).fill(-1);
-  const nodes = [new NodeFrames(load.capacityPages[Tier.DRAM]!), new NodeFrames(load.capacityPages[Tier.NVM]!)] as const;
-  // Lay the pages of each node on its frames in a random order; the remaining frames are free.
+  const nodes = [new NodeFrames(load.capacityPages(Tier.DRAM)), new NodeFrames(load.capacityPages(Tier.NVM))] as const;
+  // Lay the pages of each node on its frames in a random order (a computed permutation of the frames:
+  // no shuffle of tens of millions of entries); the remaining frames are free.
   for (const t of [Tier.DRAM, Tier.NVM] as const) {
     const node = nodes[t];
-    const frames = Array.from({ length: node.size }, (_, i) => i);
-    for (let i = frames.length - 1; i > 0; i--) {
-      const j = rand() % (i + 1);
-      [frames[i], frames[j]] = [frames[j]!, frames[i]!];
-    }
+    if (node.size === 0) continue;
+    const order = new ScatterPermutation(node.size, new Prng(seed, t));
     let k = 0;
     vms.forEach((vm, v) => {
       for (let p = 0; p < vm.pageCount; p++) {
-        if (vm.host.tier[p] !== t) continue;
-        const f = frames[k++]!;
+        if (vm.host.tierOf(p) !== t) continue;
+        const f = order.at(k++);
         node.owner[f] = offsets[v]! + p;
         frameOf[offsets[v]! + p] = f;
       }
     });
-    node.free.push(...frames.slice(k));
+    for (let i = k; i < node.size; i++) node.pushFree(order.at(i));
   }
   const moveFrame = (g: number, from: Tier, to: Tier): void => {
     const old = frameOf[g]!;
     nodes[from].owner[old] = -1;
-    nodes[from].free.push(old);
-    const f = nodes[to].free.pop();
-    if (f === undefined) throw new Error(`damon model: no free frame on node ${to} for a page the host moved there`);
+    nodes[from].pushFree(old);
+    const f = nodes[to].popFree();
+    if (f < 0) throw new Error(`damon model: no free frame on node ${to} for a page the host moved there`);
     nodes[to].owner[f] = g;
     frameOf[g] = f;
   };
@@ -168,12 +181,12 @@ function startDamon(context: PolicyContext, seed: number): RunningPolicy {
   const isYoung = (g: number): boolean => {
     const v = vmOf(g);
     const p = g - offsets[v]!;
-    return (vms[v]!.host.accessed[p >>> 5]! & (1 << (p & 31))) !== 0;
+    return vms[v]!.host.isAccessed(p);
   };
   const mkold = (g: number): void => {
     const v = vmOf(g);
     const p = g - offsets[v]!;
-    vms[v]!.host.accessed[p >>> 5]! &= ~(1 << (p & 31));
+    vms[v]!.host.clearAccessed(p);
   };
   const scanned = new Float64Array(vms.length);
   const chargeScan = (g: number): void => {

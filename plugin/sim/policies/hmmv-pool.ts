@@ -4,6 +4,8 @@
  * that divides the host's DRAM among them on the machine's virtual clock,
  * instead of the static equal split.
  */
+import { ENGINE_BYTES_PER_PAGE } from './hmmv.js';
+import type { MachineShape } from '../machine/policy.js';
 import { defaultEngineOptions, type EngineOptions } from '../../engine/run.js';
 import { defaultCoreConfig, type PoolCoreConfig } from '../../pool/core.js';
 import { InProcessPool } from '../../pool/in-process.js';
@@ -12,7 +14,7 @@ import type { PoolStateMessage } from '../../pool/wire.js';
 import { startEngineSession, type EngineSession } from '../../session/engine-session.js';
 import type { MemoryHost } from '../../host/memory-host.js';
 import type { Clock } from '../../util/clock.js';
-import type { Policy, PolicyVmReport, RunningPolicy } from '../policy.js';
+import type { Policy, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
 
 export interface PoolSimOptions {
   policy?: PolicyName;
@@ -43,6 +45,7 @@ export function hmmvPoolPolicy(options: PoolSimOptions = {}): Policy & { start(c
     description: `HMM-V engine per VM, DRAM pool (${policy}) instead of the static split`,
     hostDramPages: (configured: number): number => configured,
     firstTouchDramPages: (vm: { readonly pageCount: number; readonly dramQuotaPages: number }): number => vm.dramQuotaPages,
+    memoryBytes: (shape: MachineShape): number => ENGINE_BYTES_PER_PAGE * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start(context: PoolPolicyContext): RunningPoolPolicy {
       const poolPages = context.vms.reduce((s, vm) => s + vm.dramQuotaPages, 0);
       const engineOptions = (q: number): EngineOptions => ({ ...defaultEngineOptions(q), ...options.engine, dramQuotaPages: q });

@@ -5,7 +5,10 @@
  */
 import { defaultEngineOptions, type EngineOptions } from '../../engine/run.js';
 import { startEngineSession, type EngineSession } from '../../session/engine-session.js';
-import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../policy.js';
+import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
+
+/** What one engine holds per guest page, at most (page state, scan and result bitmaps). */
+export const ENGINE_BYTES_PER_PAGE = 4;
 
 export function hmmvPolicy(overrides: Partial<Omit<EngineOptions, 'dramQuotaPages'>> = {}): Policy {
   return {
@@ -13,6 +16,8 @@ export function hmmvPolicy(overrides: Partial<Omit<EngineOptions, 'dramQuotaPage
     description: 'HMM-V engine per VM, static equal DRAM split',
     hostDramPages: (configured) => configured,
     firstTouchDramPages: (vm) => vm.dramQuotaPages,
+    // The engine's per-page state (plugin/engine/page-state.ts, ~3 bytes) and its scratch bitmaps, rounded up.
+    memoryBytes: (shape) => ENGINE_BYTES_PER_PAGE * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start(context: PolicyContext): RunningPolicy {
       const sessions: EngineSession[] = context.vms.map((vm) =>
         startEngineSession({

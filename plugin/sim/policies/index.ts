@@ -1,6 +1,6 @@
 /** The placement policies `hmmv sim` knows, by name. */
 import type { EngineOptions } from '../../engine/run.js';
-import type { Policy } from '../policy.js';
+import type { Policy } from '../machine/policy.js';
 import { allDramPolicy } from './all-dram.js';
 import { damonPolicy } from './damon.js';
 import { hmmvPolicy } from './hmmv.js';

@@ -1,41 +1,74 @@
 /**
  * Intel Optane Memory Mode: the host's DRAM is not memory the OS manages but a
- * direct-mapped, host-wide cache in front of the Optane capacity (the "near
- * memory" cache of the memory controller). Every VM page lives in NVM; the
- * cache has no per-VM partition, so co-running VMs evict each other.
+ * direct-mapped, host-wide cache of 64 B lines in front of the Optane capacity
+ * (the "near memory" cache of the memory controller). Every VM page lives in
+ * NVM; the cache has no per-VM partition, so co-running VMs evict each other.
  *
  * Sources:
- *  [IZR19] Izraelevitz et al., arXiv 1903.05714, sec. 2 and 5: in Memory Mode
- *          DRAM is a direct-mapped write-back cache with 64 B lines; a miss reads
- *          the line from Optane and fills it into DRAM; a dirty victim is written
- *          back to Optane.
- *  [HMMV]  HMM-V (arXiv 2209.13111) compares against Memory Mode with the
- *          host's DRAM as the cache for all VMs.
- *  [MOON20] Y. Moon, D.-J. Oh, J. H. Ahn, "Performance Analysis of DRAM Cache by
- *          Comparing Intel Optane DC Persistent Memory Operating Modes", JOK 47(10),
- *          2020: a hit costs what DRAM costs; a miss pays ~70 ns on top of the
- *          Optane access (the DRAM cache is checked first). Intel's Memory Mode
- *          FAQ (article 000055901): hit latency identical to DRAM, miss "slightly longer".
+ *  [INTEL]  Intel, "Memory Mode" support article 000055901: the memory
+ *           controller checks the DRAM cache first; a hit has DRAM's latency,
+ *           a miss is read from Optane with "slightly longer" latency.
+ *  [IZR19]  Izraelevitz et al., arXiv 1903.05714, sec. 2: in Memory Mode DRAM
+ *           is a direct-mapped write-back cache of 64 B lines in front of
+ *           Optane; Optane reads and writes its media in 256 B XPLines.
+ *  [HILD21] M. Hildebrand, J. T. Angeles, J. Lowe-Power, V. Akella, "A Case
+ *           Against Hardware Managed DRAM Caches for NVRAM Based Systems",
+ *           ISPASS 2021: measured on Cascade Lake, the DRAM cache is
+ *           direct-mapped with 64 B blocks, inserts on every miss, keeps its
+ *           tags in the DRAM (so every access, write-backs included, reads DRAM
+ *           first), writes dirty victims back to Optane, and cannot be
+ *           bypassed; bandwidth-bound workloads larger than the cache lose most
+ *           of Optane's bandwidth to this traffic.
+ *  [BABA23] M. Babaie, A. Akram, J. Lowe-Power, "Enabling Design Space
+ *           Exploration of DRAM Caches in Emerging Memory Systems", ISPASS 2023,
+ *           and their gem5 model of that controller (darchr/dram-cache-model,
+ *           policy CascadeLakeNoPartWrs): read = DRAM read (tag + data); hit:
+ *           done; miss: Optane read, DRAM write (fill), dirty victim to Optane.
+ *           Write (an LLC write-back of a whole line) = DRAM read (tag), DRAM
+ *           write, dirty victim to Optane; no Optane read.
+ *  [MOON20] Y. Moon, D.-J. Oh, J. H. Ahn, "Performance Analysis of DRAM Cache
+ *           by Comparing Intel Optane DC Persistent Memory Operating Modes",
+ *           JOK 47(10), 2020: a miss costs ~70 ns on top of the Optane access.
+ *  [YANG20, WANG20] (tiers.ts): 256 B media granularity; a 64 B write-back
+ *           costs a 256 B media write.
+ *  [HMMV]   HMM-V (arXiv 2209.13111) compares against Memory Mode with the
+ *           host's DRAM as the cache for all VMs.
  *
- * Granularity: the simulator's access stream names a page, not a line within
- * it, so the cache is modelled with one tag per 4 KiB set: set = host frame
- * mod (cache pages). That is exact for conflicts (the 64 lines of a frame map
- * to the same 64 line-sets as those of every frame congruent to it modulo the
- * cache size) but generous to Memory Mode for spatial locality: a later access
- * to another line of a cached page counts as a hit although the hardware would
- * miss on that line. Each miss moves one line (64 B): an NVM read plus a DRAM
- * write for the fill, and an NVM write if the victim was dirty.
+ * The model, per guest access to lines [first, first + n) of a page (the
+ * workload's line descriptor, workload.ts):
+ *  - line l of host frame F sits in cache set (F mod C) * 64 + l, C = cache
+ *    pages, with tag F div C; the tag array is one byte per cache line
+ *    (tag * 2 + dirty, 255 = empty), no object per line;
+ *  - each line of a demand read costs a DRAM read (tag and data); a miss adds
+ *    an Optane read, a DRAM write (the fill) and, for a dirty victim, an
+ *    Optane write. Optane traffic counts 256 B per XPLine: the missed lines of
+ *    one XPLine share one media read, and the dirty victims of one XPLine that
+ *    one access evicts in a row share one media write;
+ *  - a write then writes its lines back: DRAM read (tag check) and DRAM write
+ *    per line, the line becomes dirty (a victim found there now is written
+ *    back first); a write-back-only access does only this;
+ *  - latency: the access's first (demand) line decides: a hit pays DRAM's
+ *    loaded latency, a miss Optane's plus MEMORY_MODE_MISS_PENALTY_NS for the
+ *    tag check, scaled by DRAM's load (the check is a DRAM read). The other
+ *    lines of the access are prefetched with it and cost only traffic.
  *
  * Host frames: Linux hands out frames from scattered free lists; on a host
  * that has run for a while the frames backing a VM are spread over physical
  * memory. We assign every guest page a distinct frame of the NVM capacity at
  * random (seeded), which gives the birthday-style conflict misses a
  * direct-mapped cache shows even when the footprint is below its size.
+ *
+ * Cost: per line of an access, a few typed-array loads and stores; memory 1
+ * byte per cache line (16 MiB per GiB of DRAM) plus 5 bytes per guest page.
  */
 import { Tier } from '../../host/memory-host.js';
-import { idle, type Policy, type PolicyContext, type PolicyVmReport, type RunningPolicy } from '../policy.js';
-import type { TierLoad } from '../tier-load.js';
-import { xorshift32 } from './rng.js';
+import { idle, type Policy, type PolicyContext, type PolicyVmReport, type RunningPolicy } from '../machine/policy.js';
+import type { AccessHook } from '../machine/sim-host.js';
+import type { PolicyTiers } from '../machine/policy.js';
+import { DRAM_RAND_READ_NS } from '../machine/tiers.js';
+import { LINES_PER_PAGE, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
+import { ScatterPermutation } from '../workloads/permutation.js';
+import { Prng } from '../workloads/prng.js';
 
 /** [MOON20] Extra latency of a DRAM-cache miss over a plain Optane access (the tag check in DRAM), ns. */
 export const MEMORY_MODE_MISS_PENALTY_NS = 70;
@@ -43,68 +76,144 @@ export const MEMORY_MODE_MISS_PENALTY_NS = 70;
 /** Seed of the frame assignment (any fixed value: runs must be reproducible). */
 export const MEMORY_MODE_FRAME_SEED = 0x4d454d31;
 
-const NO_TAG = -1;
+/** Lines of one Optane XPLine (256 B). */
+const XPLINE_LINES = 4;
+const EMPTY = 255;
+/** Largest tag a cache byte holds (tag * 2 + dirty < 255): NVM at most 127 times DRAM. */
+export const MAX_TAG = 126;
 
-/** The direct-mapped near-memory cache, one tag per page-sized set. */
+/** Per-VM counters of the cache, in lines unless named otherwise. */
+export interface CacheCounters {
+  readonly lineHits: Float64Array;
+  readonly lineMisses: Float64Array;
+  /** Accesses whose demand line hit / missed. */
+  readonly accessHits: Float64Array;
+  readonly accessMisses: Float64Array;
+  readonly dirtyEvictions: Float64Array;
+  /** Lines of this VM evicted by another VM's access. */
+  readonly evictedByOther: Float64Array;
+}
+
+/**
+ * The direct-mapped near-memory cache over host frames: `sets` pages of 64
+ * lines. Traffic goes on `load` (64 B units; Optane in 256 B XPLines).
+ */
 export class DirectMappedCache {
   readonly sets: number;
-  /** Frame cached in each set, or NO_TAG. */
-  private readonly tags: Int32Array;
-  private readonly dirty: Uint8Array;
-  /** Which VM's page fills each set (to count evictions across VMs). */
-  private readonly owner: Uint8Array;
-  readonly hits: Float64Array;
-  readonly misses: Float64Array;
-  readonly dirtyEvictions: Float64Array;
-  /** Evictions of a VM's line by another VM's miss. */
-  readonly evictedByOther: Float64Array;
+  /** Per cache line: tag * 2 + dirty, or EMPTY. */
+  private readonly tags: Uint8Array;
+  /** VM owning each host frame (for eviction counts), 255 = none. */
+  private readonly frameOwner: Uint8Array;
+  readonly counters: CacheCounters;
+  /** Optane writes (64 B units) of the access in progress, and the XPLine key of its last dirty victim. */
+  private victimWrites = 0;
+  private lastVictim = -1;
 
-  constructor(sets: number, vmCount: number, private readonly load: TierLoad | undefined) {
+  constructor(sets: number, frames: number, vmCount: number, private readonly load: PolicyTiers | undefined) {
     if (!Number.isInteger(sets) || sets <= 0) {
       throw new Error(`Memory Mode needs DRAM to use as its cache: got ${sets} pages of host DRAM`);
     }
-    if (vmCount > 255) throw new Error(`Memory Mode model supports at most 255 VMs, got ${vmCount}`);
+    if (vmCount > 254) throw new Error(`Memory Mode model supports at most 254 VMs, got ${vmCount}`);
+    if (Math.ceil(frames / sets) - 1 > MAX_TAG) {
+      throw new Error(`Memory Mode model: NVM (${frames} pages) may be at most ${MAX_TAG + 1} times the DRAM cache (${sets} pages); Intel supports 1:4 to 1:16`);
+    }
     this.sets = sets;
-    this.tags = new Int32Array(sets).fill(NO_TAG);
-    this.dirty = new Uint8Array(sets);
-    this.owner = new Uint8Array(sets);
-    this.hits = new Float64Array(vmCount);
-    this.misses = new Float64Array(vmCount);
-    this.dirtyEvictions = new Float64Array(vmCount);
-    this.evictedByOther = new Float64Array(vmCount);
+    this.tags = new Uint8Array(sets * LINES_PER_PAGE).fill(EMPTY);
+    this.frameOwner = new Uint8Array(frames).fill(255);
+    const n = (): Float64Array => new Float64Array(vmCount);
+    this.counters = { lineHits: n(), lineMisses: n(), accessHits: n(), accessMisses: n(), dirtyEvictions: n(), evictedByOther: n() };
   }
 
-  /** One access of VM `vm` to host frame `frame`: returns Tier.DRAM on a hit, Tier.NVM on a miss. */
-  access(vm: number, frame: number, write: boolean): number {
-    const set = frame % this.sets;
+  /** Marks `frame` as VM `vm`'s (eviction accounting). */
+  own(frame: number, vm: number): void {
+    this.frameOwner[frame] = vm;
+  }
+
+  /**
+   * One access of VM `vm` to lines [first, first + count) of host frame
+   * (setBase / 64 + tag * sets): `setBase` = (frame mod sets) * 64, `tag` =
+   * frame div sets. Returns true if the first line was a hit (for a
+   * write-back-only access: true).
+   */
+  access(vm: number, setBase: number, tag: number, first: number, count: number, write: boolean, writeBackOnly: boolean): boolean {
+    const tags = this.tags;
+    const c = this.counters;
+    const mine = tag * 2;
+    let dramReads = 0;
+    let dramWrites = 0;
+    let nvmReads = 0;
+    let firstHit = true;
+    let lastMissXp = -1;
+    this.victimWrites = 0;
+    this.lastVictim = -1;
+    const end = first + count;
+    if (!writeBackOnly) {
+      for (let l = first; l < end; l++) {
+        const set = setBase + l;
+        const held = tags[set]!;
+        dramReads++; // tag and data come with one DRAM read
+        if (held !== EMPTY && held >>> 1 === tag) {
+          c.lineHits[vm]!++;
+          continue;
+        }
+        c.lineMisses[vm]!++;
+        if (l === first) firstHit = false;
+        const xp = l >>> 2;
+        if (xp !== lastMissXp) {
+          nvmReads += XPLINE_LINES; // one 256 B media read per XPLine of missed lines
+          lastMissXp = xp;
+        }
+        dramWrites++; // the fill
+        if (held !== EMPTY) this.evict(vm, held, setBase, l);
+        tags[set] = mine;
+      }
+      if (firstHit) c.accessHits[vm]!++;
+      else c.accessMisses[vm]!++;
+    }
+    if (write) {
+      // The LLC writes the lines back: tag check, then the whole line (no Optane read).
+      for (let l = first; l < end; l++) {
+        const set = setBase + l;
+        const held = tags[set]!;
+        dramReads++;
+        dramWrites++;
+        if (held !== EMPTY && held >>> 1 !== tag) this.evict(vm, held, setBase, l);
+        tags[set] = mine | 1;
+      }
+    }
     const load = this.load;
-    if (this.tags[set] === frame) {
-      this.hits[vm]!++;
-      if (write) {
-        this.dirty[set] = 1;
-        if (load) load.sliceWrites[Tier.DRAM]!++;
-      }
-      return Tier.DRAM;
+    if (load) {
+      load.addTraffic(Tier.DRAM, dramReads, dramWrites);
+      load.addTraffic(Tier.NVM, nvmReads, this.victimWrites);
     }
-    this.misses[vm]!++;
-    if (load) load.sliceReads[Tier.DRAM]!++; // the tag check read the DRAM line first
-    if (this.tags[set] !== NO_TAG) {
-      const victimOwner = this.owner[set]!;
-      if (victimOwner !== vm) this.evictedByOther[victimOwner]!++;
-      if (this.dirty[set] === 1) {
-        this.dirtyEvictions[victimOwner]!++;
-        if (load) load.sliceWrites[Tier.NVM]!++; // victim line written back to Optane
-      }
-    }
-    this.tags[set] = frame;
-    this.owner[set] = vm;
-    this.dirty[set] = write ? 1 : 0;
-    if (load) load.sliceWrites[Tier.DRAM]!++; // the fill (the written data lands in the filled line)
-    return Tier.NVM; // the line comes from Optane: the access pays its latency and counts as its read
+    return firstHit;
   }
 
-  contains(frame: number): boolean {
-    return this.tags[frame % this.sets] === frame;
+  /**
+   * Counts the eviction of `held` from line `l` of the set group at `setBase`;
+   * a dirty victim costs a 256 B media write unless it continues the XPLine of
+   * the previous dirty victim of this access (written back together).
+   */
+  private evict(vm: number, held: number, setBase: number, l: number): void {
+    const victimFrame = (held >>> 1) * this.sets + (setBase >>> 6);
+    const owner = this.frameOwner[victimFrame]!;
+    if (owner !== 255 && owner !== vm) this.counters.evictedByOther[owner]!++;
+    if ((held & 1) === 0) return;
+    if (owner !== 255) this.counters.dirtyEvictions[owner]!++;
+    const key = victimFrame * (LINES_PER_PAGE / XPLINE_LINES) + (l >>> 2);
+    if (key !== this.lastVictim) this.victimWrites += XPLINE_LINES;
+    this.lastVictim = key;
+  }
+
+  /** Whether line `line` of the frame at (setBase, tag) is cached (for tests). */
+  contains(setBase: number, tag: number, line: number): boolean {
+    const held = this.tags[setBase + line]!;
+    return held !== EMPTY && held >>> 1 === tag;
+  }
+
+  /** Whether line `line` of the frame at (setBase, tag) is cached and dirty (for tests). */
+  isDirty(setBase: number, tag: number, line: number): boolean {
+    return this.tags[setBase + line] === tag * 2 + 1;
   }
 }
 
@@ -112,43 +221,61 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
   let cachePages = 0;
   return {
     name: 'memory-mode',
-    description: 'Optane Memory Mode: host DRAM is a direct-mapped cache shared by all VMs in front of NVM',
+    description: 'Optane Memory Mode: host DRAM is a direct-mapped cache of 64 B lines shared by all VMs in front of NVM',
     // The OS sees no DRAM: it all becomes the cache.
     hostDramPages: (configured) => {
       cachePages = configured;
       return 0;
     },
     firstTouchDramPages: () => 0,
+    // A tag byte per cache line (64 per DRAM page); per NVM frame its owner; per guest page its frame, set and tag.
+    memoryBytes: (shape) => 64 * shape.dramPages + shape.nvmPages + 9 * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start(context: PolicyContext): RunningPolicy {
       const { vms, load } = context;
-      const cache = new DirectMappedCache(cachePages, vms.length, load);
-      const frames = assignFrames(vms.map((vm) => vm.pageCount), load.capacityPages[Tier.NVM]!, seed);
+      const frameCount = load.capacityPages(Tier.NVM);
+      const cache = new DirectMappedCache(cachePages, frameCount, vms.length, load);
+      const frames = assignFrames(vms.map((vm) => vm.pageCount), frameCount, seed);
+      const dramIdleNs = DRAM_RAND_READ_NS;
       vms.forEach((vm, i) => {
         const frameOf = frames[i]!;
-        const hook = {
+        // Per guest page: its cache set group and tag, computed once.
+        const setBase = new Int32Array(vm.pageCount);
+        const tagOf = new Uint8Array(vm.pageCount);
+        for (let p = 0; p < vm.pageCount; p++) {
+          const f = frameOf[p]!;
+          setBase[p] = (f % cachePages) * LINES_PER_PAGE;
+          tagOf[p] = Math.floor(f / cachePages);
+          cache.own(f, i);
+        }
+        const hook: AccessHook & { extraLatencyNs: number } = {
           watched: null,
           extraLatencyNs: 0,
-          access: (page: number, write: boolean): number => {
-            const t = cache.access(i, frameOf[page]!, write);
-            hook.extraLatencyNs = t === Tier.NVM ? missPenaltyNs : 0;
-            return t;
+          accountsTraffic: true,
+          access: (page: number, lines: number, write: boolean): number => {
+            const hit = cache.access(i, setBase[page]!, tagOf[page]!, spanFirstLine(lines), spanLineCount(lines), write, isWriteBackOnly(lines));
+            // The tag check is a DRAM read: it slows down with DRAM's load.
+            hook.extraLatencyNs = hit ? 0 : (missPenaltyNs * load.latencyNs[1]!) / dramIdleNs;
+            return hit ? Tier.DRAM : Tier.NVM;
           },
         };
-        vm.host.accessHook = hook;
+        vm.host.setAccessHook(hook);
       });
       return {
         failure: idle.failure,
         async stop(): Promise<readonly PolicyVmReport[]> {
+          const c = cache.counters;
           return vms.map((vm, i) => {
-            vm.host.accessHook = undefined;
-            const total = cache.hits[i]! + cache.misses[i]!;
+            vm.host.setAccessHook(undefined);
+            const lines = c.lineHits[i]! + c.lineMisses[i]!;
+            const accesses = c.accessHits[i]! + c.accessMisses[i]!;
             return {
               cacheSets: cache.sets,
-              cacheHits: cache.hits[i]!,
-              cacheMisses: cache.misses[i]!,
-              cacheHitRatio: total > 0 ? cache.hits[i]! / total : 0,
-              dirtyEvictions: cache.dirtyEvictions[i]!,
-              evictedByOtherVms: cache.evictedByOther[i]!,
+              cacheLineHits: c.lineHits[i]!,
+              cacheLineMisses: c.lineMisses[i]!,
+              cacheHitRatio: lines > 0 ? c.lineHits[i]! / lines : 0,
+              cacheAccessHitRatio: accesses > 0 ? c.accessHits[i]! / accesses : 0,
+              dirtyEvictions: c.dirtyEvictions[i]!,
+              evictedByOtherVms: c.evictedByOther[i]!,
             };
           });
         },
@@ -157,23 +284,19 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
   };
 }
 
-/** Gives every page of every VM a distinct random frame among `frameCount`. */
+/**
+ * Gives every page of every VM a distinct random frame among `frameCount`: a
+ * computed random permutation of the frames (no table, no shuffle), the VMs'
+ * pages taking its images in turn.
+ */
 export function assignFrames(pageCounts: readonly number[], frameCount: number, seed: number): Int32Array[] {
   const total = pageCounts.reduce((s, n) => s + n, 0);
   if (total > frameCount) throw new Error(`Memory Mode: the VMs need ${total} pages but NVM has only ${frameCount}`);
-  const perm = new Int32Array(frameCount);
-  for (let i = 0; i < frameCount; i++) perm[i] = i;
-  const next = xorshift32(seed);
-  for (let i = frameCount - 1; i > 0; i--) {
-    const j = next() % (i + 1);
-    const t = perm[i]!;
-    perm[i] = perm[j]!;
-    perm[j] = t;
-  }
+  const perm = new ScatterPermutation(frameCount, new Prng(seed, 0x4d4d));
   let k = 0;
   return pageCounts.map((n) => {
-    const f = perm.slice(k, k + n);
-    k += n;
+    const f = new Int32Array(n);
+    for (let p = 0; p < n; p++) f[p] = perm.at(k++);
     return f;
   });
 }

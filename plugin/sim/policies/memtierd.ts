@@ -33,8 +33,8 @@
  */
 import { Tier } from '../../host/memory-host.js';
 import { createBitmap, bitmapFill } from '../../util/bitmap.js';
-import type { Policy, PolicyContext, PolicyVm, PolicyVmReport, RunningPolicy } from '../policy.js';
-import { PAGE_SIZE_BYTES } from '../sim-host.js';
+import type { Policy, PolicyContext, PolicyVm, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
+import { PAGE_SIZE_BYTES } from '../machine/sim-host.js';
 
 export interface MemtierdConfig {
   readonly intervalMs: number;
@@ -132,6 +132,8 @@ export function memtierdPolicy(config: MemtierdConfig = MEMTIERD_E2E_IDLEPAGE_CO
     description: `memtierd heat policy, idle-page tracker (scan ${config.scanIntervalMs} ms, ${config.pagesInRegion}-page regions), mover ${config.moverBandwidthMBps} MB/s`,
     hostDramPages: (configured) => configured,
     firstTouchDramPages: () => Infinity,
+    // Per page the tracker's scan set and result (2 bits); per region its counters.
+    memoryBytes: (shape) => (0.25 + 40 / config.pagesInRegion) * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start: (context) => startMemtierd(context, config),
   };
 }
@@ -202,7 +204,7 @@ function startMemtierd(context: PolicyContext, config: MemtierdConfig): RunningP
   const pagesNotOn = (s: VmState, r: number, target: Tier): number => {
     let n = 0;
     const end = Math.min(s.vm.pageCount, (r + 1) * config.pagesInRegion);
-    for (let p = r * config.pagesInRegion; p < end; p++) if (s.vm.host.tier[p] !== target) n++;
+    for (let p = r * config.pagesInRegion; p < end; p++) if (s.vm.host.tierOf(p) !== target) n++;
     return n;
   };
 
@@ -222,8 +224,8 @@ function startMemtierd(context: PolicyContext, config: MemtierdConfig): RunningP
   /** [policy_heat.go] startMovesFillFastFree: per VM hottest first; a range that does not fit in DRAM's NumaSize is skipped. */
   const movesFillFastFree = (): MoveTask[] => {
     const tasks: MoveTask[] = [];
-    const dramSize = context.load.capacityPages[Tier.DRAM]!;
-    let dramUsed = states.reduce((sum, s) => sum + s.vm.host.vmTierPages[Tier.DRAM]!, 0);
+    const dramSize = context.load.capacityPages(Tier.DRAM);
+    let dramUsed = states.reduce((sum, s) => sum + s.vm.host.pagesOn(Tier.DRAM), 0);
     states.forEach((s, v) => {
       const order = Array.from({ length: s.regions }, (_, r) => r).filter((r) => s.seen[r]);
       order.sort((a, b) => s.heat[b]! - s.heat[a]! || a - b);
@@ -255,7 +257,7 @@ function startMemtierd(context: PolicyContext, config: MemtierdConfig): RunningP
       const pages: number[] = [];
       const end = Math.min(s.vm.pageCount, (task.region + 1) * config.pagesInRegion);
       for (let p = task.region * config.pagesInRegion; p < end && pages.length < budget; p++) {
-        const t = host.tier[p]!;
+        const t = host.tierOf(p);
         if (t <= 1 && t !== task.target) pages.push(p);
       }
       if (pages.length === 0 || pages.length < budget) queue.shift();

@@ -45,9 +45,9 @@ import {
   SWITCH_NS_PER_PAGE,
   SWITCH_SHOOTDOWN_NS,
   TLB_FLUSH_NS_PER_VCPU,
-} from '../costs.js';
-import type { Policy, PolicyContext, PolicyVm, PolicyVmReport, RunningPolicy } from '../policy.js';
-import { PAGE_SIZE_BYTES } from '../sim-host.js';
+} from '../machine/costs.js';
+import type { Policy, PolicyContext, PolicyVm, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
+import { PAGE_SIZE_BYTES } from '../machine/sim-host.js';
 
 const MS = 1e6;
 const MiB = 1 << 20;
@@ -138,6 +138,8 @@ export function numaBalancingPolicy(options: NumaBalancingOptions = {}): Policy 
     hostDramPages: (configured) => configured,
     // One host-wide node: first touch takes DRAM while there is any.
     firstTouchDramPages: () => Infinity,
+    // Per page: the scan time (Float64) and the PROT_NONE bitmap, TPP's active bitmap.
+    memoryBytes: (shape) => (8 + (tpp ? 0.25 : 0.125)) * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start: (context) => startNumaBalancing(context, options),
   };
 }
@@ -149,8 +151,8 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
   const defaultThresholdNs = (options.hotThresholdMs ?? NUMA_HOT_THRESHOLD_MS) * MS;
   const rateLimitPages = ((options.promoteRateLimitMBps ?? NUMA_PROMOTE_RATE_LIMIT_MBPS) * MiB) / PAGE_SIZE_BYTES;
   const hintFaultNs = options.hintFaultNs ?? NUMA_HINT_FAULT_NS;
-  const dramPages = load.capacityPages[Tier.DRAM]!;
-  const wm = watermarks(dramPages, load.capacityPages[Tier.NVM]!);
+  const dramPages = load.capacityPages(Tier.DRAM);
+  const wm = watermarks(dramPages, load.capacityPages(Tier.NVM));
   const freeEnough = wm.high + Math.max(FREE_ENOUGH_BYTES / PAGE_SIZE_BYTES, dramPages / 16);
   const tppHeadroom = wm.high + Math.ceil(TPP_DEMOTE_SCALE_FACTOR * dramPages);
   const copyNsPerPage = (PAGE_SIZE_BYTES / DEFAULT_COPY_BYTES_PER_SEC) * 1e9;
@@ -228,13 +230,13 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
 
   states.forEach((s) => {
     const host = s.vm.host;
-    host.accessHook = {
+    host.setAccessHook({
       watched: s.trapped,
-      access(page, write, nowNs) {
+      access(page, _lines, _write, nowNs) {
         s.trapped[page >>> 5]! &= ~(1 << (page & 31)); // the fault restores the mapping
         s.hintFaults++;
         host.chargeCpu('faultNs', hintFaultNs);
-        let t = host.tier[page]!;
+        let t = host.tierOf(page);
         if (t === Tier.NVM && (tpp ? tppWantsPromotion(s, page) : upstreamWantsPromotion(s, page, nowNs))) {
           // migrate_balanced_pgdat(): the top tier must stay above its high watermark.
           if (freeDram() > wm.high + 1 && host.relocate(page, Tier.DRAM)) {
@@ -248,10 +250,9 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
             kswapdWoken = true;
           }
         }
-        if (write) load.sliceWrites[t]!++;
-        return t;
+        return t; // the runner charges the access's traffic to this tier
       },
-    };
+    });
   });
 
   /** task_numa_work() on one VM: marks the next chunk of slow-tier pages PROT_NONE. */
@@ -268,7 +269,7 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
       const end = Math.min(n, start + NUMA_SCAN_RANGE_PAGES);
       let updated = 0;
       for (let p = start; p < end; p++) {
-        if (host.tier[p] !== Tier.NVM) continue; // top-tier pages are not marked in tiering mode
+        if (host.tierOf(p) !== Tier.NVM) continue; // top-tier pages are not marked in tiering mode
         const w = p >>> 5;
         const bit = 1 << (p & 31);
         if ((s.trapped[w]! & bit) !== 0) continue; // already PROT_NONE
@@ -314,11 +315,11 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
       }
       const p = handPage++;
       examined++;
-      if (host.tier[p] !== Tier.DRAM) continue;
+      if (host.tierOf(p) !== Tier.DRAM) continue;
       const w = p >>> 5;
       const bit = 1 << (p & 31);
-      if ((host.accessed[w]! & bit) !== 0) {
-        host.accessed[w]! &= ~bit; // referenced: second chance
+      if (host.isAccessed(p)) {
+        host.clearAccessed(p); // referenced: second chance
         continue;
       }
       if (host.relocate(p, Tier.NVM)) {
@@ -373,7 +374,7 @@ function startNumaBalancing(context: PolicyContext, options: NumaBalancingOption
       await Promise.all(loops);
       if (failure) throw failure;
       return states.map((s) => {
-        s.vm.host.accessHook = undefined;
+        s.vm.host.setAccessHook(undefined);
         return {
           scanPeriodMs: s.periodNs / MS,
           scans: s.scans,

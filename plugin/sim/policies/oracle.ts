@@ -12,9 +12,9 @@
  * guest runs past the forecast are served from wherever the pages are.
  */
 import { Tier } from '../../host/memory-host.js';
-import { DRAM_RAND_READ_NS } from '../tiers.js';
-import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../policy.js';
-import type { Workload } from '../workload.js';
+import { DRAM_RAND_READ_NS, DRAM_SEQ_READ_NS } from '../machine/tiers.js';
+import type { Policy, PolicyContext, PolicyVmReport, RunningPolicy } from '../machine/policy.js';
+import type { Workload } from '../workloads/workload.js';
 
 /** The oracle's window: HMM-V's default window (8 rounds of 25 ms, plugin/engine/run.ts). */
 export const ORACLE_WINDOW_NS = 200e6;
@@ -28,6 +28,7 @@ export class LookaheadWorkload implements Workload {
   /** Operations handed to the guest so far. */
   consumedOps = 0;
   private queue = new Uint32Array(0);
+  private lineQueue = new Uint16Array(0);
   private head = 0; // in accesses
   private tail = 0;
 
@@ -50,26 +51,31 @@ export class LookaheadWorkload implements Workload {
     if (missing > 0) {
       const need = this.tail - this.head + missing * apo;
       if (this.queue.length < need || this.head > 0) {
-        const next = new Uint32Array(Math.max(need, this.queue.length));
+        const size = Math.max(need, this.queue.length);
+        const next = new Uint32Array(size);
         next.set(this.queue.subarray(this.head, this.tail));
+        const nextLines = new Uint16Array(size);
+        nextLines.set(this.lineQueue.subarray(this.head, this.tail));
         this.queue = next;
+        this.lineQueue = nextLines;
         this.tail -= this.head;
         this.head = 0;
       }
-      this.inner.nextOps(missing, this.queue.subarray(this.tail, this.tail + missing * apo));
+      this.inner.nextOps(missing, this.queue.subarray(this.tail, this.tail + missing * apo), this.lineQueue.subarray(this.tail, this.tail + missing * apo));
       this.tail += missing * apo;
     }
     return this.queue.subarray(this.head, this.head + Math.ceil(ops) * apo);
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
     const apo = this.accessesPerOp;
     const fromQueue = Math.min(ops, this.queuedOps());
     if (fromQueue > 0) {
       out.set(this.queue.subarray(this.head, this.head + fromQueue * apo));
+      lines.set(this.lineQueue.subarray(this.head, this.head + fromQueue * apo));
       this.head += fromQueue * apo;
     }
-    if (ops > fromQueue) this.inner.nextOps(ops - fromQueue, out.subarray(fromQueue * apo, ops * apo));
+    if (ops > fromQueue) this.inner.nextOps(ops - fromQueue, out.subarray(fromQueue * apo, ops * apo), lines.subarray(fromQueue * apo, ops * apo));
     this.consumedOps += ops;
   }
 }
@@ -120,6 +126,13 @@ export function oraclePolicy(windowNs = ORACLE_WINDOW_NS): Policy {
     description: 'clairvoyant: each window, the hottest pages of that window (all VMs) fill DRAM, moved for free',
     hostDramPages: (configured) => configured,
     firstTouchDramPages: () => Infinity,
+    // Per page the window's counts and two placement bytes; per VM one window of accesses read ahead
+    // (at the all-DRAM pace, doubled for the queue's growth), 6 bytes each.
+    memoryBytes: (shape) =>
+      shape.vms.reduce((sum, vm) => {
+        const opNs = Math.max(1, (vm.cpuNsPerOp + vm.accessesPerOp * DRAM_SEQ_READ_NS) / vm.vcpus);
+        return sum + 6 * vm.pageCount + 2 * 6 * vm.accessesPerOp * (windowNs / opNs);
+      }, 0),
     wrapWorkload(vmIndex, workload) {
       const w = new LookaheadWorkload(workload);
       lookaheads[vmIndex] = w;
@@ -149,14 +162,18 @@ export function oraclePolicy(windowNs = ORACLE_WINDOW_NS): Policy {
           for (let k = 0; k < accesses.length; k++) c[accesses[k]! >>> 1]!++;
           predicted[i]! += accesses.length;
         });
-        const inDram = vms.map((vm) => Uint8Array.from(vm.host.tier, (t) => (t === Tier.DRAM ? 1 : 0)));
-        const chosen = hottestPlacement(counts, inDram, load.capacityPages[Tier.DRAM]!);
+        const inDram = vms.map((vm) => {
+          const d = new Uint8Array(vm.pageCount);
+          for (let p = 0; p < vm.pageCount; p++) if (vm.host.tierOf(p) === Tier.DRAM) d[p] = 1;
+          return d;
+        });
+        const chosen = hottestPlacement(counts, inDram, load.capacityPages(Tier.DRAM));
         // Moves are free (no traffic, no time). Demote unchosen pages only as far as promotions need room,
         // so DRAM the window does not need keeps what it holds.
         let promotions = 0;
         vms.forEach((vm, i) => {
           const want = chosen[i]!;
-          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tier[p] === Tier.NVM) promotions++;
+          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tierOf(p) === Tier.NVM) promotions++;
         });
         let toFree = promotions - load.freePages(Tier.DRAM);
         for (const pass of [0, 1]) {
@@ -165,18 +182,18 @@ export function oraclePolicy(windowNs = ORACLE_WINDOW_NS): Policy {
             const c = counts[i]!;
             const host = vm.host;
             for (let p = 0; p < vm.pageCount && toFree > 0; p++) {
-              if (host.tier[p] !== Tier.DRAM || want[p] === 1 || (pass === 0 && c[p]! > 0)) continue;
+              if (host.tierOf(p) !== Tier.DRAM || want[p] === 1 || (pass === 0 && c[p]! > 0)) continue;
               if (host.relocate(p, Tier.NVM, false)) toFree--;
             }
           });
         }
         vms.forEach((vm, i) => {
           const want = chosen[i]!;
-          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tier[p] === Tier.NVM) vm.host.relocate(p, Tier.DRAM, false);
+          for (let p = 0; p < vm.pageCount; p++) if (want[p] === 1 && vm.host.tierOf(p) === Tier.NVM) vm.host.relocate(p, Tier.DRAM, false);
         });
         vms.forEach((vm, i) => {
           const c = counts[i]!;
-          for (let p = 0; p < vm.pageCount; p++) if (vm.host.tier[p] === Tier.DRAM) coveredByDram[i]! += c[p]!;
+          for (let p = 0; p < vm.pageCount; p++) if (vm.host.tierOf(p) === Tier.DRAM) coveredByDram[i]! += c[p]!;
         });
         windows.n++;
       };

@@ -2,7 +2,7 @@
  * The floor: whole-VM unmanaged placement. Pages are backed at first touch,
  * from DRAM while the host has any, then from NVM, and never move.
  */
-import { idle, type Policy } from '../policy.js';
+import { idle, type Policy } from '../machine/policy.js';
 
 export const unmanagedPolicy: Policy = {
   name: 'unmanaged',

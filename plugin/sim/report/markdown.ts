@@ -1,5 +1,5 @@
 /** The report's Markdown summary: the tables a person reads, and what each figure assumes. */
-import type { Scenario } from '../scenarios.js';
+import type { Scenario } from '../experiment/scenarios.js';
 import type { CoRunTable, SweepCurve, TrackingRow } from './summary.js';
 
 const x = (v: number | undefined): string => (v !== undefined && Number.isFinite(v) ? `${v.toFixed(2)}x` : 'n/a');

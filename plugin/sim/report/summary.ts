@@ -4,9 +4,10 @@
  * oracle, the tracking-cost table, and slowdown vs DRAM fraction per workload.
  * Simulated figures only, so a fixed seed gives the same report.
  */
-import type { VmResult } from '../machine.js';
-import type { CaseRun } from './run-scenario.js';
+import type { MachineResult, VmResult } from '../machine/machine.js';
+import type { CaseRun } from '../experiment/run-scenario.js';
 
+/** Geometric mean (NaN for none): the one every total of the simulator's reports uses. */
 export const geomean = (values: readonly number[]): number =>
   values.length === 0 ? NaN : Math.exp(values.reduce((s, v) => s + Math.log(v), 0) / values.length);
 
@@ -47,22 +48,33 @@ export interface SweepCurve {
 const WINDOW_NS = 200e6;
 
 export function coRunTable(runs: readonly CaseRun[], caseId: string): CoRunTable {
-  const mine = runs.filter((r) => r.caseId === caseId);
+  const mine = runs.filter((r) => r.caseId === caseId).map((r) => r.result);
+  if (!mine.some((r) => r.policy === 'all-dram')) throw new Error(`case ${caseId}: the report needs an all-dram run as the reference`);
+  return tableOfRuns(caseId, mine);
+}
+
+/**
+ * The table of runs of the same VMs under several policies (one case of a
+ * scenario, or one `hmmv sim`): ops/s, and with an all-dram run the slowdowns
+ * (empty without one) and HMM-V's margins.
+ */
+export function tableOfRuns(caseId: string, mine: readonly MachineResult[]): CoRunTable {
   const ceiling = mine.find((r) => r.policy === 'all-dram');
-  if (!ceiling) throw new Error(`case ${caseId}: the report needs an all-dram run as the reference`);
-  const vms = ceiling.result.vms.map((vm) => vm.name);
+  const vms = (ceiling ?? mine[0])?.vms.map((vm) => vm.name) ?? [];
   const slowdown: Record<string, Record<string, number>> = {};
   const opsPerSec: Record<string, Record<string, number>> = {};
   for (const r of mine) {
     const s: Record<string, number> = {};
     const o: Record<string, number> = {};
-    r.result.vms.forEach((vm, i) => {
+    r.vms.forEach((vm, i) => {
       o[vm.name] = vm.opsPerSec;
-      s[vm.name] = ceiling.result.vms[i]!.opsPerSec / vm.opsPerSec;
+      if (ceiling) s[vm.name] = ceiling.vms[i]!.opsPerSec / vm.opsPerSec;
     });
-    s['geomean'] = geomean(vms.map((v) => s[v]!));
-    o['total'] = r.result.vms.reduce((t, vm) => t + vm.opsPerSec, 0);
-    slowdown[r.policy] = s;
+    if (ceiling) {
+      s['geomean'] = geomean(vms.map((v) => s[v]!));
+      slowdown[r.policy] = s;
+    }
+    o['total'] = r.vms.reduce((t, vm) => t + vm.opsPerSec, 0);
     opsPerSec[r.policy] = o;
   }
   const hmmv = opsPerSec['hmmv'];

@@ -19,6 +19,9 @@ export interface TraceHeader {
   cpu_ns_per_op?: number;
   accesses_per_op?: number;
   cache_kib?: number;
+  line_size?: number;
+  renumbered?: string;
+  address_span_pages?: number;
   source?: string;
   /** Other keys are kept as text. */
   [key: string]: string | number | undefined;
@@ -29,7 +32,7 @@ const validate = new Ajv({ coerceTypes: true, allErrors: true }).compile(schema)
 const PREFIX = '# trace ';
 
 /** Known keys in the order they are written; the rest follow sorted. */
-const KEY_ORDER = ['page_size', 'epoch_accesses', 'pages', 'epochs', 'accesses', 'instructions', 'cpu_ns_per_op', 'accesses_per_op', 'cache_kib', 'source'];
+const KEY_ORDER = ['page_size', 'epoch_accesses', 'pages', 'epochs', 'accesses', 'instructions', 'cpu_ns_per_op', 'accesses_per_op', 'cache_kib', 'line_size', 'renumbered', 'address_span_pages', 'source'];
 
 /** Parses and validates a header line; `where` prefixes error messages (e.g. "x.trace:1"). */
 export function parseHeader(line: string, where: string): TraceHeader {

@@ -9,8 +9,15 @@
  * and a store). Lines of valgrind itself ('==pid== ...', '--pid-- ...') are
  * skipped; anything else is an error naming the line.
  *
- * - Addresses map to 4 KiB pages, renumbered densely 0, 1, 2, ... in the order
- *   pages are first seen (so the footprint is exactly the pages touched).
+ * - Addresses map to 4 KiB pages, renumbered densely 0, 1, 2, ... in address
+ *   order (so the footprint is exactly the pages touched, however sparse the
+ *   program's address space: a heap at 0x601000 and a stack at 0x7ff000000
+ *   become neighbours; the header says renumbered=address-order and gives
+ *   the original span as address_span_pages). Epochs are written as they
+ *   close with provisional first-seen numbers; the final file maps them to
+ *   address order in one streaming pass (finish).
+ * - Each page line also gives the number of distinct 64 B lines of the page
+ *   the epoch touched (header line_size=64), from a 64-bit mask per page.
  * - L counts one read, S one write, M one read and one write. An access that
  *   spans two pages counts on both. Instruction fetches are not data accesses:
  *   they are counted as instructions (for cpu_ns_per_op) and only recorded as
@@ -27,6 +34,10 @@
  */
 import { clip, TRACE_PAGE_SIZE, type TraceHeader } from './header.js';
 import { StreamingTraceWriter } from './writer.js';
+import { popcount32 } from '../../util/bitmap.js';
+
+/** Bytes per cache line, for the distinct-lines count. */
+const LINE = 64;
 
 export interface LackeyOptions {
   /** Trace name for the header. */
@@ -74,7 +85,7 @@ export async function convertLackey(input: AsyncIterable<Buffer | string>, outPa
     converter.closeEpoch();
     await converter.writeClosedEpochs(writer);
     const summary = converter.summary(writer.epochCount);
-    await writer.finish(summary.header);
+    await writer.finish(summary.header, converter.addressOrder());
     return summary;
   } catch (err) {
     await writer.abort();
@@ -84,13 +95,18 @@ export async function convertLackey(input: AsyncIterable<Buffer | string>, outPa
 
 class LackeyConverter {
   private readonly opts: Required<LackeyOptions>;
-  /** Virtual page number -> dense page index. */
+  /** Virtual page number -> provisional page index (first-seen order). */
   private readonly pageIndex = new Map<number, number>();
-  /** Per dense page: reads and writes in the current epoch (grown as pages appear). */
-  private reads = new Uint32Array(1024);
-  private writes = new Uint32Array(1024);
-  /** Dense pages touched in the current epoch, and how many accesses it holds. */
-  private touched = new Uint32Array(1024);
+  /** Provisional index -> virtual page number. */
+  private vpnOf = new Float64Array(1024);
+  /** Per provisional page: reads and writes in the current epoch (grown as pages appear). */
+  private reads: Uint32Array = new Uint32Array(1024);
+  private writes: Uint32Array = new Uint32Array(1024);
+  /** Per provisional page: the lines touched in the current epoch, as a 64-bit mask in two words. */
+  private linesLo: Uint32Array = new Uint32Array(1024);
+  private linesHi: Uint32Array = new Uint32Array(1024);
+  /** Pages touched in the current epoch, and how many accesses it holds. */
+  private touched: Uint32Array = new Uint32Array(1024);
   private touchedCount = 0;
   private epochFill = 0;
   private lineNo = 0;
@@ -98,7 +114,7 @@ class LackeyConverter {
   private accesses = 0;
   private readonly cache: LruCache | null;
   /** Epochs closed but not yet written (at most those of one input chunk). */
-  private closed: { pages: Uint32Array; reads: Uint32Array; writes: Uint32Array }[] = [];
+  private closed: { pages: Uint32Array; reads: Uint32Array; writes: Uint32Array; lines: Uint8Array }[] = [];
 
   constructor(options: LackeyOptions) {
     if (!/^[^\s=]+$/.test(options.name)) throw new Error(`trace name must be one word without '=', got '${options.name}'`);
@@ -154,62 +170,87 @@ class LackeyConverter {
     if (this.cache && !this.cache.reachesMemory(addr, last, write)) return;
     const firstPage = Math.floor(addr / TRACE_PAGE_SIZE);
     const lastPage = Math.floor(last / TRACE_PAGE_SIZE);
-    this.count(firstPage, write);
-    if (lastPage !== firstPage) this.count(lastPage, write);
+    const firstLine = Math.floor((addr % TRACE_PAGE_SIZE) / LINE);
+    const lastLine = Math.floor((last % TRACE_PAGE_SIZE) / LINE);
+    if (lastPage === firstPage) this.count(firstPage, write, firstLine, lastLine);
+    else {
+      this.count(firstPage, write, firstLine, TRACE_PAGE_SIZE / LINE - 1);
+      this.count(lastPage, write, 0, lastLine);
+    }
   }
 
-  private count(vpn: number, write: boolean): void {
+  private count(vpn: number, write: boolean, firstLine: number, lastLine: number): void {
     let p = this.pageIndex.get(vpn);
     if (p === undefined) {
       p = this.pageIndex.size;
       this.pageIndex.set(vpn, p);
       if (p >= this.reads.length) this.grow();
+      this.vpnOf[p] = vpn;
     }
     if (this.reads[p] === 0 && this.writes[p] === 0) {
-      if (this.touchedCount === this.touched.length) {
-        const bigger = new Uint32Array(this.touched.length * 2);
-        bigger.set(this.touched);
-        this.touched = bigger;
-      }
+      if (this.touchedCount === this.touched.length) this.touched = grown(this.touched);
       this.touched[this.touchedCount++] = p;
     }
     if (write) this.writes[p]!++;
     else this.reads[p]!++;
+    for (let l = firstLine; l <= lastLine; l++) {
+      if (l < 32) this.linesLo[p]! |= 1 << l;
+      else this.linesHi[p]! |= 1 << (l - 32);
+    }
     this.accesses++;
     if (++this.epochFill === this.opts.epochAccesses) this.closeEpoch();
   }
 
   private grow(): void {
-    const n = this.reads.length * 2;
-    const r = new Uint32Array(n);
-    r.set(this.reads);
-    const w = new Uint32Array(n);
-    w.set(this.writes);
-    this.reads = r;
-    this.writes = w;
+    this.reads = grown(this.reads);
+    this.writes = grown(this.writes);
+    this.linesLo = grown(this.linesLo);
+    this.linesHi = grown(this.linesHi);
+    const v = new Float64Array(this.vpnOf.length * 2);
+    v.set(this.vpnOf);
+    this.vpnOf = v;
   }
 
-  /** Ends the current epoch (pages in increasing index order) and starts the next. */
+  /** Ends the current epoch (pages in address order) and starts the next. */
   closeEpoch(): void {
     if (this.touchedCount === 0) return;
-    const pages = this.touched.slice(0, this.touchedCount).sort();
-    const r = new Uint32Array(pages.length);
-    const w = new Uint32Array(pages.length);
-    for (let i = 0; i < pages.length; i++) {
-      r[i] = this.reads[pages[i]!]!;
-      w[i] = this.writes[pages[i]!]!;
-      this.reads[pages[i]!] = 0;
-      this.writes[pages[i]!] = 0;
+    const n = this.touchedCount;
+    const vpns = new Float64Array(n);
+    for (let i = 0; i < n; i++) vpns[i] = this.vpnOf[this.touched[i]!]!;
+    vpns.sort();
+    const pages = new Uint32Array(n);
+    const r = new Uint32Array(n);
+    const w = new Uint32Array(n);
+    const lines = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = this.pageIndex.get(vpns[i]!)!;
+      pages[i] = p;
+      r[i] = this.reads[p]!;
+      w[i] = this.writes[p]!;
+      lines[i] = popcount32(this.linesLo[p]!) + popcount32(this.linesHi[p]!);
+      this.reads[p] = 0;
+      this.writes[p] = 0;
+      this.linesLo[p] = 0;
+      this.linesHi[p] = 0;
     }
     this.touchedCount = 0;
     this.epochFill = 0;
-    this.closed.push({ pages, reads: r, writes: w });
+    this.closed.push({ pages, reads: r, writes: w, lines });
+  }
+
+  /** Provisional index -> final index: the rank of the page's address among all pages touched. */
+  addressOrder(): Uint32Array {
+    const n = this.pageIndex.size;
+    const vpns = this.vpnOf.slice(0, n).sort();
+    const order = new Uint32Array(n);
+    for (let rank = 0; rank < n; rank++) order[this.pageIndex.get(vpns[rank]!)!] = rank;
+    return order;
   }
 
   async writeClosedEpochs(writer: StreamingTraceWriter): Promise<void> {
     const closed = this.closed;
     this.closed = [];
-    for (const e of closed) await writer.writeEpoch(e.pages, e.reads, e.writes, e.pages.length);
+    for (const e of closed) await writer.writeEpoch(e.pages, e.reads, e.writes, e.pages.length, e.lines);
   }
 
   summary(epochs: number): LackeySummary {
@@ -219,6 +260,12 @@ class LackeyConverter {
       );
     }
     const cpuNs = (this.instructions * this.opts.nsPerInstruction) / this.accesses;
+    let lowest = Infinity;
+    let highest = -Infinity;
+    for (let i = 0; i < this.pageIndex.size; i++) {
+      lowest = Math.min(lowest, this.vpnOf[i]!);
+      highest = Math.max(highest, this.vpnOf[i]!);
+    }
     const header: TraceHeader = {
       name: this.opts.name,
       page_size: TRACE_PAGE_SIZE,
@@ -229,6 +276,9 @@ class LackeyConverter {
       instructions: this.instructions,
       cpu_ns_per_op: Math.round(cpuNs * 1000) / 1000,
       accesses_per_op: 1,
+      line_size: LINE,
+      renumbered: 'address-order',
+      address_span_pages: highest - lowest + 1,
       source: this.opts.includeInstructions ? 'lackey-with-ifetch' : 'lackey',
     };
     if (this.opts.cacheKib > 0) header.cache_kib = this.opts.cacheKib;
@@ -242,6 +292,12 @@ class LackeyConverter {
   private error(line: string): Error {
     return new Error(`${this.where()}: expected ${LINE_SHAPE}, got '${clip(line)}'`);
   }
+}
+
+function grown(a: Uint32Array): Uint32Array {
+  const b = new Uint32Array(a.length * 2);
+  b.set(a);
+  return b;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * A trace in memory: per epoch, the pages touched with their read and write
- * counts, in flat typed arrays (no object per line). Epoch e owns lines
- * [epochStart[e], epochStart[e + 1]).
+ * counts (and, if the trace records them, how many distinct 64 B lines of the
+ * page the epoch touched), in flat typed arrays (no object per line). Epoch e
+ * owns lines [epochStart[e], epochStart[e + 1]).
  */
 import type { TraceHeader } from './header.js';
 
@@ -14,6 +15,8 @@ export interface TraceData {
   readonly page: Uint32Array;
   readonly reads: Uint32Array;
   readonly writes: Uint32Array;
+  /** Distinct 64 B lines touched per entry (1..64); absent when the trace does not record them (no line_size in the header). */
+  readonly lines?: Uint8Array;
   /** Sum of reads and writes over all lines. */
   readonly totalAccesses: number;
 }
@@ -32,6 +35,15 @@ export class U32Builder {
     this.buf[this.length++] = v;
   }
 
+  at(i: number): number {
+    return this.buf[i]!;
+  }
+
+  /** The last value pushed (0 if none). */
+  last(): number {
+    return this.length > 0 ? this.buf[this.length - 1]! : 0;
+  }
+
   finish(): Uint32Array {
     return this.buf.slice(0, this.length);
   }
@@ -42,6 +54,8 @@ export interface TraceEpoch {
   page: ArrayLike<number>;
   reads: ArrayLike<number>;
   writes: ArrayLike<number>;
+  /** Distinct lines per page (only with line_size=64 in the header). */
+  lines?: ArrayLike<number>;
 }
 
 /** Builds TraceData from epochs; pages must be distinct within an epoch. */
@@ -49,6 +63,8 @@ export function traceFromEpochs(header: TraceHeader, epochs: readonly TraceEpoch
   const page = new U32Builder();
   const reads = new U32Builder();
   const writes = new U32Builder();
+  const withLines = header.line_size !== undefined;
+  const lines = new U32Builder();
   const epochStart = new Uint32Array(epochs.length + 1);
   let maxPage = -1;
   let total = 0;
@@ -58,6 +74,10 @@ export function traceFromEpochs(header: TraceHeader, epochs: readonly TraceEpoch
       page.push(e.page[j]!);
       reads.push(e.reads[j]!);
       writes.push(e.writes[j]!);
+      if (withLines) {
+        if (e.lines === undefined) throw new Error(`trace ${header.name}: the header has line_size but epoch ${i} gives no line counts`);
+        lines.push(e.lines[j]!);
+      }
       maxPage = Math.max(maxPage, e.page[j]!);
       total += e.reads[j]! + e.writes[j]!;
     }
@@ -71,6 +91,7 @@ export function traceFromEpochs(header: TraceHeader, epochs: readonly TraceEpoch
     page: page.finish(),
     reads: reads.finish(),
     writes: writes.finish(),
+    ...(withLines ? { lines: Uint8Array.from(lines.finish()) } : {}),
     totalAccesses: total,
   };
 }

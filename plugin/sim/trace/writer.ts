@@ -12,18 +12,32 @@ import { createGzip } from 'node:zlib';
 import { formatHeader, type TraceHeader } from './header.js';
 import type { TraceData } from './trace-data.js';
 
-/** Formats the lines of one epoch (pages in the order given). */
+/** Formats the lines of one epoch (pages in the order given); `lineCounts` adds the 4th field (line_size traces). */
 export function formatEpoch(
   epoch: number,
   page: ArrayLike<number>,
   reads: ArrayLike<number>,
   writes: ArrayLike<number>,
   count: number,
+  lineCounts?: ArrayLike<number>,
 ): string {
   const lines = new Array<string>(count + 1);
   lines[0] = `epoch ${epoch}`;
-  for (let i = 0; i < count; i++) lines[i + 1] = `${page[i]!.toString(16)} ${reads[i]!} ${writes[i]!}`;
+  if (lineCounts) for (let i = 0; i < count; i++) lines[i + 1] = `${page[i]!.toString(16)} ${reads[i]!} ${writes[i]!} ${lineCounts[i]!}`;
+  else for (let i = 0; i < count; i++) lines[i + 1] = `${page[i]!.toString(16)} ${reads[i]!} ${writes[i]!}`;
   return lines.join('\n') + '\n';
+}
+
+/** Maps the page field of every page line in `text` (whole lines) through `renumber`. */
+function renumberLines(text: string, renumber: Uint32Array): string {
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line === '' || line.startsWith('epoch')) continue;
+    const space = line.indexOf(' ');
+    lines[i] = renumber[parseInt(line.slice(0, space), 16)]!.toString(16) + line.slice(space);
+  }
+  return lines.join('\n');
 }
 
 /** All of a trace as text chunks: the header, then one chunk per epoch. */
@@ -32,7 +46,7 @@ export function* traceChunks(trace: TraceData): Generator<string> {
   for (let e = 0; e < trace.epochCount; e++) {
     const a = trace.epochStart[e]!;
     const b = trace.epochStart[e + 1]!;
-    yield formatEpoch(e, trace.page.subarray(a, b), trace.reads.subarray(a, b), trace.writes.subarray(a, b), b - a);
+    yield formatEpoch(e, trace.page.subarray(a, b), trace.reads.subarray(a, b), trace.writes.subarray(a, b), b - a, trace.lines?.subarray(a, b));
   }
 }
 
@@ -78,20 +92,35 @@ export class StreamingTraceWriter {
   }
 
   /** Appends one epoch; waits when the file stream asks for back-pressure. */
-  async writeEpoch(page: ArrayLike<number>, reads: ArrayLike<number>, writes: ArrayLike<number>, count: number): Promise<void> {
-    const text = formatEpoch(this.epochs++, page, reads, writes, count);
+  async writeEpoch(page: ArrayLike<number>, reads: ArrayLike<number>, writes: ArrayLike<number>, count: number, lineCounts?: ArrayLike<number>): Promise<void> {
+    const text = formatEpoch(this.epochs++, page, reads, writes, count, lineCounts);
     if (!this.body.write(text)) await once(this.body, 'drain');
   }
 
-  /** Writes the final file with `header` (validated) in front of the epochs, then removes the body. */
-  async finish(header: TraceHeader): Promise<void> {
+  /**
+   * Writes the final file with `header` (validated) in front of the epochs,
+   * then removes the body. `renumber[p]`, if given, replaces every page index
+   * p written so far (one streaming pass over the body).
+   */
+  async finish(header: TraceHeader, renumber?: Uint32Array): Promise<void> {
     const headerLine = formatHeader(header) + '\n';
     try {
       await this.closeBody();
       const bodyPath = this.bodyPath;
       async function* all(): AsyncGenerator<string | Buffer> {
         yield headerLine;
-        yield* createReadStream(bodyPath);
+        if (renumber === undefined) {
+          yield* createReadStream(bodyPath);
+          return;
+        }
+        let rest = '';
+        for await (const chunk of createReadStream(bodyPath, { encoding: 'latin1' })) {
+          const text = rest + (chunk as string);
+          const cut = text.lastIndexOf('\n') + 1;
+          rest = text.slice(cut);
+          if (cut > 0) yield renumberLines(text.slice(0, cut), renumber);
+        }
+        if (rest !== '') yield renumberLines(rest, renumber);
       }
       await writeAtomically(this.path, Readable.from(all()));
     } finally {

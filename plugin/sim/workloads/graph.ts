@@ -23,12 +23,15 @@
  * property (visited flag / pushed rank). accessesPerOp = 3 (fixed), 50 ns of
  * CPU per step (graph kernels are memory bound).
  *
+ * Lines: a vertex entry is 16 B (4 per line), a neighbour id 4 B (16 per
+ * line): each of the three accesses moves one line.
+ *
  * What a tiering policy sees: vertex pages (a fifth of memory) take two thirds
  * of the accesses and are skewed (pages holding popular vertices are hot),
  * while edge pages are read about uniformly: a walk uses every edge equally
  * often, since it visits a vertex in proportion to its degree.
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { encodeAccess, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, type ParamSpec } from './params.js';
 import { Prng } from './prng.js';
 import { ZipfSampler, harmonic } from './zipf.js';
@@ -52,6 +55,7 @@ export class GraphWorkload implements Workload {
   readonly vertexCount: number;
   readonly edgeCount: number;
   readonly theta: number;
+  readonly stateBytes: number;
   private readonly zipf: ZipfSampler;
   private readonly rng: Prng;
   /** Affine bijection rank -> vertex id: (rank * mul + add) mod vertexCount. */
@@ -77,6 +81,7 @@ export class GraphWorkload implements Workload {
     this.edgesPerVertex = this.edgeCount / this.vertexCount;
     this.edgesPerWeight = this.edgeCount / harmonic(this.vertexCount, this.theta);
     this.zipf = new ZipfSampler(this.vertexCount, this.theta);
+    this.stateBytes = this.zipf.stateBytes;
     const setup = new Prng(spec.seed, 1);
     this.mul = coprimeMultiplier(this.vertexCount, setup);
     this.add = setup.nextBelow(this.vertexCount);
@@ -89,19 +94,23 @@ export class GraphWorkload implements Workload {
     return (rank * this.mul + this.add) % this.vertexCount;
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
     const rng = this.rng;
     let o = 0;
     let rank = this.current;
     for (let i = 0; i < ops; i++) {
       const v = this.vertexOfRank(rank);
-      out[o++] = encodeAccess(Math.floor(v / VERTICES_PER_PAGE), false);
+      out[o] = encodeAccess(Math.floor(v / VERTICES_PER_PAGE), false);
+      lines[o++] = (v % VERTICES_PER_PAGE) >>> 2;
       const degree = Math.max(1, Math.round(this.edgesPerWeight * Math.pow(rank + 1, -this.theta)));
       const edge = (Math.floor(v * this.edgesPerVertex) + rng.nextBelow(degree)) % this.edgeCount;
-      out[o++] = encodeAccess(this.vertexPages + Math.floor(edge / EDGES_PER_PAGE), false);
+      out[o] = encodeAccess(this.vertexPages + Math.floor(edge / EDGES_PER_PAGE), false);
+      lines[o++] = (edge % EDGES_PER_PAGE) >>> 4;
       rank = this.zipf.sample(rng);
-      out[o++] = encodeAccess(Math.floor(this.vertexOfRank(rank) / VERTICES_PER_PAGE), true);
+      const u = this.vertexOfRank(rank);
+      out[o] = encodeAccess(Math.floor(u / VERTICES_PER_PAGE), true);
+      lines[o++] = (u % VERTICES_PER_PAGE) >>> 2;
     }
     this.current = rank;
   }

@@ -17,8 +17,12 @@
  * One operation = one update: a read of the element's line, then its write
  * (the write-back of the dirtied line): accessesPerOp = 2 (a read then writes).
  * CPU per update: 5 ns (an xorshift step and an 8-byte copy).
+ *
+ * Lines: the element is 8 B at a random place in its page, so the update
+ * reads one line and later writes that line back (the store hits the line the
+ * load brought in: a write-back only, no second miss).
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { WRITE_BACK_ONLY, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
@@ -37,6 +41,8 @@ export class GupsWorkload implements Workload {
   readonly accessesPerOp: number;
   readonly hotPages: number;
   readonly hotShare: number;
+  /** The hot set's pages; building them shuffles a permutation of every page (4 bytes each). */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   /** Hot-set slot -> page; null when the hot set is the contiguous prefix. */
   private readonly hotPage: Uint32Array | null;
@@ -53,6 +59,7 @@ export class GupsWorkload implements Workload {
     const scattered = p.str('hotLayout') === 'scattered' && this.hotPages > 0 && this.hotPages < spec.pageCount;
     this.hotPage = scattered ? randomPermutation(spec.pageCount, new Prng(spec.seed, 1)).slice(0, this.hotPages) : null;
     this.rng = new Prng(spec.seed, 0);
+    this.stateBytes = this.hotPage === null ? 0 : 4 * spec.pageCount;
   }
 
   /** True if `page` is in the hot set (O(hot pages); for tests and reports). */
@@ -61,21 +68,37 @@ export class GupsWorkload implements Workload {
     return this.hotPage.includes(page);
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
     const rng = this.rng;
     const per = this.accessesPerOp;
+    const hotPages = this.hotPages;
+    const hotPage = this.hotPage;
+    const pageCount = this.pageCount;
+    const hotThreshold = this.hotShare * 2 ** 32;
+    const writeBack = WRITE_BACK_ONLY;
     let o = 0;
     for (let i = 0; i < ops; i++) {
       let page: number;
-      if (this.hotPages > 0 && rng.nextFloat() < this.hotShare) {
-        const slot = rng.nextBelow(this.hotPages);
-        page = this.hotPage === null ? slot : this.hotPage[slot]!;
+      let line: number;
+      if (hotPages > 0) {
+        const u = rng.nextU32();
+        line = u & 63; // the element's line (one line: lineSpan(line, 1) = line)
+        if (u < hotThreshold) {
+          const slot = rng.nextBelow(hotPages);
+          page = hotPage === null ? slot : hotPage[slot]!;
+        } else page = rng.nextBelow(pageCount);
       } else {
-        page = rng.nextBelow(this.pageCount);
+        page = rng.nextBelow(pageCount);
+        line = rng.nextU32() & 63;
       }
-      out[o++] = encodeAccess(page, false);
-      for (let a = 1; a < per; a++) out[o++] = encodeAccess(page, true);
+      const read = (page << 1) >>> 0;
+      out[o] = read;
+      lines[o++] = line;
+      for (let a = 1; a < per; a++) {
+        out[o] = read | 1;
+        lines[o++] = line | writeBack;
+      }
     }
   }
 }

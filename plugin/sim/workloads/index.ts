@@ -3,8 +3,8 @@
  * one, WORKLOAD_KINDS lists them (with one-line descriptions and their
  * parameters) for --help and docs.
  */
-import type { Workload, WorkloadSpec } from '../workload.js';
-import { TRACE_PARAMS, createTraceWorkload } from '../trace/replay.js';
+import type { Workload, WorkloadSpec } from './workload.js';
+import { TRACE_PARAMS, createTraceWorkload } from './trace-replay.js';
 import { GRAPH_PARAMS, GraphWorkload } from './graph.js';
 import { GUPS_PARAMS, GupsWorkload } from './gups.js';
 import { KV_ZIPF_PARAMS, KvZipfWorkload } from './kv-zipf.js';
@@ -29,6 +29,17 @@ export const WORKLOAD_KINDS: readonly WorkloadKind[] = [
   { kind: 'graph', description: 'random walk on a power-law (Chung-Lu) graph in CSR layout: vertex pages and edge-list pages', params: GRAPH_PARAMS },
   { kind: 'trace:<file>', description: 'replay of a trace file (docs/trace-format.md), epochs in order, starting over at the end', params: TRACE_PARAMS },
 ];
+
+/** The default co-run: four VMs, four different access patterns. */
+export const DEFAULT_WORKLOADS: readonly string[] = ['kv-zipf', 'gups', 'scan', 'phase'];
+
+/** createWorkload for a VM of `spec.pageCount` pages (a positive integer; trace replay alone takes 0 = the trace's footprint). */
+export function makeWorkload(spec: WorkloadSpec): Workload {
+  if (!Number.isInteger(spec.pageCount) || spec.pageCount <= 0) {
+    throw new Error(`workload ${spec.kind}: page count must be a positive integer, got ${spec.pageCount}`);
+  }
+  return createWorkload(spec);
+}
 
 /** Builds the workload named by `spec.kind`; an unknown kind is an error listing the known ones. */
 export function createWorkload(spec: WorkloadSpec): Workload {

@@ -16,11 +16,17 @@
  * writes, except that with two or more record accesses the first one reads
  * the record header. With the default of 2 accesses, half of the record
  * accesses are writes and a quarter of all accesses.
+ *
+ * Lines: the index slot is one 8 B slot, one line of its page (picked by the
+ * key's hash). A record is YCSB's default of 10 fields of 100 B, 16 lines at
+ * the start of its page: a get reads them all (readallfields=true, the
+ * prefetchers bring the record in with its first miss); an update rewrites
+ * one field (writeallfields=false), the 2 or 3 lines that field spans.
  * Defaults: 500 ns of CPU per operation (hashing, key compare, request
  * handling of an in-process store with no network: MICA-class stores serve a
  * few million requests per second per core), 2 accesses (index slot + record).
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
@@ -31,6 +37,8 @@ export const KV_ZIPF_PARAMS: readonly ParamSpec[] = [
   { name: 'hotFraction', default: 0.2, min: 0.001, max: 0.999, description: 'fraction of records that is "hot" when theta is derived' },
   { name: 'hotShare', default: 0.8, min: 0.001, max: 0.999, description: 'share of record accesses the hot fraction receives when theta is derived' },
   { name: 'theta', min: 0, max: 4, description: 'Zipf exponent (default: derived from hotFraction/hotShare for the record count)' },
+  { name: 'recordLines', default: 16, min: 1, max: 64, integer: true, description: "64 B lines of a record, read whole by a get (YCSB's default record: 10 fields of 100 B)" },
+  { name: 'fields', default: 10, min: 1, max: 64, integer: true, description: 'fields per record; an update rewrites one of them (YCSB A: writeallfields=false)' },
   ...costParams(500, 2, 2),
 ];
 
@@ -47,12 +55,19 @@ export class KvZipfWorkload implements Workload {
   readonly recordPages: number;
   readonly theta: number;
   readonly updateShare: number;
+  /** The rank-to-record permutation and the Zipf head table. */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   private readonly zipf: ZipfSampler;
   /** Popularity rank -> record number. */
   private readonly recordOfRank: Uint32Array;
   /** Seeds the hash that places a record's index slot. */
   private readonly indexSalt: number;
+  /** updateShare as a threshold on a 32-bit draw. */
+  private readonly updateThreshold: number;
+  /** Line descriptor of a get (the whole record) and of an update of each field. */
+  private readonly recordDescriptor: number;
+  private readonly fieldDescriptors: Uint16Array;
 
   constructor(spec: WorkloadSpec) {
     const p = new Params('kv-zipf', KV_ZIPF_PARAMS, spec.params);
@@ -68,6 +83,18 @@ export class KvZipfWorkload implements Workload {
     this.recordOfRank = randomPermutation(this.recordPages, new Prng(spec.seed, 1));
     this.indexSalt = new Prng(spec.seed, 2).nextU32();
     this.rng = new Prng(spec.seed, 0);
+    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes;
+    this.updateThreshold = this.updateShare * 2 ** 32;
+    const recordLines = p.num('recordLines');
+    const fields = p.num('fields');
+    this.recordDescriptor = lineSpan(0, recordLines);
+    this.fieldDescriptors = new Uint16Array(fields);
+    const fieldBytes = (recordLines * 64) / fields;
+    for (let f = 0; f < fields; f++) {
+      const first = Math.floor((f * fieldBytes) / 64);
+      const last = Math.max(first, Math.ceil(((f + 1) * fieldBytes) / 64) - 1);
+      this.fieldDescriptors[f] = lineSpan(first, last - first + 1);
+    }
   }
 
   /** The page holding the record of popularity rank `rank` (0 = hottest). */
@@ -75,26 +102,39 @@ export class KvZipfWorkload implements Workload {
     return this.indexPages + this.recordOfRank[rank]!;
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
     const rng = this.rng;
     const per = this.accessesPerOp;
+    const recordDescriptor = this.recordDescriptor;
+    const fieldDescriptors = this.fieldDescriptors;
+    const fields = fieldDescriptors.length;
+    const salt = this.indexSalt;
+    const indexScale = this.indexPages * 2 ** -32;
     let o = 0;
     for (let i = 0; i < ops; i++) {
       const record = this.recordOfRank[this.zipf.sample(rng)]!;
-      const update = rng.nextFloat() < this.updateShare;
-      out[o++] = encodeAccess(this.indexPageOf(record), false);
+      const u = rng.nextU32();
+      const update = u < this.updateThreshold;
+      // A hash of the record picks its index slot: the page from the hash's value (multiply-shift), the line from its top bits.
+      let h = Math.imul(record ^ salt, 0x9e3779b1);
+      h ^= h >>> 15;
+      out[o] = ((Math.floor((h >>> 0) * indexScale)) << 1) >>> 0;
+      lines[o++] = h >>> 26;
       const page = this.indexPages + record;
-      out[o++] = encodeAccess(page, false);
-      for (let a = 2; a < per; a++) out[o++] = encodeAccess(page, update);
-      if (update && per === 2) out[o - 1] = encodeAccess(page, true);
+      const field = update ? fieldDescriptors[((u & 0xffff) * fields) >>> 16]! : recordDescriptor;
+      out[o] = encodeAccess(page, false);
+      lines[o++] = recordDescriptor;
+      for (let a = 2; a < per; a++) {
+        out[o] = encodeAccess(page, update);
+        lines[o++] = field;
+      }
+      if (update && per === 2) {
+        out[o - 1] = encodeAccess(page, true);
+        lines[o - 1] = field;
+      }
     }
   }
 
-  /** A hash of the record number picks its index page (uniform over the index). */
-  private indexPageOf(record: number): number {
-    let h = Math.imul(record ^ this.indexSalt, 0x9e3779b1);
-    h ^= h >>> 15;
-    return (h >>> 0) % this.indexPages;
-  }
+
 }

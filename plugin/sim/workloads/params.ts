@@ -83,10 +83,13 @@ export function checkPageCount(workload: string, pageCount: number, min: number)
   }
 }
 
-export function checkOutput(workload: string, ops: number, accessesPerOp: number, out: Uint32Array): void {
+export function checkOutput(workload: string, ops: number, accessesPerOp: number, out: Uint32Array, lines: Uint16Array): void {
   if (!Number.isInteger(ops) || ops < 0) throw new Error(`workload ${workload}: ops must be a non-negative integer, got ${ops}`);
   if (out.length < ops * accessesPerOp) {
     throw new Error(`workload ${workload}: output holds ${out.length} accesses, ${ops} ops need ${ops * accessesPerOp}`);
+  }
+  if (!(lines instanceof Uint16Array) || lines.length < ops * accessesPerOp) {
+    throw new Error(`workload ${workload}: line output holds ${lines?.length ?? 0} descriptors, ${ops} ops need ${ops * accessesPerOp}`);
   }
 }
 

@@ -14,8 +14,10 @@
  * 100 ns of CPU. The default phase length (4 M operations, about 1.6 s of a VM
  * on DRAM) spans several 200-1000 ms monitoring windows, so a tiering policy
  * has time to settle before the change and must react after it.
+ *
+ * Lines: each access is one 8 B item at a random place in its page, one line.
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import type { Workload, WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
@@ -38,6 +40,8 @@ export class PhaseWorkload implements Workload {
   private readonly hotShare: number;
   private readonly writeShare: number;
   private readonly order: Uint32Array;
+  /** The page order (4 bytes per page). */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   /** Operations generated so far. */
   private opIndex = 0;
@@ -53,6 +57,7 @@ export class PhaseWorkload implements Workload {
     this.phaseOps = p.num('phaseOps');
     this.writeShare = p.num('writeShare');
     this.order = randomPermutation(spec.pageCount, new Prng(spec.seed, 1));
+    this.stateBytes = 4 * spec.pageCount;
     this.rng = new Prng(spec.seed, 0);
   }
 
@@ -69,12 +74,15 @@ export class PhaseWorkload implements Workload {
     return set;
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
+    const writeThreshold = this.writeShare * 2 ** 32;
     const rng = this.rng;
     const n = this.pageCount;
     const hot = this.hotPages;
     const per = this.accessesPerOp;
+    const hotThreshold = this.hotShare * 2 ** 32;
+    const order = this.order;
     let o = 0;
     let done = 0;
     while (done < ops) {
@@ -84,14 +92,17 @@ export class PhaseWorkload implements Workload {
       const start = (phase * hot) % n;
       for (let i = 0; i < chunk * per; i++) {
         let page: number;
-        if (rng.nextFloat() < this.hotShare) {
+        if (rng.nextU32() < hotThreshold) {
           let slot = start + rng.nextBelow(hot);
           if (slot >= n) slot -= n;
-          page = this.order[slot]!;
+          page = order[slot]!;
         } else {
           page = rng.nextBelow(n);
         }
-        out[o++] = encodeAccess(page, rng.nextFloat() < this.writeShare);
+        // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
+        const w = rng.nextU32();
+        out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
+        lines[o++] = w & 63;
       }
       done += chunk;
       this.opIndex += chunk;

@@ -9,8 +9,9 @@
  * co-run phase: the DRAM quota should follow the hot sets.
  *
  * One operation: 2 accesses, each a write with probability writeShare; 100 ns of CPU.
+ * Each access is one 8 B item at a random place in its page: one line.
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { encodeAccess, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
@@ -35,6 +36,8 @@ export class ResizeWorkload implements Workload {
   private readonly hotShare: number;
   private readonly writeShare: number;
   private readonly order: Uint32Array;
+  /** The page order (4 bytes per page). */
+  readonly stateBytes: number;
   private readonly rng: Prng;
   private opIndex = 0;
 
@@ -50,6 +53,7 @@ export class ResizeWorkload implements Workload {
     this.phaseOps = p.num('phaseOps');
     this.writeShare = p.num('writeShare');
     this.order = randomPermutation(spec.pageCount, new Prng(spec.seed, 1));
+    this.stateBytes = 4 * spec.pageCount;
     this.rng = new Prng(spec.seed, 0);
   }
 
@@ -58,8 +62,9 @@ export class ResizeWorkload implements Workload {
     return op < this.phaseOps ? this.hotBefore : this.hotAfter;
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
+    const writeThreshold = this.writeShare * 2 ** 32;
     const rng = this.rng;
     const n = this.pageCount;
     const per = this.accessesPerOp;
@@ -71,7 +76,10 @@ export class ResizeWorkload implements Workload {
       const hot = before ? this.hotBefore : this.hotAfter;
       for (let i = 0; i < chunk * per; i++) {
         const page = rng.nextFloat() < this.hotShare ? this.order[rng.nextBelow(hot)]! : rng.nextBelow(n);
-        out[o++] = encodeAccess(page, rng.nextFloat() < this.writeShare);
+        // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
+        const w = rng.nextU32();
+        out[o] = encodeAccess(page, w < writeThreshold);
+        lines[o++] = w & 63;
       }
       done += chunk;
       this.opIndex += chunk;

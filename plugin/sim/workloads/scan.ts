@@ -14,9 +14,14 @@
  * One operation = processing one 4 KiB page: accessesPerOp = 4 demand misses
  * that the hardware stream prefetcher does not hide (it hides most of the 64
  * lines of a sequentially read page), 200 ns of CPU (about 3 ns per 64-byte
- * line). Scans only read unless writeShare > 0 (in-place updates).
+ * line). Scans only read unless writeShare > 0 (in-place updates of the
+ * whole page: every access of that operation writes).
+ *
+ * Lines: each demand miss brings in its share of the page's 64 lines with
+ * the prefetched ones (16 lines per access at the default 4), so a scanned
+ * page moves all 64 lines.
  */
-import { encodeAccess, type Workload, type WorkloadSpec } from '../workload.js';
+import { LINES_PER_PAGE, encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { Prng } from './prng.js';
 
@@ -38,6 +43,8 @@ export class ScanWorkload implements Workload {
   private readonly coldShare: number;
   private readonly writeShare: number;
   private readonly rng: Prng;
+  /** Line descriptor of each access of an operation: its share of the page. */
+  private readonly chunks: Uint16Array;
   /** First page of the window, position inside it, and the full-scan cursor. */
   private windowStart = 0;
   private windowPos = 0;
@@ -57,6 +64,12 @@ export class ScanWorkload implements Workload {
     // The window and the full scan start at seeded places, not both at page 0.
     this.windowStart = new Prng(spec.seed, 1).nextBelow(spec.pageCount);
     this.coldCursor = new Prng(spec.seed, 2).nextBelow(spec.pageCount);
+    this.chunks = new Uint16Array(this.accessesPerOp);
+    for (let a = 0; a < this.accessesPerOp; a++) {
+      const first = Math.floor((a * LINES_PER_PAGE) / this.accessesPerOp);
+      const next = Math.floor(((a + 1) * LINES_PER_PAGE) / this.accessesPerOp);
+      this.chunks[a] = lineSpan(first, next - first);
+    }
   }
 
   /** First page of the hot window now (it wraps at pageCount). */
@@ -64,8 +77,9 @@ export class ScanWorkload implements Workload {
     return this.windowStart;
   }
 
-  nextOps(ops: number, out: Uint32Array): void {
-    checkOutput(this.name, ops, this.accessesPerOp, out);
+  nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
+    checkOutput(this.name, ops, this.accessesPerOp, out, lines);
+    const chunks = this.chunks;
     const rng = this.rng;
     const n = this.pageCount;
     const per = this.accessesPerOp;
@@ -84,7 +98,11 @@ export class ScanWorkload implements Workload {
         }
       }
       const write = this.writeShare > 0 && rng.nextFloat() < this.writeShare;
-      for (let a = 0; a < per; a++) out[o++] = encodeAccess(page, write && a === per - 1);
+      const access = encodeAccess(page, write);
+      for (let a = 0; a < per; a++) {
+        out[o] = access;
+        lines[o++] = chunks[a]!;
+      }
     }
   }
 }

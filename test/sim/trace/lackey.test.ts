@@ -12,19 +12,18 @@ import type { TraceData } from '../../../plugin/sim/trace/trace-data.js';
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../../plugin/cli.js');
 
 /** Straightforward reference conversion (whole input in memory) to check the streaming one against. */
-function referenceConvert(text: string, epochAccesses: number): { pages: number; epochs: Map<number, [number, number]>[] } {
-  const dense = new Map<number, number>();
-  const epochs: Map<number, [number, number]>[] = [new Map()];
+function referenceConvert(text: string, epochAccesses: number): { pages: number; epochs: Map<number, [number, number, number]>[] } {
+  // Per epoch: virtual page -> [reads, writes, set of lines].
+  const raw: Map<number, [number, number, Set<number>]>[] = [new Map()];
   let fill = 0;
-  const count = (vpn: number, write: boolean) => {
-    if (!dense.has(vpn)) dense.set(vpn, dense.size);
-    const p = dense.get(vpn)!;
-    const cur = epochs[epochs.length - 1]!;
-    const e = cur.get(p) ?? [0, 0];
+  const count = (vpn: number, write: boolean, lines: number[]) => {
+    const cur = raw[raw.length - 1]!;
+    const e = cur.get(vpn) ?? [0, 0, new Set<number>()];
     e[write ? 1 : 0]++;
-    cur.set(p, e);
+    for (const l of lines) e[2].add(l);
+    cur.set(vpn, e);
     if (++fill === epochAccesses) {
-      epochs.push(new Map());
+      raw.push(new Map());
       fill = 0;
     }
   };
@@ -33,19 +32,28 @@ function referenceConvert(text: string, epochAccesses: number): { pages: number;
     if (!m) continue;
     const addr = parseInt(m[2]!, 16);
     const last = addr + Math.max(1, Number(m[3])) - 1;
-    const pages = Math.floor(addr / 4096) === Math.floor(last / 4096) ? [Math.floor(addr / 4096)] : [Math.floor(addr / 4096), Math.floor(last / 4096)];
-    if (m[1] !== 'S') for (const p of pages) count(p, false);
-    if (m[1] !== 'L') for (const p of pages) count(p, true);
+    const touched = new Map<number, number[]>();
+    for (let a = addr; a <= last; a++) {
+      const l = touched.get(Math.floor(a / 4096)) ?? [];
+      l.push(Math.floor((a % 4096) / 64));
+      touched.set(Math.floor(a / 4096), l);
+    }
+    if (m[1] !== 'S') for (const [p, l] of touched) count(p, false, l);
+    if (m[1] !== 'L') for (const [p, l] of touched) count(p, true, l);
   }
-  if (epochs[epochs.length - 1]!.size === 0) epochs.pop();
-  return { pages: dense.size, epochs };
+  if (raw[raw.length - 1]!.size === 0) raw.pop();
+  // Dense numbers in address order.
+  const vpns = [...new Set(raw.flatMap((e) => [...e.keys()]))].sort((a, b) => a - b);
+  const dense = new Map(vpns.map((v, i) => [v, i]));
+  const epochs = raw.map((e) => new Map([...e].map(([v, [r, w, l]]) => [dense.get(v)!, [r, w, l.size] as [number, number, number]])));
+  return { pages: vpns.length, epochs };
 }
 
-function epochMaps(t: TraceData): Map<number, [number, number]>[] {
-  const out: Map<number, [number, number]>[] = [];
+function epochMaps(t: TraceData): Map<number, [number, number, number]>[] {
+  const out: Map<number, [number, number, number]>[] = [];
   for (let e = 0; e < t.epochCount; e++) {
-    const m = new Map<number, [number, number]>();
-    for (let i = t.epochStart[e]!; i < t.epochStart[e + 1]!; i++) m.set(t.page[i]!, [t.reads[i]!, t.writes[i]!]);
+    const m = new Map<number, [number, number, number]>();
+    for (let i = t.epochStart[e]!; i < t.epochStart[e + 1]!; i++) m.set(t.page[i]!, [t.reads[i]!, t.writes[i]!, t.lines![i]!]);
     out.push(m);
   }
   return out;
@@ -62,15 +70,15 @@ const SAMPLE = [
   '==4242== Lackey, an example Valgrind tool',
   '==4242== ',
   'I  04000100,3',
-  ' L 7ff0001008,8', // page 0x7ff0001 -> 0
-  ' S 0601000,4', //    page 0x601 -> 1
+  ' L 7ff0001008,8', // page 0x7ff0001 -> 3 (the highest address)
+  ' S 0601000,4', //    page 0x601 -> 0
   'I  04000103,5',
-  ' M 7ff0001010,8', // page 0 read + write
-  ' L 0601ffc,8', //    crosses 0x601 / 0x602 -> pages 1 and 2
-  ' S 0603000,8', //    page 3
+  ' M 7ff0001010,8', // page 3 read + write
+  ' L 0601ffc,8', //    crosses 0x601 / 0x602 -> pages 0 (line 63) and 1 (line 0)
+  ' S 0603000,8', //    page 0x603 -> 2
   '--4242-- a valgrind debug line',
   'I  04000108,2',
-  ' L 0601000,1', //    page 1
+  ' L 0601000,1', //    page 0
   '==4242== Exit code: 0',
   '',
 ].join('\n');
@@ -82,7 +90,7 @@ describe('sim/trace: lackey converter', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('renumbers pages densely in first-seen order, counts M as read+write, splits epochs every N accesses', async () => {
+  it('renumbers pages densely in address order, counts M as read+write and distinct lines, splits epochs every N accesses', async () => {
     for (const chunkSize of [1, 7, 1 << 16]) {
       const out = join(dir, `sample-${chunkSize}.trace`);
       const s = await convertLackey(chunks(SAMPLE, chunkSize), out, { name: 'sample', epochAccesses: 3 });
@@ -91,21 +99,34 @@ describe('sim/trace: lackey converter', () => {
       assert.equal(
         text,
         [
-          '# trace sample page_size=4096 epoch_accesses=3 pages=4 epochs=3 accesses=8 instructions=3 cpu_ns_per_op=0.124 accesses_per_op=1 source=lackey',
-          'epoch 0', //   L p0, S p1, M-read p0
-          '0 2 0',
-          '1 0 1',
-          'epoch 1', //   M-write p0, L p1, L p2 (the page-crossing load)
-          '0 0 1',
-          '1 1 0',
-          '2 1 0',
-          'epoch 2', //   S p3, L p1
-          '1 1 0',
-          '3 0 1',
+          `# trace sample page_size=4096 epoch_accesses=3 pages=4 epochs=3 accesses=8 instructions=3 cpu_ns_per_op=0.124 accesses_per_op=1 line_size=64 renumbered=address-order address_span_pages=${0x7ff0001 - 0x601 + 1} source=lackey`,
+          'epoch 0', //   L p3, S p0, M-read p3 (one line each)
+          '0 0 1 1',
+          '3 2 0 1',
+          'epoch 1', //   M-write p3, L p0 line 63, L p1 line 0 (the page-crossing load)
+          '0 1 0 1',
+          '1 1 0 1',
+          '3 0 1 1',
+          'epoch 2', //   S p2, L p0
+          '0 1 0 1',
+          '2 0 1 1',
           '',
         ].join('\n'),
       );
     }
+  });
+
+  it('renumbers a sparse address space (pages 0-199 and 0x1ffe000) densely, keeping address order, and says so', async () => {
+    const input = [...Array.from({ length: 200 }, (_, p) => ` L ${(p * 4096 + 8).toString(16)},8`), ` S ${(0x1ffe000 * 4096).toString(16)},8`, ' L 0,8'].join('\n') + '\n';
+    const out = join(dir, 'sparse.trace');
+    const s = await convertLackey(chunks(input, 500), out, { name: 'sparse', epochAccesses: 1000 });
+    assert.equal(s.pages, 201);
+    const t = readTraceFile(out);
+    assert.equal(t.pageCount, 201);
+    assert.equal(t.header.renumbered, 'address-order');
+    assert.equal(t.header.address_span_pages, 0x1ffe001);
+    assert.deepEqual(epochMaps(t)[0]!.get(200), [0, 1, 1], 'the far page is the last');
+    assert.deepEqual(epochMaps(t)[0]!.get(0), [2, 0, 1], 'page 0 read twice, one line');
   });
 
   it('can record instruction fetches and filter through an LRU cache', async () => {
@@ -121,7 +142,7 @@ describe('sim/trace: lackey converter', () => {
     const stores = [' L 0601000,8', ' S 0601008,8', ' S 0601010,8', ' M 0602000,8', ' M 0602000,8', ' S 0603000,8', ' L 0603000,8'].join('\n') + '\n';
     const wb = await convertLackey(chunks(stores, 100), join(dir, 'wb.trace'), { name: 'wb', epochAccesses: 100, cacheKib: 32 });
     assert.equal(wb.accesses, 5);
-    assert.equal(readFileSync(join(dir, 'wb.trace'), 'utf8').split('\n').slice(2).join('\n'), '0 1 1\n1 1 1\n2 0 1\n');
+    assert.equal(readFileSync(join(dir, 'wb.trace'), 'utf8').split('\n').slice(2).join('\n'), '0 1 1 1\n1 1 1 1\n2 0 1 1\n');
     // A cache smaller than the lines cycled through misses every time (LRU, 16 ways).
     const cycling = Array.from({ length: 4 }, () => Array.from({ length: 32 }, (_, i) => ` L ${(0x100000 + i * 64).toString(16)},8`).join('\n')).join('\n') + '\n';
     const thrash = await convertLackey(chunks(cycling, 1000), join(dir, 't.trace'), { name: 't', epochAccesses: 1000, cacheKib: 1 });
@@ -192,7 +213,9 @@ describe('sim/trace: lackey converter', () => {
         for (let i = t.epochStart[e]!; i < t.epochStart[e + 1]!; i++) sum += t.reads[i]! + t.writes[i]!;
         assert.equal(sum, 5000, `epoch ${e} holds exactly epoch_accesses accesses`);
       }
-      // The malloc'd array: 256 pages first touched in order get 256 consecutive dense numbers,
+      assert.equal(t.header.renumbered, 'address-order');
+      assert.ok(t.header.address_span_pages! > t.pageCount, 'the program\'s heap and stack are far apart: the span exceeds the pages touched');
+      // The malloc'd array: 256 pages at consecutive addresses get 256 consecutive dense numbers,
       // each written; the first 16 of them are read at least 200 times.
       const reads = new Float64Array(t.pageCount);
       const writes = new Float64Array(t.pageCount);

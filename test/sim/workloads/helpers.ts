@@ -1,10 +1,16 @@
-import type { Workload } from '../../../plugin/sim/workload.js';
+import type { Workload } from '../../../plugin/sim/workloads/workload.js';
 
-/** The next `ops` operations of `w` as a fresh array. */
+/** The next `ops` operations of `w` as a fresh array (their line descriptors dropped). */
 export function take(w: Workload, ops: number): Uint32Array {
-  const out = new Uint32Array(ops * w.accessesPerOp);
-  w.nextOps(ops, out);
-  return out;
+  return takeWithLines(w, ops).accesses;
+}
+
+/** The next `ops` operations of `w`: accesses and their line descriptors. */
+export function takeWithLines(w: Workload, ops: number): { accesses: Uint32Array; lines: Uint16Array } {
+  const accesses = new Uint32Array(ops * w.accessesPerOp);
+  const lines = new Uint16Array(ops * w.accessesPerOp);
+  w.nextOps(ops, accesses, lines);
+  return { accesses, lines };
 }
 
 /** Per-page access counts (reads + writes) and the number of writes. */

@@ -15,6 +15,17 @@ describe('sim/workloads: PRNG, permutations and Zipf', () => {
     assert.notDeepEqual(draw(2 ** 32), draw(0), 'seeds above 2^32 must not alias smaller ones');
   });
 
+  it('Prng: drawing in blocks gives the xoshiro128** sequence drawn one by one (golden values)', () => {
+    for (const [seed, stream, golden] of [
+      [42, 0, [2837322924, 544945897, 2605309391, 1307930372, 2835376232]],
+      [7, 3, [4280135859, 1325026056, 3753572827, 1102588390, 3527213254]],
+    ] as const) {
+      const r = new Prng(seed, stream);
+      const a = Array.from({ length: 600 }, () => r.nextU32());
+      assert.deepEqual([a[0], a[1], a[255], a[256], a[599]], golden, `seed ${seed} stream ${stream}`);
+    }
+  });
+
   it('Prng: nextBelow is uniform and in range', () => {
     const r = new Prng(7);
     const counts = new Uint32Array(10);
@@ -53,6 +64,35 @@ describe('sim/workloads: PRNG, permutations and Zipf', () => {
         assert.ok(Math.abs(counts[k]! - expected) < 5 * sd + 1, `theta ${theta} rank ${k}: ${counts[k]} vs ${expected.toFixed(0)}`);
       }
     }
+  });
+
+  it('ZipfSampler: the table head and the rejection-inversion tail together give exact Zipf', () => {
+    for (const [n, theta, head] of [[20, 0.9, 5], [20, 1, 1], [20, 0.5, 19], [50, 1.2, 7], [1000, 0.86, 1000]] as const) {
+      const z = new ZipfSampler(n, theta, head);
+      assert.equal(z.head, head);
+      const r = new Prng(11);
+      const draws = 300_000;
+      const counts = new Float64Array(n);
+      for (let i = 0; i < draws; i++) counts[z.sample(r)]!++;
+      const h = harmonic(n, theta);
+      // Head and tail shares, and every rank of small n.
+      let headCount = 0;
+      for (let k = 0; k < head; k++) headCount += counts[k]!;
+      const headExpected = (draws * harmonic(head, theta)) / h;
+      assert.ok(Math.abs(headCount - headExpected) < 5 * Math.sqrt(headExpected) + 1, `n ${n} head ${head}: ${headCount} vs ${headExpected.toFixed(0)}`);
+      for (let k = 0; k < Math.min(n, 60); k++) {
+        const expected = (draws * Math.pow(k + 1, -theta)) / h;
+        assert.ok(Math.abs(counts[k]! - expected) < 5 * Math.sqrt(expected) + 1, `n ${n} theta ${theta} head ${head} rank ${k}: ${counts[k]} vs ${expected.toFixed(0)}`);
+      }
+    }
+    // Large n: most of the mass in a 2^18-rank head, the rest from the tail, and the tail's share right.
+    const z = new ZipfSampler(10_000_000, 0.86);
+    const r = new Prng(5);
+    let tail = 0;
+    const draws = 200_000;
+    for (let i = 0; i < draws; i++) if (z.sample(r) >= z.head) tail++;
+    const expectedTail = draws * (1 - harmonic(z.head, 0.86) / harmonic(10_000_000, 0.86));
+    assert.ok(Math.abs(tail - expectedTail) < 5 * Math.sqrt(expectedTail), `tail draws ${tail} vs ${expectedTail.toFixed(0)}`);
   });
 
   it('thetaForShare gives the theta whose top 20% get 80%', () => {

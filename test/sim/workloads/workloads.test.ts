@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { accessIsWrite, accessPage } from '../../../plugin/sim/workload.js';
+import { LINE_DESCRIPTORS, accessIsWrite, accessPage, isWriteBackOnly, spanFirstLine, spanLineCount } from '../../../plugin/sim/workloads/workload.js';
 import { GraphWorkload } from '../../../plugin/sim/workloads/graph.js';
 import { GupsWorkload } from '../../../plugin/sim/workloads/gups.js';
 import { WORKLOAD_KINDS, createWorkload, describeWorkloadKinds } from '../../../plugin/sim/workloads/index.js';
 import { KvZipfWorkload } from '../../../plugin/sim/workloads/kv-zipf.js';
 import { PhaseWorkload } from '../../../plugin/sim/workloads/phase.js';
 import { ScanWorkload } from '../../../plugin/sim/workloads/scan.js';
-import { countPages, take } from './helpers.js';
+import { countPages, take, takeWithLines } from './helpers.js';
 
 const SYNTHETIC = ['kv-zipf', 'gups', 'scan', 'phase', 'resize', 'graph'];
 
@@ -14,16 +14,18 @@ describe('sim/workloads: every synthetic workload', () => {
   for (const kind of SYNTHETIC) {
     describe(kind, () => {
       it('same seed gives the same stream, however the operations are batched', () => {
-        const a = take(createWorkload({ kind, pageCount: 20_000, seed: 11 }), 30_000);
+        const a = takeWithLines(createWorkload({ kind, pageCount: 20_000, seed: 11 }), 30_000);
         const w = createWorkload({ kind, pageCount: 20_000, seed: 11 });
-        const b = new Uint32Array(a.length);
+        const b = new Uint32Array(a.accesses.length);
+        const bLines = new Uint16Array(a.accesses.length);
         let op = 0;
         for (const n of [1, 7, 1000, 12_345, 16_647]) {
-          w.nextOps(n, b.subarray(op * w.accessesPerOp, (op + n) * w.accessesPerOp));
+          w.nextOps(n, b.subarray(op * w.accessesPerOp, (op + n) * w.accessesPerOp), bLines.subarray(op * w.accessesPerOp, (op + n) * w.accessesPerOp));
           op += n;
         }
         assert.equal(op, 30_000);
-        assert.deepEqual(a, b);
+        assert.deepEqual(a.accesses, b);
+        assert.deepEqual(a.lines, bLines);
       });
 
       it('a different seed gives a different stream', () => {
@@ -39,13 +41,19 @@ describe('sim/workloads: every synthetic workload', () => {
         assert.equal(w.pageCount, 5000);
         assert.ok(w.cpuNsPerOp > 0 && w.cpuNsPerOp < 10_000, `cpuNsPerOp ${w.cpuNsPerOp}`);
         assert.ok(Number.isInteger(w.accessesPerOp) && w.accessesPerOp >= 1);
-        const out = take(w, 50_000);
+        const { accesses: out, lines } = takeWithLines(w, 50_000);
         for (let i = 0; i < out.length; i++) assert.ok(accessPage(out[i]!) < 5000, `page ${accessPage(out[i]!)} out of range`);
+        for (let i = 0; i < lines.length; i++) {
+          const d = lines[i]!;
+          assert.ok(d < LINE_DESCRIPTORS && spanFirstLine(d) + spanLineCount(d) <= 64, `descriptor ${d} stays within its page`);
+          if (isWriteBackOnly(d)) assert.ok(accessIsWrite(out[i]!), 'a write-back-only access is a write');
+        }
       });
 
       it('rejects an output array that is too small, unknown and out-of-range parameters', () => {
         const w = createWorkload({ kind, pageCount: 1000, seed: 1 });
-        assert.throws(() => w.nextOps(10, new Uint32Array(10 * w.accessesPerOp - 1)), new RegExp(`workload ${kind}: output holds`));
+        assert.throws(() => w.nextOps(10, new Uint32Array(10 * w.accessesPerOp - 1), new Uint16Array(10 * w.accessesPerOp)), new RegExp(`workload ${kind}: output holds`));
+        assert.throws(() => w.nextOps(10, new Uint32Array(10 * w.accessesPerOp), new Uint16Array(1)), new RegExp(`workload ${kind}: line output holds 1`));
         assert.throws(() => createWorkload({ kind, pageCount: 1000, seed: 1, params: { bogus: 1 } }), /unknown parameter 'bogus' \(known: /);
         assert.throws(() => createWorkload({ kind, pageCount: 1000, seed: 1, params: { cpuNsPerOp: 'fast' } }), /parameter 'cpuNsPerOp' must be a number, got 'fast'/);
         assert.throws(() => createWorkload({ kind, pageCount: 0, seed: 1 }), /pageCount must be an integer/);
@@ -231,5 +239,69 @@ describe('sim/workloads: distributions', () => {
     const w = new GraphWorkload({ kind: 'graph', pageCount: 5000, seed: 9 });
     const out = take(w, 1000);
     for (let op = 1; op < 1000; op++) assert.equal(accessPage(out[op * 3]!), accessPage(out[op * 3 - 1]!));
+  });
+});
+
+describe('sim/workloads: line-level locality (which 64 B lines of a page an access moves)', () => {
+  const linesOf = (kind: string, ops: number, params?: Record<string, number>) => {
+    const w = createWorkload({ kind, pageCount: 20_000, seed: 4, ...(params ? { params } : {}) });
+    return { w, ...takeWithLines(w, ops) };
+  };
+
+  it('kv-zipf: a get reads its 16-line record, an update rewrites one field (2-3 lines), the index slot is one line', () => {
+    const { accesses, lines } = linesOf('kv-zipf', 50_000);
+    const fieldSpans = new Set<string>();
+    const slotLines = new Set<number>();
+    for (let i = 0; i < accesses.length; i += 2) {
+      assert.equal(spanLineCount(lines[i]!), 1, 'index slot: one line');
+      slotLines.add(spanFirstLine(lines[i]!));
+      const record = lines[i + 1]!;
+      if (accessIsWrite(accesses[i + 1]!)) {
+        assert.ok(spanLineCount(record) >= 2 && spanLineCount(record) <= 3 && spanFirstLine(record) + spanLineCount(record) <= 16, 'one 100 B field of the record');
+        fieldSpans.add(`${spanFirstLine(record)}+${spanLineCount(record)}`);
+      } else assert.deepEqual([spanFirstLine(record), spanLineCount(record)], [0, 16], 'the whole 1 KB record');
+    }
+    assert.equal(fieldSpans.size, 10, 'updates hit each of the 10 fields');
+    assert.ok(slotLines.size > 60, 'index slots spread over the lines of the index pages');
+  });
+
+  it('gups: one random line read, then that line written back (a write-back, no second miss)', () => {
+    const { accesses, lines } = linesOf('gups', 50_000);
+    const seen = new Uint32Array(64);
+    for (let i = 0; i < accesses.length; i += 2) {
+      assert.equal(spanLineCount(lines[i]!), 1);
+      assert.ok(!isWriteBackOnly(lines[i]!) && !accessIsWrite(accesses[i]!));
+      assert.ok(isWriteBackOnly(lines[i + 1]!) && accessIsWrite(accesses[i + 1]!));
+      assert.equal(spanFirstLine(lines[i + 1]!), spanFirstLine(lines[i]!), 'the same line');
+      seen[spanFirstLine(lines[i]!)]!++;
+    }
+    for (const c of seen) assert.ok(Math.abs(c - 50_000 / 64) < 5 * Math.sqrt(50_000 / 64), `line counts ${Array.from(seen).join(',')}`);
+  });
+
+  it('scan: the accesses of one page together move all 64 lines, once each', () => {
+    for (const accessesPerOp of [4, 3, 1]) {
+      const { w, accesses, lines } = linesOf('scan', 1000, { accessesPerOp });
+      for (let op = 0; op < 1000; op++) {
+        const covered = new Uint8Array(64);
+        for (let a = 0; a < w.accessesPerOp; a++) {
+          const d = lines[op * w.accessesPerOp + a]!;
+          assert.equal(accessPage(accesses[op * w.accessesPerOp + a]!), accessPage(accesses[op * w.accessesPerOp]!));
+          for (let l = spanFirstLine(d); l < spanFirstLine(d) + spanLineCount(d); l++) covered[l]!++;
+        }
+        assert.deepEqual(Array.from(covered), new Array(64).fill(1), `op ${op} with ${accessesPerOp} accesses`);
+      }
+    }
+  });
+
+  it('phase and graph: each access moves one line', () => {
+    for (const kind of ['phase', 'resize', 'graph']) {
+      const { lines } = linesOf(kind, 10_000);
+      const firstLines = new Set<number>();
+      for (const d of lines) {
+        assert.equal(spanLineCount(d), 1, kind);
+        firstLines.add(spanFirstLine(d));
+      }
+      assert.ok(firstLines.size > 32, `${kind}: lines spread over the page`);
+    }
   });
 });

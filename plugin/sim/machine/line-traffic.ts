@@ -1,0 +1,53 @@
+/**
+ * What one access costs each tier's media, from its line descriptor
+ * (workload.ts), in 64 B units: a demand read of lines [first, first + n)
+ * reads every media block (tiers.ts mediaBytes: 64 B lines for DRAM and CXL,
+ * 256 B XPLines for Optane) the lines touch; a write writes those blocks
+ * back; the write-back-only flag drops the demand read. So a random 8 B
+ * update on Optane reads 256 B and writes 256 B, a prefetched 16-line scan
+ * chunk reads 1 KiB, and the same accesses on DRAM move 64 B and 1 KiB.
+ *
+ * The tables are indexed by (tier << 14) | (write << 13) | descriptor and
+ * built once per tier preset (2 x 32 KiB), so the runner's hot loop does two
+ * loads per access instead of this arithmetic.
+ */
+import { LINE_BYTES, LINE_DESCRIPTORS, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
+import type { TierPreset } from './tiers.js';
+
+/** Index bit of a write in the traffic tables (above the 13 descriptor bits). */
+export const TRAFFIC_WRITE = LINE_DESCRIPTORS;
+/** Index shift of the tier in the traffic tables. */
+export const TRAFFIC_TIER_SHIFT = 14;
+
+export const trafficIndex = (tier: number, write: boolean, descriptor: number): number =>
+  (tier << TRAFFIC_TIER_SHIFT) | (write ? TRAFFIC_WRITE : 0) | descriptor;
+
+export interface TrafficTables {
+  /** 64 B units read from the tier's media, per index. */
+  readonly readUnits: Uint8Array;
+  /** 64 B units written to the tier's media, per index. */
+  readonly writeUnits: Uint8Array;
+}
+
+/** Media blocks of `blockLines` lines that lines [first, first + count) touch. */
+export function mediaBlocks(first: number, count: number, blockLines: number): number {
+  return Math.floor((first + count - 1) / blockLines) - Math.floor(first / blockLines) + 1;
+}
+
+export function buildTrafficTables(preset: TierPreset): TrafficTables {
+  const size = preset.tiers.length << TRAFFIC_TIER_SHIFT;
+  const readUnits = new Uint8Array(size);
+  const writeUnits = new Uint8Array(size);
+  preset.tiers.forEach((params, t) => {
+    if (params.mediaBytes % LINE_BYTES !== 0) throw new Error(`tier ${params.name}: media granularity ${params.mediaBytes} B is not a whole number of 64 B lines`);
+    const blockLines = params.mediaBytes / LINE_BYTES;
+    for (let d = 0; d < LINE_DESCRIPTORS; d++) {
+      const units = mediaBlocks(spanFirstLine(d), spanLineCount(d), blockLines) * blockLines;
+      const demand = isWriteBackOnly(d) ? 0 : units;
+      readUnits[trafficIndex(t, false, d)] = demand;
+      readUnits[trafficIndex(t, true, d)] = demand;
+      writeUnits[trafficIndex(t, true, d)] = units;
+    }
+  });
+  return { readUnits, writeUnits };
+}

@@ -1,0 +1,338 @@
+/**
+ * A closed-loop VM: its vCPUs run the workload's operations back to back. An
+ * operation costs its CPU time plus, for each memory access, the current
+ * loaded latency of the tier holding the page (sequential if it is the page
+ * just touched or the next one, random otherwise). The operations of one
+ * stream are spread round-robin over the vCPUs, which run in parallel, so VM
+ * time advances by (op cost) / vCPUs per operation. CPU time the host charges
+ * for management (sim-host.ts) is taken from the VM the same way.
+ *
+ * A write is a read-for-ownership (it pays the read latency) plus the
+ * write-back of its lines; a write-back-only access (the store after a load
+ * of the same line) moves only the write-back and waits only when the tier's
+ * queues are full (TierLoad.writeBackWaitNs: nothing at idle). An operation
+ * takes at least MIN_OP_NS (a workload of zero CPU time and write-backs only
+ * still advances the clock). Each
+ * access puts its media traffic on its tier from the tier-load tables
+ * (line-traffic.ts): lines for DRAM, 256 B XPLines for Optane.
+ *
+ * Cost per access: a handful of typed-array loads and stores, no allocation.
+ */
+import type { Workload } from '../workloads/workload.js';
+import { WRITE_BACK_ONLY } from '../workloads/workload.js';
+import type { AccessHook, SimHost } from './sim-host.js';
+import type { TierLoad } from './tier-load.js';
+import { TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
+
+/** Accesses generated per call into the workload (the batch buffer's size). */
+const BATCH_ACCESSES = 4096;
+/** Shortest operation, ns (about a cycle). */
+export const MIN_OP_NS = 0.5;
+
+export interface VmRunStats {
+  ops: number;
+  accesses: number;
+  writes: number;
+  /** VM time spent waiting on memory / on the CPU part of operations / on management, ns of vCPU time. */
+  memoryNs: number;
+  cpuNs: number;
+  managementNs: number;
+  /** Accesses served by each tier. */
+  dramAccesses: number;
+  nvmAccesses: number;
+}
+
+export class VmRunner {
+  readonly host: SimHost;
+  readonly workload: Workload;
+  /** The VM's own time: how far its vCPUs have run, ns. */
+  localNs: number;
+  /** VM time at which `stats` started counting. */
+  statsSinceNs: number;
+  readonly stats: VmRunStats = emptyStats();
+
+  private readonly load: TierLoad;
+  private readonly batchOps: number;
+  private readonly buffer: Uint32Array;
+  private readonly lines: Uint16Array;
+  /** Next unused operation in `buffer`, and how many the buffer holds. */
+  private nextOp = 0;
+  private bufferedOps = 0;
+  private prevPage = -2;
+  /** vCPU that runs the next operation (round-robin). */
+  private vcpu = 0;
+
+  constructor(host: SimHost, workload: Workload, load: TierLoad, startNs = 0) {
+    if (workload.pageCount > host.pageCount) {
+      throw new Error(`workload ${workload.name} uses ${workload.pageCount} pages but VM ${host.name} has ${host.pageCount}`);
+    }
+    if (!(workload.accessesPerOp >= 1) || !Number.isInteger(workload.accessesPerOp)) {
+      throw new Error(`workload ${workload.name}: accessesPerOp must be a positive integer, got ${workload.accessesPerOp}`);
+    }
+    if (!(workload.cpuNsPerOp >= 0)) {
+      throw new Error(`workload ${workload.name}: cpuNsPerOp must be >= 0, got ${workload.cpuNsPerOp}`);
+    }
+    this.host = host;
+    this.workload = workload;
+    this.load = load;
+    this.localNs = startNs;
+    this.statsSinceNs = startNs;
+    this.batchOps = Math.max(1, Math.floor(BATCH_ACCESSES / workload.accessesPerOp));
+    this.buffer = new Uint32Array(this.batchOps * workload.accessesPerOp);
+    this.lines = new Uint16Array(this.batchOps * workload.accessesPerOp);
+  }
+
+  /** Starts counting afresh (the end of a warm-up). */
+  resetStats(): void {
+    Object.assign(this.stats, emptyStats());
+    this.statsSinceNs = this.localNs;
+  }
+
+  /** Runs operations until the VM's time reaches `endNs` (the last operation may end a little past it). */
+  runUntil(endNs: number): void {
+    const hook = this.host.accessHook;
+    if (hook === undefined && !this.host.contentTracking) this.runPlain(endNs);
+    else this.runGeneral(endNs, hook);
+  }
+
+  /**
+   * The loop without an access hook (every policy but NUMA balancing, TPP and
+   * Memory Mode): the fast path, kept free of the hook's tests. A write bumps
+   * the page's version only while the page is being migrated (the only time
+   * the version is compared).
+   */
+  private runPlain(endNs: number): void {
+    const host = this.host;
+    const tier = host.tier;
+    const accessedBits = host.accessed;
+    const dirtyBits = host.dirty;
+    const inFlight = host.inFlight;
+    const version = host.version;
+    const load = this.load;
+    const latency = load.latencyNs;
+    const writeBackWait = load.writeBackWaitNs;
+    const readUnits = load.traffic.readUnits;
+    const writeUnits = load.traffic.writeUnits;
+    const pageCount = host.pageCount;
+    const vcpus = host.vcpuCount;
+    const perVcpu = 1 / vcpus;
+    const perOp = this.workload.accessesPerOp;
+    const cpuNsPerOp = this.workload.cpuNsPerOp;
+    const buf = this.buffer;
+    const lines = this.lines;
+    // Module constants as locals: imported bindings are live and cost a load and a check per use.
+    const tierShift = TRAFFIC_TIER_SHIFT;
+    const writeIndex = TRAFFIC_WRITE;
+    const writeBackOnly = WRITE_BACK_ONLY;
+    let now = this.localNs;
+    let prev = this.prevPage;
+    let vcpu = this.vcpu;
+    let pos = this.nextOp * perOp;
+    let end = this.bufferedOps * perOp;
+    let memoryNs = 0;
+    let nvm = 0;
+    let writes = 0;
+    let ops = 0;
+    let managementNs = 0;
+    // Media traffic in 64 B units: DRAM reads, DRAM writes, NVM reads, NVM writes.
+    let r0 = 0;
+    let w0 = 0;
+    let r1 = 0;
+    let w1 = 0;
+
+    while (now < endNs) {
+      if (host.pendingCpuNs > 0) {
+        managementNs += host.pendingCpuNs;
+        now += host.pendingCpuNs * perVcpu;
+        host.pendingCpuNs = 0;
+        continue;
+      }
+      if (pos === end) {
+        this.workload.nextOps(this.batchOps, buf, lines);
+        pos = 0;
+        end = buf.length;
+      }
+      let opMemNs = 0;
+      for (let j = 0; j < perOp; j++) {
+        const access = buf[pos]!;
+        const d = lines[pos]!;
+        pos++;
+        const page = access >>> 1;
+        if (page >= pageCount) this.pageOutOfRange(page);
+        let t = tier[page]!;
+        if (t > 1) t = host.allocateOnTouch(page);
+        const write = access & 1;
+        const k = (t << tierShift) | (write * writeIndex) | d;
+        if (t === 0) {
+          r0 += readUnits[k]!;
+          w0 += writeUnits[k]!;
+        } else {
+          r1 += readUnits[k]!;
+          w1 += writeUnits[k]!;
+        }
+        opMemNs += (d & writeBackOnly) === 0 ? latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]! : writeBackWait[t]!;
+        prev = page;
+        nvm += t;
+        const word = page >>> 5;
+        const bit = 1 << (page & 31);
+        accessedBits[word]! |= bit;
+        if (write !== 0) {
+          writes++;
+          if ((inFlight[word]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
+          if ((dirtyBits[word]! & bit) === 0) {
+            dirtyBits[word]! |= bit;
+            host.logWrite(page, vcpu);
+          }
+        }
+      }
+      if (++vcpu === vcpus) vcpu = 0;
+      ops++;
+      memoryNs += opMemNs;
+      const opNs = cpuNsPerOp + opMemNs;
+      now += (opNs > MIN_OP_NS ? opNs : MIN_OP_NS) * perVcpu;
+    }
+
+    this.finish(pos, end, now, prev, vcpu, ops, writes, memoryNs, managementNs, nvm, r0, w0, r1, w1);
+  }
+
+  /**
+   * The general loop: watched pages' accesses go through the hook, if any
+   * (NUMA hint faults, Memory Mode's cache); every write bumps the version.
+   */
+  private runGeneral(endNs: number, hook: AccessHook | undefined): void {
+    const host = this.host;
+    const tier = host.tier;
+    const accessedBits = host.accessed;
+    const dirtyBits = host.dirty;
+    const version = host.version;
+    const load = this.load;
+    const latency = load.latencyNs;
+    const writeBackWait = load.writeBackWaitNs;
+    const readUnits = load.traffic.readUnits;
+    const writeUnits = load.traffic.writeUnits;
+    const pageCount = host.pageCount;
+    const vcpus = host.vcpuCount;
+    const perVcpu = 1 / vcpus;
+    const perOp = this.workload.accessesPerOp;
+    const cpuNsPerOp = this.workload.cpuNsPerOp;
+    const watched = hook?.watched ?? null;
+    const hookTraffic = hook?.accountsTraffic === true;
+    const buf = this.buffer;
+    const lines = this.lines;
+    const tierShift = TRAFFIC_TIER_SHIFT;
+    const writeIndex = TRAFFIC_WRITE;
+    const writeBackOnly = WRITE_BACK_ONLY;
+    let now = this.localNs;
+    let prev = this.prevPage;
+    let vcpu = this.vcpu;
+    let pos = this.nextOp * perOp;
+    let end = this.bufferedOps * perOp;
+    let memoryNs = 0;
+    let nvm = 0;
+    let writes = 0;
+    let ops = 0;
+    let managementNs = 0;
+    let r0 = 0;
+    let w0 = 0;
+    let r1 = 0;
+    let w1 = 0;
+
+    while (now < endNs) {
+      if (host.pendingCpuNs > 0) {
+        managementNs += host.pendingCpuNs;
+        now += host.pendingCpuNs * perVcpu;
+        host.pendingCpuNs = 0;
+        continue;
+      }
+      if (pos === end) {
+        this.workload.nextOps(this.batchOps, buf, lines);
+        pos = 0;
+        end = buf.length;
+      }
+      let opMemNs = 0;
+      for (let j = 0; j < perOp; j++) {
+        const access = buf[pos]!;
+        const d = lines[pos]!;
+        pos++;
+        const page = access >>> 1;
+        if (page >= pageCount) this.pageOutOfRange(page);
+        let t = tier[page]!;
+        if (t > 1) t = host.allocateOnTouch(page);
+        const word = page >>> 5;
+        const bit = 1 << (page & 31);
+        const write = access & 1;
+        let charge = true;
+        if (hook !== undefined && (watched === null || (watched[word]! & bit) !== 0)) {
+          t = hook.access(page, d, write !== 0, now);
+          opMemNs += hook.extraLatencyNs ?? 0;
+          charge = !hookTraffic;
+        }
+        if (charge) {
+          const k = (t << tierShift) | (write * writeIndex) | d;
+          if (t === 0) {
+            r0 += readUnits[k]!;
+            w0 += writeUnits[k]!;
+          } else {
+            r1 += readUnits[k]!;
+            w1 += writeUnits[k]!;
+          }
+        }
+        opMemNs += (d & writeBackOnly) === 0 ? latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]! : writeBackWait[t]!;
+        prev = page;
+        nvm += t;
+        accessedBits[word]! |= bit;
+        if (write !== 0) {
+          writes++;
+          version[page] = (version[page]! + 1) | 0;
+          if ((dirtyBits[word]! & bit) === 0) {
+            dirtyBits[word]! |= bit;
+            host.logWrite(page, vcpu);
+          }
+        }
+      }
+      if (++vcpu === vcpus) vcpu = 0;
+      ops++;
+      memoryNs += opMemNs;
+      const opNs = cpuNsPerOp + opMemNs;
+      now += (opNs > MIN_OP_NS ? opNs : MIN_OP_NS) * perVcpu;
+    }
+
+    this.finish(pos, end, now, prev, vcpu, ops, writes, memoryNs, managementNs, nvm, r0, w0, r1, w1);
+  }
+
+  private pageOutOfRange(page: number): never {
+    throw new Error(`workload ${this.workload.name} touched page ${page}, past the VM's ${this.host.pageCount} pages`);
+  }
+
+  /** Stores a loop's state and folds its counts into the stats and the tiers' traffic. */
+  private finish(
+    pos: number, end: number, now: number, prev: number, vcpu: number, ops: number, writes: number,
+    memoryNs: number, managementNs: number, nvm: number, r0: number, w0: number, r1: number, w1: number,
+  ): void {
+    const perOp = this.workload.accessesPerOp;
+    const load = this.load;
+    const stats = this.stats;
+    load.sliceReads[0]! += r0;
+    load.sliceWrites[0]! += w0;
+    load.sliceReads[1]! += r1;
+    load.sliceWrites[1]! += w1;
+    this.nextOp = pos / perOp;
+    this.bufferedOps = end / perOp;
+    this.localNs = now;
+    this.prevPage = prev;
+    this.vcpu = vcpu;
+    const accesses = ops * perOp;
+    stats.ops += ops;
+    stats.accesses += accesses;
+    stats.writes += writes;
+    stats.memoryNs += memoryNs;
+    stats.cpuNs += ops * this.workload.cpuNsPerOp;
+    stats.managementNs += managementNs;
+    stats.dramAccesses += accesses - nvm;
+    stats.nvmAccesses += nvm;
+  }
+}
+
+function emptyStats(): VmRunStats {
+  return { ops: 0, accesses: 0, writes: 0, memoryNs: 0, cpuNs: 0, managementNs: 0, dramAccesses: 0, nvmAccesses: 0 };
+}

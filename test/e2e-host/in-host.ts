@@ -1,0 +1,600 @@
+/**
+ * Runs INSIDE the emulated-Optane test-bed host (Debian's 6.12 kernel, an
+ * NVDIMM onlined as a memory-only NUMA node, libvirtd running): does what an
+ * operator does with hmmv there and watches the result from outside hmmv
+ * (move_pages queries on the QEMU processes, the guests' serial consoles,
+ * `hmmv status`), then reports what it measured as `HMMV-RESULT {json}` lines.
+ * The mocha suite on the outer host (test/e2e-host/e2e-host.test.ts) asserts
+ * on them. Phases, in order, one boot:
+ *   setup      sysctl, install, `hmmv host check`, `hmmv hooks install`, pool daemon
+ *   chain      tiny-a: virsh define, hmmv domain enable, virsh start; converge
+ *   faults     manager SIGKILL mid-migration, libvirtd restart (reconnect),
+ *              pool daemon killed and back, bad metadata, virsh destroy
+ *   baseline   the guests again without hmmv, under kernel.numa_balancing=2
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import path from 'node:path';
+import { readTopology } from '../../plugin/host/linux/topology.js';
+import { NestedDomain, type Sample, type TieringPlan } from './nested-domain.js';
+import { countNodes, movePagesTo } from './placement.js';
+import { hmmv, installHmmv, ok, processAlive, sh, sleep, startPoolDaemon, virsh, waitFor, type Timed } from './operator.js';
+import { progress, report } from './report.js';
+import { tinyDomainXml } from './tiny-domain.js';
+
+const APP_DIR = '/hmmv';
+const TINY_KERNEL = '/hmmv/tiny-guest.elf';
+/** Static quota 12 MiB (hot region 8 MiB + the program's 2 MiB + 2 MiB), pool bounds 8..16 MiB. */
+const PLAN: TieringPlan = { quotaMiB: 12, minMiB: 8, maxMiB: 16, rateMiB: 16, windowMs: 1000, rounds: 4 };
+const POOL_MIB = 24;
+const POOL_SOCKET = '/run/hmmv/pool.sock';
+
+interface Nodes {
+  dram: number;
+  nvm: number;
+}
+
+/** The DRAM node (CPUs) and the slow node (memory, no CPUs) as the host shows them. */
+function tierNodes(): Nodes {
+  const topo = readTopology();
+  const dram = topo.nodes.find((n) => n.cpus.length > 0 && n.memTotalBytes > 0);
+  const nvm = topo.nodes.find((n) => n.cpus.length === 0 && n.memTotalBytes > 0);
+  report('topology', { topology: topo });
+  if (!dram || !nvm) throw new Error(`expected a DRAM node with CPUs and a memory-only node: ${JSON.stringify(topo.nodes)}`);
+  return { dram: dram.id, nvm: nvm.id };
+}
+
+let poolPid: number | undefined;
+
+async function startPool(): Promise<Timed> {
+  poolPid = startPoolDaemon(['--dram', `${POOL_MIB}MiB`]);
+  await waitFor('the pool socket', () => existsSync(POOL_SOCKET) || !processAlive(poolPid!), 120000, 250);
+  return waitFor('the pool daemon to answer', async () => {
+    const r = await hmmv(['pool', 'status', '--json'], 120000);
+    return r.code === 0 ? r : undefined;
+  }, 120000, 500);
+}
+
+/** What the operator does once per host: sysctl, install, host check, hook, pool daemon. */
+async function operatorSetup(): Promise<void> {
+  const sysctl = await sh('sysctl', ['-w', 'kernel.numa_balancing=0']);
+  installHmmv(APP_DIR);
+  // What a command costs here (TCG): node itself, the CLI, the hook for a domain without metadata.
+  const nodeAlone = await sh(process.execPath, ['-e', '0']);
+  const hookNoop = await sh('sh', ['-c', `echo '<domain/>' | ${process.execPath} ${APP_DIR}/dist/hooks/qemu.js x prepare begin -`]);
+  report('startup-costs', { nodeSeconds: nodeAlone.seconds, hookNoopSeconds: hookNoop.seconds });
+  const check = await hmmv(['host', 'check']);
+  report('host-check', { code: check.code, stdout: check.stdout, stderr: check.stderr, seconds: check.seconds, sysctl: sysctl.stdout.trim() });
+  const hook = ok(await hmmv(['hooks', 'install', '--reload']));
+  // libvirtd re-reads its hooks on SIGHUP; wait until it answers again
+  await waitFor('libvirtd to answer after SIGHUP', async () => (await virsh(['version'], 30000)).code === 0, 60000, 500);
+  report('hooks-install', { stdout: hook.stdout, seconds: hook.seconds, hookPresent: existsSync('/etc/libvirt/hooks/qemu.d/hmmv') });
+  const pool = await startPool();
+  report('pool-up', { pid: poolPid, status: JSON.parse(pool.stdout) as unknown });
+}
+
+/** Converged: hot region on DRAM (99%), the domain's DRAM within the quota in force. */
+function converged(s: Sample, d: NestedDomain): boolean {
+  const quota = d.quotaPages();
+  return quota !== undefined && s.hot.dram >= 0.99 * d.hotPages && s.ram.dram <= quota;
+}
+
+function thin(samples: Sample[], keep = 40): Sample[] {
+  if (samples.length <= keep) return samples;
+  const step = samples.length / keep;
+  const out: Sample[] = [];
+  for (let i = 0; i < keep; i++) out.push(samples[Math.floor(i * step)]!);
+  out.push(samples[samples.length - 1]!);
+  return out;
+}
+
+function logSample(d: NestedDomain, s: Sample): void {
+  const st = d.managerStatus();
+  const moved = (st?.engine?.['promoted'] ?? 0) + (st?.engine?.['demoted'] ?? 0);
+  progress(`${d.name} t=${s.t.toFixed(0)}s hot ${s.hot.dram}/${s.hot.nvm} cold ${s.cold.dram}/${s.cold.nvm} ram ${s.ram.dram}/${s.ram.nvm} (dram/nvm) quota ${d.quotaPages() ?? '-'} manager ${st?.state ?? '-'}${st?.error ? ` (${st.error.slice(0, 160)})` : ''} engine-dram ${st?.tiering?.window?.dramPages ?? '-'} moved ${moved} beats ${d.console?.beats}`);
+}
+
+/**
+ * Samples every second until each domain has met `done` for `holdSamples`
+ * samples in a row (or the time is up); returns the seconds since its start
+ * at which its final run of met samples began.
+ */
+async function watch(domains: NestedDomain[], done: (s: Sample, d: NestedDomain) => boolean, timeoutMs: number, holdSamples = 3): Promise<Map<string, number | undefined>> {
+  const since = new Map<string, number | undefined>(domains.map((d) => [d.name, undefined]));
+  const held = new Map<string, number>(domains.map((d) => [d.name, 0]));
+  const deadline = Date.now() + timeoutMs;
+  let lastLog = 0;
+  while (Date.now() < deadline) {
+    const logNow = Date.now() - lastLog > 10000;
+    for (const d of domains) {
+      const s = d.sample();
+      if (done(s, d)) {
+        if (since.get(d.name) === undefined) since.set(d.name, s.t);
+        held.set(d.name, held.get(d.name)! + 1);
+      } else {
+        since.set(d.name, undefined);
+        held.set(d.name, 0);
+      }
+      if (logNow) logSample(d, s);
+    }
+    if (logNow) lastLog = Date.now();
+    if (domains.every((d) => held.get(d.name)! >= holdSamples)) break;
+    await sleep(1000);
+  }
+  return since;
+}
+
+/** The numbers e2e-host.json keeps per domain (page counts at the end). */
+function domainRecord(d: NestedDomain, backend: string, secondsToConverge: number | undefined, pagesMoved: number | undefined, quotaPages: number | undefined) {
+  const last = d.samples[d.samples.length - 1];
+  const c = d.console?.summary();
+  return {
+    name: d.name,
+    backend,
+    startOn: d.startOn,
+    hotPages: last?.hot,
+    coldPages: last?.cold,
+    ramPages: last?.ram,
+    quotaPages,
+    pagesMoved,
+    pagesChangedNode: d.pagesChangedNode,
+    secondsToConverge,
+    startSeconds: d.startSeconds,
+    readySeconds: d.readySeconds,
+    contentChecks: c ? { passed: c.passed, failed: c.failed, guestTotals: c.guestTotals } : undefined,
+    guestRunningAtEnd: d.console?.beating() ?? false,
+  };
+}
+
+const enginePagesMoved = (d: NestedDomain): number | undefined => {
+  const e = d.managerStatus()?.engine;
+  return e ? (e['promoted'] ?? 0) + (e['demoted'] ?? 0) : undefined;
+};
+
+async function statusReport(check: string): Promise<void> {
+  const text = await hmmv(['status']);
+  const json = await hmmv(['status', '--json']);
+  const parse = (s: string): unknown => {
+    try {
+      return JSON.parse(s);
+    } catch {
+      return s;
+    }
+  };
+  report(check, { text: text.stdout, json: parse(json.stdout) });
+}
+
+/** The single-domain chain: define, enable, start; converge; checks; status. */
+async function chain(a: NestedDomain): Promise<void> {
+  const def = await a.define();
+  const en = await a.enable(PLAN);
+  const shown = await hmmv(['domain', 'show', a.name]);
+  report('domain-enable', { define: def.stdout, enable: en.stdout, show: shown.stdout, seconds: { define: def.seconds, enable: en.seconds } });
+  const start = await a.start();
+  const manager = await waitFor('the manager to run the engine', () => {
+    const st = a.managerStatus();
+    return st && (st.state === 'running' || st.state === 'failed') ? st : undefined;
+  }, 120000, 500);
+  const managerRunningAfter = (Date.now() - a.startedAt) / 1000;
+  report('domain-started', { name: a.name, startSeconds: start.seconds, readySeconds: a.readySeconds, managerRunningAfter, manager, bootLine: a.console?.bootLine });
+  progress(`${a.name} started in ${start.seconds.toFixed(1)} s, manager ${manager.state}${manager.error ? `: ${manager.error}` : ''}`);
+
+  const convergedAt = await watch([a], converged, 480000);
+  const check = await a.console!.check();
+  const quotaPages = a.quotaPages();
+  await statusReport('status-one');
+  const last = a.sample();
+  report('converged', {
+    domain: domainRecord(a, 'linux', convergedAt.get(a.name), enginePagesMoved(a), quotaPages),
+    last,
+    samples: thin(a.samples),
+    manager: a.managerStatus(),
+    // what the engine believes (its last window) beside what move_pages says
+    engineView: a.managerStatus()?.tiering?.window,
+    contentCheck: check,
+    console: a.console!.summary(),
+  });
+
+  // The checks are live: a flipped word in the cold region fails the next one.
+  const undo = a.corruptColdWord();
+  const bad = await a.console!.check();
+  undo();
+  const good = await a.console!.check();
+  report('content-check-detects', { corrupted: bad, restored: good, badLines: a.console!.bad.slice(-2) });
+}
+
+// ---- faults ---------------------------------------------------------------
+
+interface FaultResult {
+  name: string;
+  passed: boolean;
+  [key: string]: unknown;
+}
+const faults: FaultResult[] = [];
+
+function fault(name: string, passed: boolean, details: Record<string, unknown>): void {
+  const f = { name, passed, ...details };
+  faults.push(f);
+  report(`fault-${name}`, f);
+}
+
+/** virsh destroy: the manager stops, its pidfile goes. */
+async function destroyChecked(d: NestedDomain): Promise<{ seconds: number; managerGone: boolean; pidfileLeft: boolean; managerPid: number | undefined }> {
+  const managerPid = d.managerStatus()?.pid;
+  const r = ok(await d.destroy());
+  const managerGone = await waitFor('the manager to exit', () => managerPid === undefined || !processAlive(managerPid), 30000).catch(() => false);
+  return { seconds: r.seconds, managerGone, pidfileLeft: existsSync(`/run/hmmv/${d.name}.pid`), managerPid };
+}
+
+/**
+ * SIGKILL the manager while it migrates (start the domain, wait until part
+ * of its cold region has left DRAM, kill): the guest keeps running with its
+ * memory intact, and `hmmv status` says the manager is gone.
+ */
+async function killMidMigration(a: NestedDomain): Promise<void> {
+  await a.start();
+  const firstMove = await waitFor('the manager to start moving pages', () => {
+    const s = a.sample();
+    return s.cold.nvm > 0 ? s : undefined;
+  }, 180000, 500).catch(() => undefined);
+  const st = a.managerStatus();
+  const pid = st?.pid;
+  let killedAt: Sample | undefined;
+  if (firstMove && pid && processAlive(pid)) {
+    process.kill(pid, 'SIGKILL');
+    killedAt = a.sample();
+  }
+  await sleep(3000);
+  const after = a.sample();
+  await sleep(5000);
+  const later = a.sample();
+  const check = await a.console!.check().catch((e: Error) => ({ error: e.message }));
+  const status = await hmmv(['status', '--json']);
+  const row = (JSON.parse(status.stdout || '[]') as { domain: string; state: string; error?: string; managerAlive: boolean }[]).find((r) => r.domain === a.name);
+  const intact = 'hotBad' in check && check.hotBad === 0 && check.coldBad === 0;
+  const partial = killedAt !== undefined && killedAt.cold.nvm > 0 && killedAt.cold.nvm < a.coldPages;
+  fault('manager-sigkill-mid-migration', Boolean(killedAt) && intact && a.console!.beating() && row?.state === 'failed' && !row.managerAlive, {
+    killedPid: pid,
+    coldOnNvmAtKill: killedAt?.cold.nvm,
+    coldPages: a.coldPages,
+    partialAtKill: partial,
+    placementAfter: { after3s: after, after8s: later },
+    contentCheck: check,
+    guestBeating: a.console!.beating(),
+    status: row,
+    statusText: (await hmmv(['status'])).stdout,
+  });
+}
+
+async function restartLibvirtd(): Promise<{ seconds: number }> {
+  const t = Date.now();
+  const pid = Number(readFileSync('/run/libvirtd.pid', 'utf8').trim());
+  process.kill(pid, 'SIGTERM');
+  await waitFor('libvirtd to exit', () => !processAlive(pid), 60000);
+  ok(await sh('libvirtd', ['-d']));
+  await waitFor('libvirtd to answer after restart', async () => (await virsh(['version'], 30000)).code === 0, 120000, 500);
+  return { seconds: (Date.now() - t) / 1000 };
+}
+
+/**
+ * libvirtd restarted with the domains running: its reconnect hook finds each
+ * manager still running and leaves it; the managers (on their own QMP
+ * sockets) keep managing, libvirt finds the same QEMU processes.
+ */
+async function libvirtdRestart(domains: NestedDomain[]): Promise<void> {
+  const before = domains.map((d) => ({ domain: d.name, manager: d.managerStatus()?.pid, qemu: d.pid, windows: d.managerStatus()?.tiering?.window?.index }));
+  const r = await restartLibvirtd();
+  const list = await virsh(['list', '--name']);
+  // a few engine windows later
+  const progressed = await waitFor('the managers to close more windows', () => {
+    const w = domains.map((d) => d.managerStatus()?.tiering?.window?.index ?? -1);
+    return w.every((x, i) => x > (before[i]!.windows ?? -1)) ? w : undefined;
+  }, 180000, 1000).catch(() => undefined);
+  const convergedAt = await watch(domains, converged, 120000);
+  const checks = await Promise.all(domains.map((d) => d.console!.check().catch((e: Error) => ({ error: e.message }))));
+  const after = domains.map((d) => ({ domain: d.name, manager: d.managerStatus()?.pid, state: d.managerStatus()?.state, qemu: d.pid, windows: d.managerStatus()?.tiering?.window?.index }));
+  const same = after.every((a, i) => a.manager === before[i]!.manager && a.manager !== undefined && processAlive(a.manager) && a.state === 'running');
+  const listed = domains.every((d) => list.stdout.split('\n').includes(d.name));
+  fault('libvirtd-restart-reconnect', same && listed && progressed !== undefined && domains.every((d) => convergedAt.get(d.name) !== undefined) && checks.every((c) => 'hotBad' in c && c.hotBad === 0 && c.coldBad === 0), {
+    restartSeconds: r.seconds,
+    before,
+    after,
+    listedByVirsh: listed,
+    windowsAfter: progressed,
+    stillConverged: Object.fromEntries(convergedAt),
+    contentChecks: checks,
+  });
+}
+
+/** The pool daemon killed: managers carry on with their static quotas, and rejoin when it is back. */
+async function poolKilled(domains: NestedDomain[]): Promise<void> {
+  const sourceOf = (d: NestedDomain) => d.managerStatus()?.tiering?.quota.source;
+  const before = domains.map((d) => ({ domain: d.name, source: sourceOf(d), quota: d.quotaPages() }));
+  process.kill(poolPid!, 'SIGKILL');
+  const alone = await waitFor('the managers to fall back to their static quotas', () => {
+    const st = domains.map((d) => d.managerStatus()?.tiering);
+    return st.every((t) => t && !t.pool.connected && t.quota.source === 'static') ? st : undefined;
+  }, 120000, 1000).catch(() => domains.map((d) => d.managerStatus()?.tiering));
+  const whileAway = domains.map((d) => d.sample());
+  await sleep(3000);
+  const beatingWhileAway = domains.every((d) => d.console!.beating());
+  const managersAlive = domains.every((d) => {
+    const pid = d.managerStatus()?.pid;
+    return pid !== undefined && processAlive(pid) && d.managerStatus()?.state === 'running';
+  });
+  await startPool();
+  const back = await waitFor('the managers to rejoin the pool', () => {
+    const st = domains.map((d) => d.managerStatus()?.tiering);
+    return st.every((t) => t?.pool.connected && t.quota.source !== 'static') ? st : undefined;
+  }, 180000, 1000).catch(() => undefined);
+  const pool = await hmmv(['pool', 'status', '--json']);
+  let poolVms: string[] = [];
+  try {
+    poolVms = (JSON.parse(pool.stdout) as { vms: { domain: string }[] }).vms.map((v) => v.domain);
+  } catch {
+    // reported below as it is
+  }
+  const staticQuotas = alone.every((t) => t?.quota.source === 'static' && t.quota.pages === t.staticQuotaPages);
+  fault('pool-daemon-killed', staticQuotas && managersAlive && beatingWhileAway && back !== undefined && domains.every((d) => poolVms.includes(d.name)), {
+    before,
+    whileAway: alone.map((t) => t && { quota: t.quota, staticQuotaPages: t.staticQuotaPages, poolConnected: t.pool.connected }),
+    placementWhileAway: whileAway,
+    managersAlive,
+    beatingWhileAway,
+    rejoined: back?.map((t) => t && { quota: t.quota, poolConnected: t.pool.connected }),
+    poolVms,
+  });
+}
+
+/** Bad metadata: `virsh start` fails with hmmv's message, and no QEMU is left behind. */
+async function badMetadata(nodes: Nodes): Promise<void> {
+  const name = 'tiny-bad';
+  const xml = tinyDomainXml(name, TINY_KERNEL).replace(
+    '</domain>',
+    `<metadata><hmmv:tiering xmlns:hmmv="http://hmmv.dev/xmlns/tiering/1" backend="linux"><hmmv:dram quota="lots"/><hmmv:slow-tier numa-node="${nodes.nvm}"/><hmmv:qmp socket="/run/hmmv/qmp/${name}.sock"/></hmmv:tiering></metadata>
+  <qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0"><qemu:arg value="-qmp"/><qemu:arg value="unix:/run/hmmv/qmp/${name}.sock,server=on,wait=off"/></qemu:commandline>
+</domain>`,
+  );
+  const file = `/tmp/hmmv-e2e/${name}.xml`;
+  writeFileSync(file, xml);
+  const def = await virsh(['define', file]);
+  const start = await virsh(['start', name], 120000);
+  await sleep(1000);
+  const qemuLeft = qemuProcessesOf(name);
+  const state = await virsh(['domstate', name]);
+  await virsh(['undefine', name]);
+  fault('bad-metadata', def.code === 0 && start.code !== 0 && /hmmv/.test(start.stderr) && /quota/.test(start.stderr) && qemuLeft.length === 0, {
+    defineCode: def.code,
+    startCode: start.code,
+    startStderr: start.stderr.trim(),
+    domstate: state.stdout.trim(),
+    qemuLeft,
+  });
+}
+
+/** QEMU processes whose command line names this domain (guest=NAME). */
+function qemuProcessesOf(name: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (argv[0]?.includes('qemu-system') && argv.some((a) => a.startsWith(`guest=${name},`))) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+// ---- the numa_balancing=2 baseline ---------------------------------------
+
+function vmstat(): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of readFileSync('/proc/vmstat', 'utf8').split('\n')) {
+    const [k, v] = line.split(' ');
+    if (k && v) out[k] = Number(v);
+  }
+  return out;
+}
+
+/** What the kernel says about NUMA balancing of a process: its big anonymous mappings in numa_maps, and the numa lines of its threads' sched files. */
+function numaDiagnostics(pid: number): { numaMaps: string[]; sched: string[] } {
+  const read = (f: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const numaMaps = read(`/proc/${pid}/numa_maps`).split('\n').filter((l) => /anon=(\d{4,})/.test(l));
+  const sched: string[] = [];
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    // gone
+  }
+  for (const tid of tids) {
+    const text = read(`/proc/${pid}/task/${tid}/sched`);
+    const name = text.split('\n')[0] ?? tid;
+    const lines = text.split('\n').filter((l) => /numa|mm->numa_scan_seq|total_numa_faults/.test(l));
+    if (lines.some((l) => !/:\s+0$/.test(l))) sched.push(`${name.trim()}: ${lines.map((l) => l.replace(/\s+/g, ' ').trim()).join('; ')}`);
+  }
+  return { numaMaps, sched };
+}
+
+/**
+ * A control beside the baseline: the first test bed's workload process (a
+ * hot-read, a hot-write and a cold region; not a VM), moved to the slow node
+ * the same way, under the same settings: does the kernel promote a plain
+ * process's hot pages here?
+ */
+async function startControlWorkload(nvmNode: number): Promise<{ pid: number; hot: { start: bigint; pages: number }[]; stop: () => void }> {
+  const child = spawn('/bin/workload', ['1024', '512', '2048'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`the control workload exited (${code})`)));
+  });
+  const info = JSON.parse(first.replace(/^WORKLOAD /, '')) as { pid: number; regions: { name: string; start: string; pages: number }[] };
+  for (const r of info.regions) movePagesTo(info.pid, BigInt(r.start), r.pages, nvmNode);
+  return {
+    pid: info.pid,
+    hot: info.regions.filter((r) => r.name !== 'cold').map((r) => ({ start: BigInt(r.start), pages: r.pages })),
+    stop: () => child.kill('SIGKILL'),
+  };
+}
+
+/**
+ * The same guests without hmmv (metadata removed), under the kernel's
+ * memory-tiering mode: kernel.numa_balancing=2 and demotion enabled. A domain
+ * that starts on the slow tier is moved there from outside once its guest is
+ * ready (numatune would take it out of NUMA balancing: the kernel only
+ * promotes pages under the default memory policy). Records how much of each
+ * hot region reaches node 0, and when.
+ */
+async function baseline(domains: NestedDomain[], nodes: Nodes, seconds: number): Promise<void> {
+  for (const d of domains) ok(await hmmv(['domain', 'disable', d.name]));
+  // the baseline domains must not prefer the slow node either: defined again, plainly
+  for (const d of domains) {
+    ok(await virsh(['undefine', d.name]));
+    await new NestedDomain(d.name, d.kernel, d.nodes, d.layout, 'dram').define();
+  }
+  writeFileSync('/proc/sys/kernel/numa_balancing', '2');
+  writeFileSync('/sys/kernel/mm/numa/demotion_enabled', 'true');
+  const settings = {
+    numaBalancing: readFileSync('/proc/sys/kernel/numa_balancing', 'utf8').trim(),
+    demotionEnabled: readFileSync('/sys/kernel/mm/numa/demotion_enabled', 'utf8').trim(),
+  };
+  const runs = domains.map((d) => new NestedDomain(d.name, d.kernel, d.nodes, d.layout, d.startOn));
+  const control = await startControlWorkload(nodes.nvm);
+  const controlHotOnDram = () => control.hot.reduce((n, r) => n + (countNodes(control.pid, r.start, r.pages).byNode[nodes.dram] ?? 0), 0);
+  const controlAtStart = controlHotOnDram();
+  const vm0 = vmstat();
+  const moves: Record<string, unknown> = {};
+  for (const d of runs) {
+    await d.start();
+    if (d.startOn === 'nvm') moves[d.name] = d.moveAll(nodes.nvm);
+  }
+  // t = 0 for the timeline: every guest ready, in its starting placement
+  const t0 = Date.now();
+  const timeline: Record<string, { t: number; hotOnDram: number; coldOnDram: number; ramOnDram: number }[]> = {};
+  for (const d of runs) timeline[d.name] = [];
+  while (Date.now() - t0 < seconds * 1000) {
+    for (const d of runs) {
+      const s = d.sample();
+      timeline[d.name]!.push({ t: (Date.now() - t0) / 1000, hotOnDram: s.hot.dram, coldOnDram: s.cold.dram, ramOnDram: s.ram.dram });
+    }
+    if (timeline[runs[0]!.name]!.length % 10 === 1) for (const d of runs) logSample(d, d.samples[d.samples.length - 1]!);
+    await sleep(1000);
+  }
+  const checks = await Promise.all(runs.map((d) => d.console!.check().catch((e: Error) => ({ error: e.message }))));
+  const controlAtEnd = controlHotOnDram();
+  const kernel = Object.fromEntries(runs.map((d) => [d.name, numaDiagnostics(d.pid!)]));
+  const controlKernel = numaDiagnostics(control.pid);
+  control.stop();
+  const vm1 = vmstat();
+  const delta = (k: string) => (vm1[k] ?? 0) - (vm0[k] ?? 0);
+  const reach = (series: { t: number; hotOnDram: number }[], hot: number, fraction: number) => series.find((p) => p.hotOnDram >= fraction * hot)?.t;
+  const records = runs.map((d) => ({
+    ...domainRecord(d, 'none (numa_balancing=2)', reach(timeline[d.name]!, d.hotPages, 0.99), d.pagesChangedNode, undefined),
+    secondsToHalfHotOnDram: reach(timeline[d.name]!, d.hotPages, 0.5),
+    secondsTo90HotOnDram: reach(timeline[d.name]!, d.hotPages, 0.9),
+    timeline: timeline[d.name]!.filter((_, i, a) => i % 5 === 0 || i === a.length - 1),
+  }));
+  report('baseline', {
+    policy: 'numa_balancing=2',
+    settings,
+    seconds,
+    movedToNvmAtStart: moves,
+    domains: records,
+    contentChecks: checks,
+    control: { what: '/bin/workload 1024 512 2048 (a process, not a VM), all moved to the slow node at t=0', hotPages: 1536, hotOnDramAtStart: controlAtStart, hotOnDramAtEnd: controlAtEnd, kernel: controlKernel },
+    kernel,
+    sysctls: Object.fromEntries(['numa_balancing', 'numa_balancing_promote_rate_limit_MBps', 'numa_balancing_hot_threshold_ms', 'numa_balancing_scan_delay_ms', 'numa_balancing_scan_period_min_ms'].map((k) => {
+      try {
+        return [k, readFileSync(`/proc/sys/kernel/${k}`, 'utf8').trim()];
+      } catch {
+        return [k, undefined];
+      }
+    })),
+    vmstat: {
+      pgpromote_success: delta('pgpromote_success'),
+      pgdemote_kswapd: delta('pgdemote_kswapd'),
+      pgdemote_direct: delta('pgdemote_direct'),
+      numa_hint_faults: delta('numa_hint_faults'),
+      numa_pages_migrated: delta('numa_pages_migrated'),
+    },
+  });
+  for (const d of runs) await d.destroy();
+}
+
+// ---- main -------------------------------------------------------------------
+
+async function main(scenario: string): Promise<void> {
+  const t0 = Date.now();
+  const phase = (name: string) => progress(`phase ${name} at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  progress(`in-host ${scenario}`);
+  const nodes = tierNodes();
+  phase('setup');
+  await operatorSetup();
+  const a = new NestedDomain('tiny-a', TINY_KERNEL, nodes);
+  const b = new NestedDomain('tiny-b', TINY_KERNEL, nodes, undefined, 'nvm');
+  phase('chain');
+  await chain(a);
+  phase('faults');
+  await libvirtdRestart([a]);
+  await poolKilled([a]);
+  await badMetadata(nodes);
+  const destroyed = await destroyChecked(a);
+  await sleep(2000);
+  const pool = await hmmv(['pool', 'status', '--json']);
+  fault('virsh-destroy', destroyed.managerGone && !destroyed.pidfileLeft, { ...destroyed, poolAfter: pool.stdout });
+  await killMidMigration(a);
+  await a.destroy();
+  phase('baseline');
+  await b.define();
+  await baseline([a, b], nodes, 60);
+  report('faults', { faults });
+  phase('done');
+  report('done', { seconds: (Date.now() - t0) / 1000 });
+}
+
+/** Log tails that explain a failure: the pool daemon, every manager, libvirtd, the domains' QEMU logs. */
+function diagnostics(): Record<string, string> {
+  const out: Record<string, string> = {};
+  const tail = (file: string, bytes = 3000) => {
+    try {
+      out[file] = readFileSync(file, 'utf8').slice(-bytes);
+    } catch {
+      // not there
+    }
+  };
+  for (const dir of ['/var/log/hmmv', '/var/log/libvirt/qemu']) {
+    try {
+      for (const f of readdirSync(dir)) tail(path.join(dir, f));
+    } catch {
+      // no such folder
+    }
+  }
+  tail('/var/log/libvirt/libvirtd.log');
+  return out;
+}
+
+// Bounded: a stuck step still reports what it saw (the host suite's own timeout is longer).
+const DEADLINE_MS = 40 * 60_000;
+setTimeout(() => {
+  report('faults', { faults });
+  report('error', { message: `the in-guest program did not finish within ${DEADLINE_MS / 60000} min`, diagnostics: diagnostics() });
+  process.exit(1);
+}, DEADLINE_MS).unref();
+
+main(process.argv[2] ?? 'all').then(
+  () => process.exit(0),
+  (err: Error) => {
+    report('faults', { faults });
+    report('error', { message: err.message, stack: err.stack, diagnostics: diagnostics() });
+    process.exit(1);
+  },
+);
