@@ -92,6 +92,31 @@ describe('hmmv.ko in the 6.12 TCG guest (devdax NVDIMM not onlined)', function (
 
   it('bad ioctls fail with error codes (and 400 random ones leave the region working)', () => ok('kmod-bad-ioctls'));
 
+  it('every call with another size or direction than the header\'s, and an unknown number, fail with ENOTTY, region untouched', () => {
+    const r = ok('kmod-bad-sizes');
+    assert.equal(r.calls, 48);
+    assert.equal(r.notEnotty, 0);
+    assert.equal(r.helloOtherSize, 25, 'a HELLO of another size is ENOTTY, not EPROTO');
+    assert.equal(r.afterIt, 71, 'and the file still has no HELLO');
+    assert.equal(r.unknownNumber, 25);
+    assert.equal(r.regionUnchanged, true);
+  });
+
+  it('bad page indices fail one by one (EINVAL) beside good ones; overflowing or overlong ranges are refused; contents kept', () => {
+    const r = ok('kmod-bad-indices');
+    assert.deepEqual(r.status, [-22, -22, 0, 0, 1, -22]);
+    assert.deepEqual(r.rangeErrnos, [22, 22, 22, 22, 22, 0, 14]);
+    assert.equal(r.contentsKept, true);
+  });
+
+  it('unprivileged opens: control refused to nobody (EACCES) and to root without CAP_SYS_ADMIN (EPERM); a region node to nobody only', () => {
+    const r = ok('kmod-unprivileged');
+    assert.equal(r.nobodyControl, 13);
+    assert.equal(r.noCapControl, 1);
+    assert.equal(r.nobodyRegion, 13);
+    assert.equal(r.noCapRegion, 0);
+  });
+
   it('a killed mapper frees its region\'s pages (devdax capacity back); the region survives a manager dying; two regions are independent', () => {
     ok('kmod-exit-frees');
     ok('kmod-independent-regions');
@@ -134,9 +159,14 @@ describe('hmmv.ko in the 6.12 TCG guest (devdax NVDIMM not onlined)', function (
 
   it('the hook\'s release after QEMU exits leaves no region, no claim, all devdax capacity free', () => ok('kmod-backend-release'));
 
-  it('the kernel log shows no oops, BUG or WARNING', () => {
+  it('after every bad call the kernel log shows no oops, BUG, WARNING or lockup, the kernel is not tainted by one, and the refusals are named there', () => {
     const r = ok('kmod-kernel-log');
     assert.deepEqual(r.bad, []);
+    assert.deepEqual(r.badTaint, []);
+    const refusals = (r.refusals as string[]).join('\n');
+    assert.match(refusals, /speaks ABI 99, this hmmv\.ko speaks 1: install matching versions/);
+    assert.match(refusals, /called ioctl 0x[0-9a-f]+ before HMMV_IOC_HELLO/);
+    assert.match(refusals, /call 0x00 is _IOWR of 24 bytes, not _IOWR of 4: build against this module's uapi\/hmmv\.h \(ABI 1\)/);
     assert.equal(guest.exitCode, 0);
   });
 });
