@@ -184,6 +184,7 @@ const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
 function atLeastMask(quads: Uint32Array, q: number, cut: number): number {
   if (cut <= 0) return -1;
   if (cut >= LEVELS) return 0;
+  if (cut <= 128) return atLeastMaskLow(quads, q, cut);
   const k = LEVELS - cut; // 1..255
   const kLow = (k & 0x7f) * 0x01010101;
   const kHigh = (k & 0x80) !== 0 ? 0x80808080 | 0 : 0;
@@ -196,4 +197,44 @@ function atLeastMask(quads: Uint32Array, q: number, cut: number): number {
     mask |= (((carry >>> 7) | (carry >>> 14) | (carry >>> 21) | (carry >>> 28)) & 0xf) << (j << 2);
   }
   return mask;
+}
+
+/**
+ * atLeastMask for a cut of 1..128 (every cut the planner makes today: the
+ * temperature rule keeps pages below 128). Per byte, bit 7 of
+ * (t & 0x7f) + (128 - cut) is t >= cut for t < 128 and never carries into the
+ * next byte; t >= 128 passes through its own bit 7. The 8 words' flags are
+ * gathered with one shift each (bit 8i + j: byte i of word j, page 4j + i)
+ * and put in page order by four delta swaps (index bits rotated, 4j + i from
+ * 8i + j).
+ */
+function atLeastMaskLow(quads: Uint32Array, q: number, cut: number): number {
+  const k = Math.imul(128 - cut, 0x01010101);
+  const low = 0x7f7f7f7f;
+  const high = 0x80808080 | 0;
+  let v = quads[q]! | 0;
+  let g = ((((v & low) + k) | v) & high) >>> 7;
+  v = quads[q + 1]! | 0;
+  g |= ((((v & low) + k) | v) & high) >>> 6;
+  v = quads[q + 2]! | 0;
+  g |= ((((v & low) + k) | v) & high) >>> 5;
+  v = quads[q + 3]! | 0;
+  g |= ((((v & low) + k) | v) & high) >>> 4;
+  v = quads[q + 4]! | 0;
+  g |= ((((v & low) + k) | v) & high) >>> 3;
+  v = quads[q + 5]! | 0;
+  g |= ((((v & low) + k) | v) & high) >>> 2;
+  v = quads[q + 6]! | 0;
+  g |= ((((v & low) + k) | v) & high) >>> 1;
+  v = quads[q + 7]! | 0;
+  g |= (((v & low) + k) | v) & high;
+  let t = ((g >>> 1) ^ g) & 0x22222222;
+  g ^= t ^ (t << 1);
+  t = ((g >>> 7) ^ g) & 0x00aa00aa;
+  g ^= t ^ (t << 7);
+  t = ((g >>> 2) ^ g) & 0x0c0c0c0c;
+  g ^= t ^ (t << 2);
+  t = ((g >>> 14) ^ g) & 0x0000cccc;
+  g ^= t ^ (t << 14);
+  return g;
 }

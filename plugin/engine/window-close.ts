@@ -156,6 +156,19 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
  */
 const CHUNK_WORDS = 1024;
 
+/**
+ * Whether a page with any warmth or evidence always comes out warm (a new
+ * temperature of 0 only from 0 with no evidence): then the pass marks its
+ * worked pages warm 32 at a time instead of page by page. Checked once over
+ * every input of nextTemperature (temperature.ts may change its rule).
+ */
+const WORKED_STAY_WARM = ((): boolean => {
+  for (let t = 0; t < TEMPERATURE_LEVELS; t++) {
+    for (let r = 0; r < 16; r++) for (let w = 0; w < 16; w++) if ((t | r | w) !== 0 && nextTemperature(t, r, w) === 0) return false;
+  }
+  return true;
+})();
+
 /** One window's pass: its inputs, tables and running totals (one shape for every window). */
 class WindowFold {
   settledScanned = 0;
@@ -192,6 +205,10 @@ class WindowFold {
   readonly moved = new Int32Array(16 * 2 * TEMPERATURE_LEVELS);
   /** Whether a new temperature is held at level 0. */
   readonly held = new Uint8Array(TEMPERATURE_LEVELS);
+  /** Some temperature is held (else the pass does not look `held` up). */
+  readonly anyHeld: boolean;
+  /** Rounds accessed of a page seen in every round (the window's rounds, at most 15). */
+  readonly everyCount: number;
   readonly histNvm: Uint32Array;
   readonly histDram: Uint32Array;
 
@@ -228,6 +245,8 @@ class WindowFold {
     const TL = TEMPERATURE_LEVELS;
     for (let r = 0; r < 16; r++) for (let t = 0; t < TL; t++) this.unwritten[r * TL + t] = nextTemperature(t, r, 0);
     for (let t = 0; t < TL; t++) this.held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
+    this.anyHeld = this.held.includes(1);
+    this.everyCount = rounds;
     this.histNvm = hist.nvm;
     this.histDram = hist.dram;
   }
@@ -277,7 +296,7 @@ function moveBucket(h: Uint32Array, from: number, to: number, pages: number): vo
  */
 function foldWords(f: WindowFold, from: number, to: number): void {
   const { temperature, warm, scan, nvm, reads, level, everyRound, written, dense, unwritten, moved, held, histNvm, histDram, writeCounts } = f;
-  const { explicitReads, isDense, sparse, useEveryRound, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4 } = f;
+  const { explicitReads, isDense, sparse, useEveryRound, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyCount } = f;
   const TL = TEMPERATURE_LEVELS;
   let { settledScanned, settledDown, writtenPages } = f;
   for (let w = from; w < to; w++) {
@@ -320,30 +339,37 @@ function foldWords(f: WindowFold, from: number, to: number): void {
         const base = w << 5;
         // Scanned pages not seen have 0 rounds accessed (their planes bits are clear within `scanned`).
         const sa = ra & scanned, sb = rb & scanned, sc = rc & scanned, sd = rd & scanned;
-        for (let x = work; x !== 0; x &= x - 1) {
+        // Unwritten pages (nearly all): the next temperature from the table, the histogram move counted in `moved`.
+        for (let x = work & ~writtenWord; x !== 0; x &= x - 1) {
           const bit = 31 - Math.clz32(x & -x);
           const t = temperature[base + bit]!;
-          const tier = (inNvm >>> bit) & 1;
+          // Without explicit counts a worked page was seen in every round (everyCount) or in none.
+          const reads = explicitReads
+            ? ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3)
+            : ((every >>> bit) & 1) * everyCount;
+          const nt = unwritten[reads * TL + t]!;
+          moved[(2 * reads + ((inNvm >>> bit) & 1)) * TL + t]!++;
+          if (anyHeld) hold |= held[nt]! << bit;
+          temperature[base + bit] = nt;
+          if (!WORKED_STAY_WARM) warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
+        }
+        // Written pages (few): their own next temperature and histogram move.
+        for (let x = work & writtenWord; x !== 0; x &= x - 1) {
+          const bit = 31 - Math.clz32(x & -x);
+          const t = temperature[base + bit]!;
           const reads = ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3);
-          let nt: number;
-          if (((writtenWord >>> bit) & 1) === 0) {
-            nt = unwritten[reads * TL + t]!;
-            moved[(2 * reads + tier) * TL + t]!++;
-          } else {
-            const writes = isDense
-              ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
-              : writeCounts.get(base + bit);
-            nt = nextTemperature(t, reads, writes);
-            const h = tier !== 0 ? histNvm : histDram;
-            h[t]!--;
-            h[nt]!++;
-          }
+          const writes = isDense
+            ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
+            : writeCounts.get(base + bit);
+          const nt = nextTemperature(t, reads, writes);
+          const h = ((inNvm >>> bit) & 1) !== 0 ? histNvm : histDram;
+          h[t]!--;
+          h[nt]!++;
           hold |= held[nt]! << bit;
           temperature[base + bit] = nt;
-          if (nt === 0) warmWord &= ~(1 << bit);
-          else warmWord |= 1 << bit;
+          warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
         }
-        warm[w] = warmWord;
+        warm[w] = WORKED_STAY_WARM ? warmWord | work : warmWord;
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
       const up = (hotRounds <= 1 ? seen : seen & hot) & ~hold;

@@ -45,7 +45,8 @@ export function resultOf(guest: GuestRun, check: string): Result {
   return r as Result;
 }
 
-export function writeE2eHostJson(guest: GuestRun): void {
+/** `suiteSeconds`: the suite's own wall time (test-bed build from the cache, boot, the in-guest program). */
+export function writeE2eHostJson(guest: GuestRun, suiteSeconds: number): void {
   const get = (check: string): Result | undefined => guest.results.find((r) => r.check === check) as Result | undefined;
   const converged = get('converged');
   const baseline = get('baseline');
@@ -53,6 +54,7 @@ export function writeE2eHostJson(guest: GuestRun): void {
   const record = {
     generatedAt: new Date().toISOString(),
     host: {
+      suiteSeconds,
       bootSeconds: guest.bootSeconds,
       hostReadySeconds: guest.setupSeconds,
       totalSeconds: guest.totalSeconds,
@@ -61,10 +63,14 @@ export function writeE2eHostJson(guest: GuestRun): void {
       libvirtd: get('libvirtd-setup'),
       startupCosts: get('startup-costs'),
       memoryTiers: get('topology')?.['topology']?.memoryTiers,
+      /** Seconds into the in-guest program at which each step reported. */
+      steps: Object.fromEntries(guest.results.filter((r) => r['atSeconds'] !== undefined).map((r) => [r.check, r['atSeconds']])),
     },
-    domains: converged ? [converged['domain']] : [],
+    pool: converged?.['pool'],
+    domains: (converged?.['domains'] as Result[] | undefined) ?? [],
     baseline: baseline ? { policy: baseline['policy'], seconds: baseline['seconds'], domains: baseline['domains'], vmstat: baseline['vmstat'] } : undefined,
     faults: faults.map((f) => ({ name: f['name'], passed: f['passed'] })),
+    destroyHandover: ((f) => f && { domain: f['other'], quotaPagesBefore: f['otherQuotaBefore'], quotaPagesAfter: f['otherQuotaAfter'], maxPages: f['otherMaxPages'] })(faults.find((f) => f['name'] === 'virsh-destroy')),
     error: get('error')?.['message'],
   };
   mkdirSync(join(repoDir, 'out'), { recursive: true });

@@ -7,9 +7,12 @@
  * The mocha suite on the outer host (test/e2e-host/e2e-host.test.ts) asserts
  * on them. Phases, in order, one boot:
  *   setup      sysctl, install, `hmmv host check`, `hmmv hooks install`, pool daemon
- *   chain      tiny-a: virsh define, hmmv domain enable, virsh start; converge
- *   faults     manager SIGKILL mid-migration, libvirtd restart (reconnect),
- *              pool daemon killed and back, bad metadata, virsh destroy
+ *   chain      tiny-a and tiny-b (different pool bounds; tiny-b's RAM starts
+ *              on the slow node): virsh define, hmmv domain enable, virsh start
+ *              of both at once; both converge within the quotas the pool gave
+ *   faults     libvirtd restart (reconnect), pool daemon killed and back, bad
+ *              metadata, virsh destroy of tiny-a (the pool gives its DRAM to
+ *              tiny-b), manager SIGKILL mid-migration (tiny-a started again)
  *   baseline   the guests again without hmmv, under kernel.numa_balancing=2
  */
 import { spawn } from 'node:child_process';
@@ -25,9 +28,17 @@ import { tinyDomainXml } from './tiny-domain.js';
 
 const APP_DIR = '/hmmv';
 const TINY_KERNEL = '/hmmv/tiny-guest.elf';
-/** Static quota 12 MiB (hot region 8 MiB + the program's 2 MiB + 2 MiB), pool bounds 8..16 MiB. */
-const PLAN: TieringPlan = { quotaMiB: 12, minMiB: 8, maxMiB: 16, rateMiB: 16, windowMs: 1000, rounds: 4 };
-const POOL_MIB = 24;
+/**
+ * Two domains, one pool of 28 MiB, bounds that cannot give them the same
+ * quota: tiny-a 10..12 MiB (static 12), tiny-b 14..24 MiB (static 16). Each
+ * needs 10 MiB in 2 MiB units (its 8 MiB hot region + the unit holding the
+ * program). Together the pool gives a <= 12 and b the rest (>= 16); with a
+ * gone, b's share grows to its 24 MiB bound.
+ */
+const PLAN_A: TieringPlan = { quotaMiB: 12, minMiB: 10, maxMiB: 12, rateMiB: 16, windowMs: 1000, rounds: 4 };
+const PLAN_B: TieringPlan = { quotaMiB: 16, minMiB: 14, maxMiB: 24, rateMiB: 16, windowMs: 1000, rounds: 4 };
+const POOL_MIB = 28;
+const MIB_PAGES = (1 << 20) / 4096;
 const POOL_SOCKET = '/run/hmmv/pool.sock';
 
 interface Nodes {
@@ -127,12 +138,15 @@ async function watch(domains: NestedDomain[], done: (s: Sample, d: NestedDomain)
 
 /** The numbers e2e-host.json keeps per domain (page counts at the end). */
 function domainRecord(d: NestedDomain, backend: string, secondsToConverge: number | undefined, pagesMoved: number | undefined, quotaPages: number | undefined) {
+  const first = d.samples[0];
   const last = d.samples[d.samples.length - 1];
   const c = d.console?.summary();
   return {
     name: d.name,
     backend,
     startOn: d.startOn,
+    /** All guest RAM per node at the first sample (after the guest was ready). */
+    ramPagesAtStart: first?.ram,
     hotPages: last?.hot,
     coldPages: last?.cold,
     ramPages: last?.ram,
@@ -153,8 +167,7 @@ const enginePagesMoved = (d: NestedDomain): number | undefined => {
 };
 
 async function statusReport(check: string): Promise<void> {
-  const text = await hmmv(['status']);
-  const json = await hmmv(['status', '--json']);
+  const [text, json] = await Promise.all([hmmv(['status']), hmmv(['status', '--json'])]);
   const parse = (s: string): unknown => {
     try {
       return JSON.parse(s);
@@ -165,38 +178,68 @@ async function statusReport(check: string): Promise<void> {
   report(check, { text: text.stdout, json: parse(json.stdout) });
 }
 
-/** The single-domain chain: define, enable, start; converge; checks; status. */
-async function chain(a: NestedDomain): Promise<void> {
-  const def = await a.define();
-  const en = await a.enable(PLAN);
-  const shown = await hmmv(['domain', 'show', a.name]);
-  report('domain-enable', { define: def.stdout, enable: en.stdout, show: shown.stdout, seconds: { define: def.seconds, enable: en.seconds } });
-  const start = await a.start();
-  const manager = await waitFor('the manager to run the engine', () => {
-    const st = a.managerStatus();
+interface PoolVm {
+  domain: string;
+  quotaPages: number;
+}
+
+async function poolVms(): Promise<PoolVm[] | undefined> {
+  const r = await hmmv(['pool', 'status', '--json']);
+  try {
+    return (JSON.parse(r.stdout) as { vms: PoolVm[] }).vms;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a domain and waits until its manager runs the engine (or failed). */
+async function startManaged(d: NestedDomain): Promise<Record<string, unknown>> {
+  const start = await d.start();
+  const manager = await waitFor(`${d.name}'s manager to run the engine`, () => {
+    const st = d.managerStatus();
     return st && (st.state === 'running' || st.state === 'failed') ? st : undefined;
   }, 120000, 500);
-  const managerRunningAfter = (Date.now() - a.startedAt) / 1000;
-  report('domain-started', { name: a.name, startSeconds: start.seconds, readySeconds: a.readySeconds, managerRunningAfter, manager, bootLine: a.console?.bootLine });
-  progress(`${a.name} started in ${start.seconds.toFixed(1)} s, manager ${manager.state}${manager.error ? `: ${manager.error}` : ''}`);
+  const managerRunningAfter = (Date.now() - d.startedAt) / 1000;
+  progress(`${d.name} started in ${start.seconds.toFixed(1)} s, manager ${manager.state}${manager.error ? `: ${manager.error}` : ''}`);
+  return { name: d.name, startSeconds: start.seconds, readySeconds: d.readySeconds, managerRunningAfter, manager, bootLine: d.console?.bootLine };
+}
 
-  const convergedAt = await watch([a], converged, 480000);
-  const check = await a.console!.check();
-  const quotaPages = a.quotaPages();
-  await statusReport('status-one');
-  const last = a.sample();
+/**
+ * The chain with two domains in one pool: define and enable each (its own
+ * bounds), start both at once (as libvirt's autostart does at boot); both
+ * converge, each within the quota the pool gave it; status; the checks are live.
+ */
+async function chain(domains: { d: NestedDomain; plan: TieringPlan }[]): Promise<void> {
+  // the operator's commands per domain; the two domains' at once
+  const enabled = await Promise.all(domains.map(async ({ d, plan }) => {
+    const def = await d.define();
+    const en = await d.enable(plan);
+    const shown = await hmmv(['domain', 'show', d.name]);
+    return { name: d.name, define: def.stdout, enable: en.stdout, show: shown.stdout, seconds: { define: def.seconds, enable: en.seconds } };
+  }));
+  report('domain-enable', { domains: enabled });
+  const started = await Promise.all(domains.map(({ d }) => startManaged(d)));
+  report('domain-started', { domains: started });
+
+  const all = domains.map(({ d }) => d);
+  const convergedAt = await watch(all, converged, 480000);
+  const checks = await Promise.all(all.map((d) => d.console!.check()));
+  const vms = await poolVms();
+  await statusReport('status-two');
   report('converged', {
-    domain: domainRecord(a, 'linux', convergedAt.get(a.name), enginePagesMoved(a), quotaPages),
-    last,
-    samples: thin(a.samples),
-    manager: a.managerStatus(),
-    // what the engine believes (its last window) beside what move_pages says
-    engineView: a.managerStatus()?.tiering?.window,
-    contentCheck: check,
-    console: a.console!.summary(),
+    domains: all.map((d) => domainRecord(d, 'linux', convergedAt.get(d.name), enginePagesMoved(d), d.quotaPages())),
+    quotaSources: all.map((d) => d.managerStatus()?.tiering?.quota.source),
+    pool: { pages: POOL_MIB * MIB_PAGES, vms },
+    samples: Object.fromEntries(all.map((d) => [d.name, thin(d.samples)])),
+    managers: all.map((d) => d.managerStatus()),
+    // what each engine believes (its last window) beside what move_pages says
+    engineViews: all.map((d) => d.managerStatus()?.tiering?.window),
+    contentChecks: checks,
+    consoles: all.map((d) => d.console!.summary()),
   });
 
   // The checks are live: a flipped word in the cold region fails the next one.
+  const a = all[0]!;
   const undo = a.corruptColdWord();
   const bad = await a.console!.check();
   undo();
@@ -225,6 +268,36 @@ async function destroyChecked(d: NestedDomain): Promise<{ seconds: number; manag
   const r = ok(await d.destroy());
   const managerGone = await waitFor('the manager to exit', () => managerPid === undefined || !processAlive(managerPid), 30000).catch(() => false);
   return { seconds: r.seconds, managerGone, pidfileLeft: existsSync(`/run/hmmv/${d.name}.pid`), managerPid };
+}
+
+/**
+ * virsh destroy of one domain while the other runs: its manager stops and
+ * leaves no pidfile, the pool drops it and gives its DRAM to the other (whose
+ * quota grows, within its bounds), which then still holds its placement.
+ */
+async function destroyHandsOver(gone: NestedDomain, other: NestedDomain): Promise<void> {
+  const otherBefore = other.quotaPages();
+  const destroyed = await destroyChecked(gone);
+  const grown = await waitFor(`the pool to give ${gone.name}'s DRAM to ${other.name}`, async () => {
+    const vms = await poolVms();
+    const q = other.quotaPages();
+    return vms && !vms.some((v) => v.domain === gone.name) && q !== undefined && otherBefore !== undefined && q > otherBefore ? { vms, quota: q } : undefined;
+  }, 120000, 2000).catch(() => undefined);
+  const held = await watch([other], converged, 60000);
+  const check = await other.console!.check().catch((e: Error) => ({ error: e.message }));
+  const vms = grown?.vms ?? (await poolVms());
+  fault('virsh-destroy', destroyed.managerGone && !destroyed.pidfileLeft && grown !== undefined && held.get(other.name) !== undefined && 'hotBad' in check && check.hotBad === 0 && check.coldBad === 0, {
+    ...destroyed,
+    other: other.name,
+    otherQuotaBefore: otherBefore,
+    otherQuotaAfter: other.quotaPages(),
+    otherQuotaSource: other.managerStatus()?.tiering?.quota.source,
+    otherMaxPages: other.managerStatus()?.tiering?.bounds.maxPages,
+    otherStillConverged: held.get(other.name),
+    otherPlacement: other.samples[other.samples.length - 1],
+    contentCheck: check,
+    poolVms: vms,
+  });
 }
 
 /**
@@ -328,22 +401,21 @@ async function poolKilled(domains: NestedDomain[]): Promise<void> {
     const st = domains.map((d) => d.managerStatus()?.tiering);
     return st.every((t) => t?.pool.connected && t.quota.source !== 'static') ? st : undefined;
   }, 180000, 1000).catch(() => undefined);
-  const pool = await hmmv(['pool', 'status', '--json']);
-  let poolVms: string[] = [];
-  try {
-    poolVms = (JSON.parse(pool.stdout) as { vms: { domain: string }[] }).vms.map((v) => v.domain);
-  } catch {
-    // reported below as it is
-  }
+  // the managers see their link up before the daemon's state lists them all: wait for both views
+  const listed = await waitFor('the pool daemon to list every domain again', async () => {
+    const names = (await poolVms())?.map((v) => v.domain);
+    return names && domains.every((d) => names.includes(d.name)) ? names : undefined;
+  }, 120000, 2000).catch(() => undefined);
+  const poolVmsNow = listed ?? (await poolVms())?.map((v) => v.domain) ?? [];
   const staticQuotas = alone.every((t) => t?.quota.source === 'static' && t.quota.pages === t.staticQuotaPages);
-  fault('pool-daemon-killed', staticQuotas && managersAlive && beatingWhileAway && back !== undefined && domains.every((d) => poolVms.includes(d.name)), {
+  fault('pool-daemon-killed', staticQuotas && managersAlive && beatingWhileAway && back !== undefined && listed !== undefined, {
     before,
     whileAway: alone.map((t) => t && { quota: t.quota, staticQuotaPages: t.staticQuotaPages, poolConnected: t.pool.connected }),
     placementWhileAway: whileAway,
     managersAlive,
     beatingWhileAway,
     rejoined: back?.map((t) => t && { quota: t.quota, poolConnected: t.pool.connected }),
-    poolVms,
+    poolVms: poolVmsNow,
   });
 }
 
@@ -455,12 +527,12 @@ async function startControlWorkload(nvmNode: number): Promise<{ pid: number; hot
  * hot region reaches node 0, and when.
  */
 async function baseline(domains: NestedDomain[], nodes: Nodes, seconds: number): Promise<void> {
-  for (const d of domains) ok(await hmmv(['domain', 'disable', d.name]));
   // the baseline domains must not prefer the slow node either: defined again, plainly
-  for (const d of domains) {
+  await Promise.all(domains.map(async (d) => {
+    ok(await hmmv(['domain', 'disable', d.name]));
     ok(await virsh(['undefine', d.name]));
     await new NestedDomain(d.name, d.kernel, d.nodes, d.layout, 'dram').define();
-  }
+  }));
   writeFileSync('/proc/sys/kernel/numa_balancing', '2');
   writeFileSync('/sys/kernel/mm/numa/demotion_enabled', 'true');
   const settings = {
@@ -473,10 +545,8 @@ async function baseline(domains: NestedDomain[], nodes: Nodes, seconds: number):
   const controlAtStart = controlHotOnDram();
   const vm0 = vmstat();
   const moves: Record<string, unknown> = {};
-  for (const d of runs) {
-    await d.start();
-    if (d.startOn === 'nvm') moves[d.name] = d.moveAll(nodes.nvm);
-  }
+  await Promise.all(runs.map((d) => d.start()));
+  for (const d of runs) if (d.startOn === 'nvm') moves[d.name] = d.moveAll(nodes.nvm);
   // t = 0 for the timeline: every guest ready, in its starting placement
   const t0 = Date.now();
   const timeline: Record<string, { t: number; hotOnDram: number; coldOnDram: number; ramOnDram: number }[]> = {};
@@ -542,19 +612,19 @@ async function main(scenario: string): Promise<void> {
   const a = new NestedDomain('tiny-a', TINY_KERNEL, nodes);
   const b = new NestedDomain('tiny-b', TINY_KERNEL, nodes, undefined, 'nvm');
   phase('chain');
-  await chain(a);
+  await chain([
+    { d: a, plan: PLAN_A },
+    { d: b, plan: PLAN_B },
+  ]);
   phase('faults');
-  await libvirtdRestart([a]);
-  await poolKilled([a]);
+  await libvirtdRestart([a, b]);
+  await poolKilled([a, b]);
   await badMetadata(nodes);
-  const destroyed = await destroyChecked(a);
-  await sleep(2000);
-  const pool = await hmmv(['pool', 'status', '--json']);
-  fault('virsh-destroy', destroyed.managerGone && !destroyed.pidfileLeft, { ...destroyed, poolAfter: pool.stdout });
+  await destroyHandsOver(a, b);
   await killMidMigration(a);
   await a.destroy();
+  await b.destroy();
   phase('baseline');
-  await b.define();
   await baseline([a, b], nodes, 60);
   report('faults', { faults });
   phase('done');

@@ -19,8 +19,9 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
 
   before(async function () {
     this.timeout(50 * 60_000); // bounded: first run downloads the kernel and builds the layers
+    const t0 = Date.now();
     guest = await bootGuest(e2eHostBootOptions(45 * 60_000));
-    writeE2eHostJson(guest);
+    writeE2eHostJson(guest, (Date.now() - t0) / 1000);
   });
 
   const result = (check: string): Result => resultOf(guest, check);
@@ -66,30 +67,52 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.equal(result('pool-up').status.type, 'state');
   });
 
-  it('virsh define + hmmv domain enable + virsh start: the hook starts the manager, which runs the engine on the linux backend', () => {
-    assert.match(result('domain-enable').show, /backend="linux"/);
-    const started = result('domain-started');
-    assert.equal(started.manager.state, 'running', started.manager.error);
-    assert.equal(started.manager.backend, 'linux');
-    assert.ok(started.manager.qemu?.pid > 0);
+  it('virsh define + hmmv domain enable (each its own pool bounds) + virsh start of two domains: the hook starts a manager for each, which runs the engine on the linux backend', () => {
+    const enabled = result('domain-enable').domains as Result[];
+    assert.deepEqual(enabled.map((e) => e.name), ['tiny-a', 'tiny-b']);
+    for (const e of enabled) assert.match(e.show, /backend="linux"/, e.name);
+    assert.match(enabled[0]!.show, /<hmmv:dram quota="12MiB" min="10MiB" max="12MiB"/);
+    assert.match(enabled[1]!.show, /<hmmv:dram quota="16MiB" min="14MiB" max="24MiB"/);
+    const started = result('domain-started').domains as Result[];
+    for (const s of started) {
+      assert.equal(s.manager.state, 'running', `${s.name}: ${s.manager.error}`);
+      assert.equal(s.manager.backend, 'linux');
+      assert.ok(s.manager.qemu?.pid > 0, s.name);
+    }
+    assert.notEqual(started[0]!.manager.pid, started[1]!.manager.pid, 'one manager per domain');
   });
 
-  it('the hot region ends on node 0 and the domain within the quota in force; the cold region leaves DRAM', () => {
-    const { domain } = result('converged');
-    assert.ok(domain.secondsToConverge !== undefined, `not converged: ${JSON.stringify(domain)}`);
-    assert.ok(domain.hotPages.dram >= 0.99 * (domain.hotPages.dram + domain.hotPages.nvm), JSON.stringify(domain));
-    assert.ok(domain.ramPages.dram <= domain.quotaPages, JSON.stringify(domain));
-    const cold = domain.coldPages.dram + domain.coldPages.nvm;
-    assert.ok(domain.coldPages.dram <= domain.quotaPages - domain.hotPages.dram, JSON.stringify(domain));
-    assert.ok(domain.coldPages.nvm >= cold - domain.quotaPages, JSON.stringify(domain));
+  it('each hot region ends on node 0 and each domain within the quota the pool gave it; the cold regions leave DRAM (tiny-b starts on the slow node)', () => {
+    const c = result('converged');
+    const domains = c.domains as Result[];
+    assert.equal(domains.length, 2);
+    assert.deepEqual(c.quotaSources, ['pool', 'pool'], 'both quotas come from the pool');
+    for (const d of domains) {
+      const why = JSON.stringify(d);
+      assert.ok(d.secondsToConverge !== undefined, `not converged: ${why}`);
+      assert.ok(d.hotPages.dram >= 0.99 * (d.hotPages.dram + d.hotPages.nvm), why);
+      assert.ok(d.ramPages.dram <= d.quotaPages, why);
+      const cold = d.coldPages.dram + d.coldPages.nvm;
+      assert.ok(d.coldPages.dram <= d.quotaPages - d.hotPages.dram, why);
+      assert.ok(d.coldPages.nvm >= cold - d.quotaPages, why);
+    }
+    const [a, b] = domains as [Result, Result];
+    assert.ok(a.quotaPages < b.quotaPages, `different bounds, different quotas: ${a.quotaPages} vs ${b.quotaPages}`);
+    assert.ok(a.quotaPages + b.quotaPages <= c.pool.pages, `the pool hands out no more than it has: ${JSON.stringify(c.pool)}`);
+    assert.equal(b.startOn, 'nvm');
+    assert.ok(b.ramPagesAtStart.nvm > 0.9 * (b.ramPagesAtStart.dram + b.ramPagesAtStart.nvm), `tiny-b's RAM started on the slow node: ${JSON.stringify(b.ramPagesAtStart)}`);
+    assert.ok(b.pagesMoved >= b.hotPages.dram, `tiny-b's hot region was promoted by its manager: ${JSON.stringify(b)}`);
   });
 
-  it('the guest ran throughout and every content check passed', () => {
-    const { domain, console: c } = result('converged');
-    assert.equal(domain.guestRunningAtEnd, true);
-    assert.ok(domain.contentChecks.passed >= 1);
-    assert.equal(domain.contentChecks.failed, 0, JSON.stringify(c.badLines));
-    assert.deepEqual([c.guestTotals.hotBad, c.guestTotals.coldBad], [0, 0]);
+  it('the guests ran throughout and every content check passed', () => {
+    const c = result('converged');
+    for (const [i, d] of (c.domains as Result[]).entries()) {
+      const con = c.consoles[i];
+      assert.equal(d.guestRunningAtEnd, true, d.name);
+      assert.ok(d.contentChecks.passed >= 1, d.name);
+      assert.equal(d.contentChecks.failed, 0, `${d.name}: ${JSON.stringify(con.badLines)}`);
+      assert.deepEqual([con.guestTotals.hotBad, con.guestTotals.coldBad], [0, 0], d.name);
+    }
   });
 
   it('a flipped word in guest RAM fails the next content check (the checks are live)', () => {
@@ -99,13 +122,16 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.equal(r.restored.hotBad, 0);
   });
 
-  it('`hmmv status` shows the domain with its quota', () => {
-    const s = result('status-one');
-    const row = (s.json as Result[]).find((r) => r.domain === 'tiny-a');
-    assert.ok(row, s.text);
-    assert.equal(row.state, 'running');
-    assert.ok(row.quota.pages > 0, JSON.stringify(row));
-    assert.match(s.text, /^tiny-a\s+running/m);
+  it('`hmmv status` shows both domains with their quotas from the pool', () => {
+    const s = result('status-two');
+    for (const name of ['tiny-a', 'tiny-b']) {
+      const row = (s.json as Result[]).find((r) => r.domain === name);
+      assert.ok(row, `${name} missing from:\n${s.text}`);
+      assert.equal(row.state, 'running', name);
+      assert.ok(row.quota.pages > 0, JSON.stringify(row.quota));
+      assert.equal(row.quota.source, 'pool', name);
+      assert.match(s.text, new RegExp(`^${name}\\s+running\\s.*\\bpool\\b`, 'm'));
+    }
   });
 
   it('fault: the manager SIGKILLed mid-migration leaves the guest running with its memory intact, and `hmmv status` says so', () => {
@@ -113,11 +139,11 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.match(f.status.error, /gone/);
   });
 
-  it('fault: libvirtd restarted with the domain running: the reconnect hook leaves its live manager attached, which keeps managing', () => {
+  it('fault: libvirtd restarted with both domains running: the reconnect hook leaves their live managers attached, which keep managing', () => {
     fault('libvirtd-restart-reconnect');
   });
 
-  it('fault: the pool daemon killed: the manager carries on with its static quota, and rejoins when it is back', () => {
+  it('fault: the pool daemon killed: both managers carry on with their static quotas, and rejoin when it is back', () => {
     fault('pool-daemon-killed');
   });
 
@@ -126,8 +152,10 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.match(f.startStderr, /quota/);
   });
 
-  it('virsh destroy stops the manager and leaves no pidfile', () => {
-    fault('virsh-destroy');
+  it('virsh destroy stops the manager, leaves no pidfile, and the pool gives its DRAM to the other domain', () => {
+    const f = fault('virsh-destroy');
+    assert.ok(f.otherQuotaAfter > f.otherQuotaBefore, JSON.stringify(f));
+    assert.deepEqual((f.poolVms as Result[]).map((v) => v.domain), ['tiny-b']);
   });
 
   it('numa_balancing=2 baseline on the same host: how much of each hot region reaches node 0, and when, is recorded', () => {

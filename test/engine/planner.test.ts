@@ -91,6 +91,43 @@ describe('engine/planner', () => {
     assert.equal(plan.demote.length, 0);
   });
 
+  it('collects the very pages a per-page pass collects, in page order, for any cuts and temperatures up to 255', () => {
+    const random = rng(11);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(random() * 3000);
+      const state = new PageState(n);
+      for (let i = 0; i < n; i++) {
+        const t = random() < 0.4 ? 0 : Math.floor(random() * (random() < 0.2 ? 256 : 130));
+        state.temperature[i] = t;
+        if (t > 0) bitmapSet(state.warm, i);
+        if (random() < 0.6) bitmapSet(state.nvm, i);
+        if (random() < 0.05) bitmapSet(state.blocked, i);
+      }
+      const counts = {
+        promote: Math.floor(random() * n), demote: Math.floor(random() * n),
+        promoteCut: Math.floor(random() * 257), promoteAtCut: Math.floor(random() * 40),
+        demoteCut: Math.floor(random() * 257) - 1, demoteAtCut: Math.floor(random() * 40),
+      };
+      const plan = collectPlan(state, counts);
+      const promote: number[] = [];
+      const demote: number[] = [];
+      let promotedAtCut = 0;
+      let demotedAtCut = 0;
+      for (let i = 0; i < n; i++) {
+        const has = (map: Uint32Array) => (map[i >>> 5]! & (1 << (i & 31))) !== 0;
+        if (has(state.blocked)) continue;
+        const t = state.temperature[i]!;
+        if (has(state.nvm)) {
+          if (has(state.warm) && promote.length < counts.promote && (t > counts.promoteCut || (t === counts.promoteCut && promotedAtCut++ < counts.promoteAtCut))) promote.push(i);
+        } else if (demote.length < counts.demote && (t < counts.demoteCut || (t === counts.demoteCut && demotedAtCut++ < counts.demoteAtCut))) {
+          demote.push(i);
+        }
+      }
+      assert.deepEqual(Array.from(plan.promote), promote, `trial ${trial}: promoted pages`);
+      assert.deepEqual(Array.from(plan.demote), demote, `trial ${trial}: demoted pages`);
+    }
+  });
+
   it('keeps near-equal pages where they are (hysteresis)', () => {
     const c: Case = { temps: Uint8Array.from([12, 10]), inNvm: [true, false], movable: [true, true], quota: 1, budget: 10, hysteresis: 4 };
     assert.equal(run(c).plan.promote.length, 0);

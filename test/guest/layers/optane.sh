@@ -13,7 +13,7 @@ layer_need() {
 layer_inputs() {
   cat "$here/nvdimm-setup.sh"
   local m
-  for m in $OPTANE_MODULES; do sha256sum "$cache/modules/$m.ko"; done
+  for m in $OPTANE_MODULES; do sha256sum <"$cache/modules/$m.ko"; done # content only: the key does not depend on where the cache is
   stat -L -c '%n %s %Y' $(with_libs $OPTANE_TOOLS)
 }
 layer_build() {
