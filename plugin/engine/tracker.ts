@@ -116,23 +116,36 @@ export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Arr
   // The count written for pages that miss their first round now, as plane masks.
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
   let explicit = false;
-  for (let w = 0; w < bits.length; w++) {
-    // `| 0`: a Uint32Array load above 2^31 compared with an int32 (`seen`) would be a float compare.
-    const all = everyRound[w]! | 0;
-    const seen = bits[w]! & all;
-    if (seen === all) continue; // the usual word: its pages seen again, or none in the sieve
-    const drop = all & ~seen;
-    const i = w << 2;
+  const words = bits.length;
+  // Four words per test: the usual group has its pages seen again, or none in the sieve.
+  const groups = words & ~3;
+  for (let g = 0; g < groups; g += 4) {
+    const left = (everyRound[g]! & ~bits[g]!) | (everyRound[g + 1]! & ~bits[g + 1]!) | (everyRound[g + 2]! & ~bits[g + 2]!) | (everyRound[g + 3]! & ~bits[g + 3]!);
+    if (left === 0) continue;
     explicit = true;
-    everyRound[w] = seen;
-    // Only the planes of the count's set bits (the same ones for the whole call, so the branches are predicted).
-    if (c0 !== 0) planes[i] = planes[i]! | drop;
-    if (c1 !== 0) planes[i + 1] = planes[i + 1]! | drop;
-    if (c2 !== 0) planes[i + 2] = planes[i + 2]! | drop;
-    if (c3 !== 0) planes[i + 3] = planes[i + 3]! | drop;
+    for (let w = g; w < g + 4; w++) dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
+  }
+  for (let w = groups; w < words; w++) {
+    if ((everyRound[w]! & ~bits[w]!) === 0) continue;
+    explicit = true;
+    dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
   }
   bits.fill(0);
   return explicit;
+}
+
+/** Takes word w's pages the round did not see out of the sieve, their count (plane masks c0..c3) into `planes`. */
+function dropUnseen(bits: Bitmap, everyRound: Bitmap, planes: Uint32Array, w: number, c0: number, c1: number, c2: number, c3: number): void {
+  const all = everyRound[w]! | 0;
+  const drop = all & ~bits[w]!;
+  if (drop === 0) return;
+  everyRound[w] = all & ~drop;
+  const i = w << 2;
+  // Only the planes of the count's set bits (the same ones for the whole call, so the branches are predicted).
+  if (c0 !== 0) planes[i] = planes[i]! | drop;
+  if (c1 !== 0) planes[i + 1] = planes[i + 1]! | drop;
+  if (c2 !== 0) planes[i + 2] = planes[i + 2]! | drop;
+  if (c3 !== 0) planes[i + 3] = planes[i + 3]! | drop;
 }
 
 /** Adds one to the 4-bit counters at the bits of `mask` in the interleaved planes at [i..i+3], saturating at 15. */
@@ -177,43 +190,39 @@ export function foldRoundIntoCounters(bits: Bitmap, planes: Uint32Array): void {
 /**
  * Adds one to the 4-bit counter (interleaved planes) of every logged page set
  * in `seen` (saturating at 15). The log holds each page at most once per drain
- * (MemoryHost contract); entries past the guest's pages are ignored.
+ * (MemoryHost contract); entries past the guest's pages are ignored. 32
+ * entries at a time: first a mask of those whose page the round saw
+ * (seenMask: 32 independent loads of `seen`, no branch), then an increment
+ * for each of its set bits only (most logged pages are not in the sieve; the
+ * four planes of a page share a cache line).
  */
 export function addLoggedPages(pages: Uint32Array, count: number, seen: Bitmap, planes: Uint32Array, pageCount: number): void {
-  for (let i = 0; i < count; i++) {
-    const page = pages[i]!;
-    if (page >= pageCount) continue;
-    const w = page >>> 5;
-    // Branch-free: whether the round saw the page is as random as the log, so
-    // a mask beats a mispredicted branch; the four planes share a cache line.
-    const bit = seen[w]! & (1 << (page & 31));
-    const j = w << 2;
-    const a = planes[j]!, b = planes[j + 1]!, c = planes[j + 2]!, d = planes[j + 3]!;
-    const k1 = a & bit, k2 = k1 & b, k3 = k2 & c, full = k3 & d; // full: was 15, stays 15
-    planes[j] = (a ^ bit) | full;
-    planes[j + 1] = (b ^ k1) | full;
-    planes[j + 2] = (c ^ k2) | full;
-    planes[j + 3] = (d ^ k3) | full;
+  for (let start = 0; start < count; start += 32) {
+    const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+    for (let x = mask; x !== 0; x &= x - 1) {
+      const page = pages[start + 31 - Math.clz32(x & -x)]!;
+      incrementPlanes(planes, (page >>> 5) << 2, 1 << (page & 31));
+    }
   }
 }
 
-/**
- * addLoggedPages for sparse write counts: 32 entries at a time, first a mask
- * of those whose page the round saw (32 independent loads of `seen`, no
- * branch), then an increment for each of its set bits only (most logged pages
- * are not in the sieve).
- */
+/** addLoggedPages for sparse write counts (a table increment per page the round saw). */
 export function addLoggedPagesSparse(pages: Uint32Array, count: number, seen: Bitmap, writes: WriteCounts, pageCount: number): void {
   for (let start = 0; start < count; start += 32) {
-    const n = start + 32 <= count ? 32 : count - start;
-    let mask = 0;
-    for (let j = 0; j < n; j++) {
-      const page = pages[start + j]! | 0;
-      const inGuest = (page >>> 0) < pageCount ? 1 : 0;
-      mask |= (((seen[page >>> 5]! | 0) >>> (page & 31)) & inGuest) << j;
-    }
+    const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
     for (let x = mask; x !== 0; x &= x - 1) writes.increment(pages[start + 31 - Math.clz32(x & -x)]!);
   }
+}
+
+/** Bit j: log entry start + j (j < n) is a guest page set in `seen`. */
+function seenMask(pages: Uint32Array, start: number, n: number, seen: Bitmap, pageCount: number): number {
+  let mask = 0;
+  for (let j = 0; j < n; j++) {
+    const page = pages[start + j]! | 0;
+    const inGuest = (page >>> 0) < pageCount ? 1 : 0;
+    mask |= (((seen[page >>> 5]! | 0) >>> (page & 31)) & inGuest) << j;
+  }
+  return mask;
 }
 
 /** Adds one to the write count of every page set in `bits` (dense: 32 pages per word operation) and clears `bits`. */

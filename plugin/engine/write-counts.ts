@@ -12,10 +12,13 @@
  * the window pass reads a bitmap of the written pages (marked from the table
  * into a spare bitmap, O(table)) instead of the planes. When the table would
  * grow past the planes' size (more than about one page in 20 written and
- * seen), the counts move to dense bit-sliced planes interleaved by word (bit
- * k of the counts of pages 32w..32w+31 is word [4w + k]): the state is then
- * what it would be without a table, 4 bits per page. After a window with few
- * writes (a table a quarter of the planes' size would do) they go back.
+ * seen) or past what stays in a core's cache (MAX_SPARSE_SLOTS, 320 KiB:
+ * beyond it every increment and every look-up of the window pass is a cache
+ * miss, 40-70 ns on the machines measured here, where the planes are read in
+ * page order), the counts move to dense bit-sliced planes interleaved by word
+ * (bit k of the counts of pages 32w..32w+31 is word [4w + k]): the state is
+ * then what it would be without a table, 4 bits per page. After a window with
+ * few writes (a table a quarter of either limit would do) they go back.
  *
  * Cost: increment and get O(1) expected; endWindow O(table) sparse (dense
  * planes are cleared by the window pass as it reads them).
@@ -25,6 +28,8 @@
 export const WRITE_COUNT_BITS = 4;
 
 const MIN_CAPACITY = 64;
+/** The largest sparse table (slots; 5 bytes each): beyond it the counts go dense. */
+const MAX_SPARSE_SLOTS = 1 << 16;
 const HASH = 0x9e3779b1 | 0;
 
 export class WriteCounts {
@@ -155,7 +160,7 @@ export class WriteCounts {
   endWindow(writtenPages: number): void {
     const wanted = Math.max(MIN_CAPACITY, nextPowerOfTwo(4 * writtenPages));
     if (this.dense !== undefined) {
-      if (wanted * 5 * 4 <= this.denseBytes) {
+      if (wanted * 5 * 4 <= this.denseBytes && wanted * 4 <= MAX_SPARSE_SLOTS) {
         this.dense = undefined;
         this.allocate(wanted);
       }
@@ -184,7 +189,7 @@ export class WriteCounts {
 
   private grow(): void {
     const capacity = this.keys.length * 2;
-    if (capacity * 5 > this.denseBytes) {
+    if (capacity * 5 > this.denseBytes || capacity > MAX_SPARSE_SLOTS) {
       this.goDense();
       return;
     }
