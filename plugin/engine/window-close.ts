@@ -23,7 +23,7 @@ import { popcount32 } from '../util/bitmap.js';
 import { counterAtLeast } from './evidence.js';
 import type { TemperatureHistograms } from './histograms.js';
 import { MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
-import { nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
+import { cooled, nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
 
 export interface WindowStats {
   /** Pages per temperature, all pages and DRAM only. */
@@ -200,7 +200,7 @@ function foldWindow(state: PageState, hist: TemperatureHistograms, next: number,
             const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
             nt = nextTemperature(t, reads, writes);
           } else {
-            nt = t - (t >>> 1);
+            nt = cooled(t);
           }
           if (nt >= holdFrom && nt <= holdTo) hold |= m;
           if (nt !== t) {
