@@ -4,9 +4,17 @@
  * round, plus the window pass (temperature, queue, histograms), the hot-set
  * cut, the plan and collecting the plan's pages, with the engine's default
  * rate limit as the plan's budget. The host's own cost of harvesting is a
- * backend's, not the engine's: a bench host hands back a fixed access pattern
- * (20% of pages hot at random places, 1% of pages written every round) and its
- * time is reported apart. Each step is timed in wall time and in the
+ * backend's, not the engine's: a bench host hands back an access pattern and
+ * its time is reported apart. Two patterns:
+ *
+ *   static  (the pattern since issue 13's baseline) 20% of pages hot at random
+ *           places, each accessed in every round, 1% of pages written in every
+ *           round; nothing changes, so the sieve never loses a page;
+ *   rates   the same 20% and 1%, but each hot page is accessed in a round with
+ *           a probability of its own, 1, 1/2, ... 1/32 (a spread of access rates
+ *           as a real program has), independently per round, a written page
+ *           written whenever accessed: pages leave the sieve at every round and
+ *           a page left alone keeps its accessed bit until it is harvested. Each step is timed in wall time and in the
  * process's CPU time (the latter is what the engine costs on a machine other
  * processes load; both exclude the host's calls).
  *
@@ -26,7 +34,9 @@ import { TemperatureHistograms } from '../plugin/engine/histograms.js';
 import { closeWindow, createWindowStats } from '../plugin/engine/window-close.js';
 import { bitmapFill, bitmapSet, createBitmap, type Bitmap } from '../plugin/util/bitmap.js';
 
-class PatternHost implements MemoryHost {
+export type AccessPattern = 'static' | 'rates';
+
+export class PatternHost implements MemoryHost {
   readonly kind = 'bench-pattern';
   /** Time spent inside the host's own calls (the backend's work, not the engine's): wall and CPU. */
   hostMs = 0;
@@ -35,32 +45,81 @@ class PatternHost implements MemoryHost {
   readonly vcpuCount = 4;
   private readonly hot: Bitmap;
   private readonly dirty: Uint32Array;
+  /** rates: each hot page's rate as log2 of 1 / its probability per round (0..5), and the pages accessed but not harvested yet. */
+  private readonly hotPages: Uint32Array;
+  private readonly rateShift: Uint8Array;
+  private readonly writer: Uint8Array;
+  private readonly pending: Bitmap;
+  private readonly logged: Uint32Array;
+  private loggedCount = 0;
+  private round = 0;
 
-  constructor(readonly pageCount: number) {
+  constructor(readonly pageCount: number, private readonly pattern: AccessPattern = 'static') {
     this.hot = createBitmap(pageCount);
     let x = 0x9e3779b9;
     const dirty: number[] = [];
+    const hotPages: number[] = [];
+    const shifts: number[] = [];
+    const writers: number[] = [];
+    let y = 0x2545f491;
     for (let i = 0; i < pageCount; i++) {
       x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
       const r = (x >>> 0) / 4294967296;
-      if (r < 0.2) bitmapSet(this.hot, i);
+      if (r < 0.2) {
+        bitmapSet(this.hot, i);
+        hotPages.push(i);
+        // The rate from a generator of its own (r decides which pages are hot and written, as in the static pattern).
+        y ^= y << 13; y ^= y >>> 17; y ^= y << 5;
+        shifts.push(Math.floor(((y >>> 0) / 4294967296) * 6));
+        writers.push(r < 0.01 ? 1 : 0);
+      }
       if (r < 0.01) dirty.push(i);
     }
     this.dirty = Uint32Array.from(dirty);
+    this.hotPages = pattern === 'rates' ? Uint32Array.from(hotPages) : new Uint32Array(0);
+    this.rateShift = pattern === 'rates' ? Uint8Array.from(shifts) : new Uint8Array(0);
+    this.writer = pattern === 'rates' ? Uint8Array.from(writers) : new Uint8Array(0);
+    this.pending = createBitmap(pattern === 'rates' ? pageCount : 0);
+    this.logged = new Uint32Array(pattern === 'rates' ? dirty.length : 0);
   }
   regions() { return [{ name: 'bench', firstPage: 0, pageCount: this.pageCount }]; }
   async readTierMap(out: Bitmap) { bitmapFill(out, this.pageCount); }
   async testAndClearAccessed(scan: Bitmap, accessed: Bitmap) {
     const t0 = performance.now();
     const c0 = cpuMs();
-    andInto(accessed, scan, this.hot);
+    if (this.pattern === 'rates') this.rateRound(scan, accessed);
+    else andInto(accessed, scan, this.hot);
     this.hostMs += performance.now() - t0;
     this.hostCpuMs += cpuMs() - c0;
     return this.pageCount;
   }
   async testAndClearDirty() { return 0; }
   async drainDirtyLog(): Promise<DirtyLogDrain> {
+    if (this.pattern === 'rates') return { pages: this.logged, count: this.loggedCount, overflowed: false, bufferFullExits: 0 };
     return { pages: this.dirty, count: this.dirty.length, overflowed: false, bufferFullExits: 0 };
+  }
+  /** One round of the rates pattern: who was accessed (a hash of page and round against the page's rate), harvested where scanned. */
+  private rateRound(scan: Bitmap, accessed: Bitmap): void {
+    const { hotPages, rateShift, pending, writer } = this;
+    const seed = Math.imul(++this.round, 0x9e3779b1);
+    const thisRound = this.logged; // reused: pages written this round (a written page is written whenever accessed)
+    let logged = 0;
+    for (let i = 0; i < hotPages.length; i++) {
+      const page = hotPages[i]!;
+      let h = Math.imul(page ^ seed, 0x85ebca6b);
+      h ^= h >>> 13;
+      h = Math.imul(h, 0xc2b2ae35);
+      h ^= h >>> 16;
+      if ((h & ((1 << rateShift[i]!) - 1)) !== 0) continue;
+      pending[page >>> 5] = pending[page >>> 5]! | (1 << (page & 31));
+      if (writer[i] !== 0) thisRound[logged++] = page;
+    }
+    this.loggedCount = logged;
+    for (let w = 0; w < accessed.length; w++) {
+      const got = scan[w]! & pending[w]!;
+      accessed[w] = accessed[w]! | got;
+      pending[w] = pending[w]! & ~got;
+    }
   }
   async migrate(): Promise<MigrationResult> { throw new Error('not used'); }
   async tierUsage(): Promise<TierUsage[]> { return []; }
@@ -102,8 +161,8 @@ export interface EngineWindowResult {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-export async function benchEngineWindow(pages: number, windows = 12, roundsPerWindow = 8): Promise<EngineWindowResult> {
-  const host = new PatternHost(pages);
+export async function benchEngineWindow(pages: number, windows = 12, roundsPerWindow = 8, pattern: AccessPattern = 'static'): Promise<EngineWindowResult> {
+  const host = new PatternHost(pages, pattern);
   const state = new PageState(pages);
   await host.readTierMap(state.nvm);
   bitmapFill(state.scan, pages);

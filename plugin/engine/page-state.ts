@@ -4,9 +4,10 @@
  *
  *   temperature  Uint8   0..255, see temperature.ts
  *   reads        4 bits  this window's evidence as bit-sliced 4-bit counters: rounds the
- *   writes       4 bits  page was seen accessed / written (saturating at 15). A page has
- *                        evidence pending when any of its 8 bits is set (no separate
- *                        "pending" bitmap: the OR of the planes is it).
+ *   writes       4 bits  page was seen accessed / written (saturating at 15). Written
+ *                        counts are a WriteCounts (write-counts.ts): a small hash table
+ *                        of the written pages in most windows, 4 bit planes per page
+ *                        when many pages were written (so at most 4 bits per page).
  *   level        3 bits  multi-level queue level 0..MAX_LEVEL as a bit-sliced 3-bit number
  *   everyRound   bitmap  due pages seen in every round of this window so far (the sieve):
  *                        their rounds-seen count is the window's round count, implicitly,
@@ -17,9 +18,9 @@
  *   scratch      bitmap  per-round accessed bits from the host; between the window's
  *                        close and rotateMoved() it holds `blocked`; all zero otherwise
  *
- * reads, writes and level are bit planes interleaved by word: bit k of the
+ * reads and level are bit planes interleaved by word: bit k of the
  * counters of pages 32w..32w+31 is word [4w + k] of `reads` (3w + k of
- * `level`), so the planes of 32 pages share a cache line and a pass over them
+ * `level`; dense write counts likewise), so the planes of 32 pages share a cache line and a pass over them
  * is one memory stream, not one per plane (14 separate streams of 2 MiB read
  * about 3x slower than one interleaved stream on the machines measured here).
  *
@@ -31,10 +32,11 @@
  *
  * warm and the OR of the evidence planes let the window pass and the planner
  * find the few pages that need per-page work 32 at a time: a cold page costs
- * a share of a word operation. explicitReads/anyWrites say when a whole
- * counter array is zero, so the window pass need not read it.
+ * a share of a word operation. explicitReads/anyWrites say when all counts
+ * are zero, so the window pass need not read them.
  */
 import { bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
+import { WriteCounts } from './write-counts.js';
 
 /** Bits of the per-window evidence counters (so they saturate at 15). */
 export const COUNTER_BITS = 4;
@@ -67,8 +69,8 @@ export class PageState {
   readonly temperature: Uint8Array;
   /** Rounds accessed, bit-sliced and interleaved: bit k of the counts of word w's pages is [COUNTER_BITS * w + k]. */
   readonly reads: Uint32Array;
-  /** Rounds written, laid out as `reads`. */
-  readonly writes: Uint32Array;
+  /** Rounds written (sparse or dense, see write-counts.ts). */
+  readonly writes: WriteCounts;
   /** Queue levels, bit-sliced and interleaved: bit k of word w's levels is [LEVEL_BITS * w + k]. */
   readonly level: Uint32Array;
   /** Due pages accessed in every round of this window so far (valid once a round ran). */
@@ -97,7 +99,7 @@ export class PageState {
     this.words = (pageCount + 31) >>> 5;
     this.temperature = new Uint8Array(pageCount);
     this.reads = new Uint32Array(COUNTER_BITS * this.words);
-    this.writes = new Uint32Array(COUNTER_BITS * this.words);
+    this.writes = new WriteCounts(pageCount);
     this.level = new Uint32Array(LEVEL_BITS * this.words);
     this.everyRound = createBitmap(pageCount);
     this.nvm = createBitmap(pageCount);
@@ -124,7 +126,7 @@ export class PageState {
 
   /** Rounds written so far in this window. */
   roundsWritten(page: number): number {
-    return sliceAt(this.writes, COUNTER_BITS, page);
+    return this.writes.get(page);
   }
 
   /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
@@ -132,7 +134,7 @@ export class PageState {
     setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
     this.explicitReads = true;
     this.anyWrites = true;
-    setSlice(this.writes, COUNTER_BITS, page, roundsWritten);
+    this.writes.set(page, roundsWritten);
   }
 
   /**
@@ -182,9 +184,9 @@ export class PageState {
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.writes];
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads];
     const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
-    const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + lists;
+    const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + this.writes.bytes() + lists;
     return bytes / this.pageCount;
   }
 }

@@ -27,6 +27,7 @@
 import type { MemoryHost } from '../host/memory-host.js';
 import { bitmapFill, createBitmap, type Bitmap } from '../util/bitmap.js';
 import type { PageState } from './page-state.js';
+import { incrementPlanes, type WriteCounts } from './write-counts.js';
 
 export interface RoundStats {
   pagesScanned: number;
@@ -67,7 +68,9 @@ export class Tracker {
     if (log.count > 0 || log.overflowed) state.anyWrites = true;
     if (!log.overflowed) {
       // Writes count for the pages this round saw (everyRound, after the fold).
-      addLoggedPages(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
+      const dense = state.writes.dense;
+      if (dense !== undefined) addLoggedPages(log.pages, log.count, state.everyRound, dense, state.pageCount);
+      else addLoggedPagesSparse(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
     } else {
       // Writes were dropped from the log: a full dirty scan so none is missed.
       const dirty = state.scratch;
@@ -75,7 +78,7 @@ export class Tracker {
       this.allPages ??= fullBitmap(state.pageCount);
       await this.host.testAndClearDirty(this.allPages, dirty);
       maskInPlace(dirty, state.everyRound);
-      foldRoundIntoCounters(dirty, state.writes);
+      addDirtyBitmap(dirty, state.writes);
     }
     this.scratchDirty = false;
     return {
@@ -114,17 +117,19 @@ export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Arr
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
   let explicit = false;
   for (let w = 0; w < bits.length; w++) {
-    const all = everyRound[w]!;
+    // `| 0`: a Uint32Array load above 2^31 compared with an int32 (`seen`) would be a float compare.
+    const all = everyRound[w]! | 0;
     const seen = bits[w]! & all;
     if (seen === all) continue; // the usual word: its pages seen again, or none in the sieve
     const drop = all & ~seen;
     const i = w << 2;
     explicit = true;
     everyRound[w] = seen;
-    planes[i] = planes[i]! | (drop & c0);
-    planes[i + 1] = planes[i + 1]! | (drop & c1);
-    planes[i + 2] = planes[i + 2]! | (drop & c2);
-    planes[i + 3] = planes[i + 3]! | (drop & c3);
+    // Only the planes of the count's set bits (the same ones for the whole call, so the branches are predicted).
+    if (c0 !== 0) planes[i] = planes[i]! | drop;
+    if (c1 !== 0) planes[i + 1] = planes[i + 1]! | drop;
+    if (c2 !== 0) planes[i + 2] = planes[i + 2]! | drop;
+    if (c3 !== 0) planes[i + 3] = planes[i + 3]! | drop;
   }
   bits.fill(0);
   return explicit;
@@ -189,6 +194,37 @@ export function addLoggedPages(pages: Uint32Array, count: number, seen: Bitmap, 
     planes[j + 1] = (b ^ k1) | full;
     planes[j + 2] = (c ^ k2) | full;
     planes[j + 3] = (d ^ k3) | full;
+  }
+}
+
+/**
+ * addLoggedPages for sparse write counts: 32 entries at a time, first a mask
+ * of those whose page the round saw (32 independent loads of `seen`, no
+ * branch), then an increment for each of its set bits only (most logged pages
+ * are not in the sieve).
+ */
+export function addLoggedPagesSparse(pages: Uint32Array, count: number, seen: Bitmap, writes: WriteCounts, pageCount: number): void {
+  for (let start = 0; start < count; start += 32) {
+    const n = start + 32 <= count ? 32 : count - start;
+    let mask = 0;
+    for (let j = 0; j < n; j++) {
+      const page = pages[start + j]! | 0;
+      const inGuest = (page >>> 0) < pageCount ? 1 : 0;
+      mask |= (((seen[page >>> 5]! | 0) >>> (page & 31)) & inGuest) << j;
+    }
+    for (let x = mask; x !== 0; x &= x - 1) writes.increment(pages[start + 31 - Math.clz32(x & -x)]!);
+  }
+}
+
+/** Adds one to the write count of every page set in `bits` (dense: 32 pages per word operation) and clears `bits`. */
+function addDirtyBitmap(bits: Bitmap, writes: WriteCounts): void {
+  for (let w = 0; w < bits.length; w++) {
+    const word = bits[w]! | 0;
+    if (word === 0) continue;
+    bits[w] = 0;
+    const dense = writes.dense; // may become dense midway
+    if (dense !== undefined) incrementPlanes(dense, w << 2, word);
+    else for (let x = word; x !== 0; x &= x - 1) writes.increment((w << 5) + 31 - Math.clz32(x & -x));
   }
 }
 

@@ -23,7 +23,8 @@ import { popcount32 } from '../util/bitmap.js';
 import { counterAtLeast } from './evidence.js';
 import type { TemperatureHistograms } from './histograms.js';
 import { MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
-import { cooled, nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
+import { nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
+import type { WriteCounts } from './write-counts.js';
 
 export interface WindowStats {
   /** Pages per temperature, all pages and DRAM only. */
@@ -135,114 +136,243 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
   }
 }
 
-/** The fused pass: temperatures, queue levels and the next scan set, word by word. */
-function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
-  const { hotRounds, holdFrom, holdTo } = rule;
-  let settledScanned = 0;
-  let settledDown = 0;
-  const { temperature, warm, scan, nvm, pageCount, words } = state;
-  const { reads, level, explicitReads, anyWrites } = state;
-  const writes = state.writes;
-  // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
-  const everyRound = state.everyRound;
-  const rounds = Math.min(state.roundsThisWindow, 15);
-  const e0 = (rounds & 1) !== 0 ? -1 : 0, e1 = (rounds & 2) !== 0 ? -1 : 0, e2 = (rounds & 4) !== 0 ? -1 : 0, e3 = (rounds & 8) !== 0 ? -1 : 0;
-  const useEveryRound = rounds !== 0;
-  // nextTemperature is a pure function of (t, rounds accessed, rounds written): tabulated for this window's every-round pages.
-  const everyRoundTable = new Uint8Array(TEMPERATURE_LEVELS);
-  for (let t = 0; t < TEMPERATURE_LEVELS; t++) everyRoundTable[t] = nextTemperature(t, rounds, 0);
-  const histNvm = hist.nvm, histDram = hist.dram;
-  const m1 = PHASE_MASKS[1]![next & 1]!;
-  const m2 = PHASE_MASKS[2]![next & 3]!;
-  const m3 = PHASE_MASKS[3]![next & 7]!;
-  const m4 = PHASE_MASKS[4]![next & 15]!;
-  const tailMask = (pageCount & 31) === 0 ? -1 : (1 << (pageCount & 31)) - 1;
+/**
+ * The fused pass: temperatures, queue levels and the next scan set, word by word.
+ *
+ * Loads are `| 0` (int32) throughout: a Uint32Array value at or above 2^31
+ * compared with the int32 result of a bit operation is compared as a double.
+ *
+ * Temperatures and histograms: an unwritten page's next temperature is a
+ * table look-up by (rounds accessed, temperature), and it only counts its old
+ * temperature per rounds accessed and tier (one increment, in `moved`): the
+ * histograms move bucket by bucket after the pass. A written page (few)
+ * computes its own and moves the histograms itself.
+ *
+ * Write counts (write-counts.ts): dense planes are read in the pass (when
+ * some page was written) and cleared where they are not zero; a sparse table
+ * marks its pages in the scratch bitmap first (all zero here, the pass
+ * clears it again), so the pass reads 1 bit per page, and looks a count up
+ * only for a written page it needs it for.
+ */
+const CHUNK_WORDS = 1024;
 
-  for (let w = 0; w < words; w++) {
-    const scanned = scan[w]!;
+/** One window's pass: its inputs, tables and running totals (one shape for every window). */
+class WindowFold {
+  settledScanned = 0;
+  settledDown = 0;
+  writtenPages = 0;
+  readonly temperature: Uint8Array;
+  readonly warm: Uint32Array;
+  readonly scan: Uint32Array;
+  readonly nvm: Uint32Array;
+  readonly reads: Uint32Array;
+  readonly level: Uint32Array;
+  readonly everyRound: Uint32Array;
+  readonly explicitReads: boolean;
+  readonly writeCounts: WriteCounts;
+  /** Dense write counts (isDense), else empty. */
+  readonly dense: Uint32Array;
+  readonly isDense: boolean;
+  /** Sparse write counts with pages marked in `written` (the scratch bitmap). */
+  readonly sparse: boolean;
+  readonly written: Uint32Array;
+  readonly useEveryRound: boolean;
+  readonly e0: number;
+  readonly e1: number;
+  readonly e2: number;
+  readonly e3: number;
+  readonly everyIsHot: number;
+  readonly hotRounds: number;
+  readonly m1: number;
+  readonly m2: number;
+  readonly m3: number;
+  readonly m4: number;
+  /** nextTemperature of unwritten pages, [rounds accessed][t]; pages leaving each temperature so, [rounds][tier][t]. */
+  readonly unwritten = new Uint8Array(16 * TEMPERATURE_LEVELS);
+  readonly moved = new Int32Array(16 * 2 * TEMPERATURE_LEVELS);
+  /** Whether a new temperature is held at level 0. */
+  readonly held = new Uint8Array(TEMPERATURE_LEVELS);
+  readonly histNvm: Uint32Array;
+  readonly histDram: Uint32Array;
+
+  constructor(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule) {
+    const { hotRounds, holdFrom, holdTo } = rule;
+    this.temperature = state.temperature;
+    this.warm = state.warm;
+    this.scan = state.scan;
+    this.nvm = state.nvm;
+    this.reads = state.reads;
+    this.level = state.level;
+    this.everyRound = state.everyRound;
+    this.explicitReads = state.explicitReads;
+    this.writeCounts = state.writes;
+    const dense = state.anyWrites ? state.writes.dense : undefined;
+    this.isDense = dense !== undefined;
+    this.dense = dense ?? new Uint32Array(0);
+    this.sparse = state.anyWrites && dense === undefined && state.writes.size > 0;
+    this.written = state.scratch;
+    // Pages accessed in every round have that many rounds accessed, implicitly: as plane masks.
+    const rounds = Math.min(state.roundsThisWindow, 15);
+    this.e0 = (rounds & 1) !== 0 ? -1 : 0;
+    this.e1 = (rounds & 2) !== 0 ? -1 : 0;
+    this.e2 = (rounds & 4) !== 0 ? -1 : 0;
+    this.e3 = (rounds & 8) !== 0 ? -1 : 0;
+    this.useEveryRound = rounds !== 0;
+    // Without explicit counts, a page's rounds accessed is `rounds` if in everyRound, else 0: hot iff rounds >= hotRounds.
+    this.everyIsHot = hotRounds <= 1 || rounds >= hotRounds ? -1 : 0;
+    this.hotRounds = hotRounds;
+    this.m1 = PHASE_MASKS[1]![next & 1]! | 0;
+    this.m2 = PHASE_MASKS[2]![next & 3]! | 0;
+    this.m3 = PHASE_MASKS[3]![next & 7]! | 0;
+    this.m4 = PHASE_MASKS[4]![next & 15]! | 0;
+    const TL = TEMPERATURE_LEVELS;
+    for (let r = 0; r < 16; r++) for (let t = 0; t < TL; t++) this.unwritten[r * TL + t] = nextTemperature(t, r, 0);
+    for (let t = 0; t < TL; t++) this.held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
+    this.histNvm = hist.nvm;
+    this.histDram = hist.dram;
+  }
+}
+
+function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
+  const { pageCount, words, reads, explicitReads, anyWrites } = state;
+  const f = new WindowFold(state, hist, next, rule);
+  if (f.sparse) f.writeCounts.markInto(f.written);
+  for (let w = 0; w < words; w += CHUNK_WORDS) foldWords(f, w, Math.min(words, w + CHUNK_WORDS));
+  // The last word's bits past the guest's pages are never due.
+  if ((pageCount & 31) !== 0) f.scan[words - 1] = f.scan[words - 1]! & ((1 << (pageCount & 31)) - 1);
+  applyMoves(f);
+  const { writeCounts } = f;
+  // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
+  if (explicitReads) reads.fill(0);
+  if (anyWrites) writeCounts.endWindow(f.isDense ? f.writtenPages : writeCounts.size);
+  state.explicitReads = false;
+  state.anyWrites = false;
+  return { scanned: f.settledScanned, down: f.settledDown };
+}
+
+/** The unwritten pages' histogram moves, bucket by bucket. */
+function applyMoves(f: WindowFold): void {
+  const { unwritten, moved, histDram, histNvm } = f;
+  const TL = TEMPERATURE_LEVELS;
+  for (let r = 0; r < 16; r++) {
+    for (let t = 0; t < TL; t++) {
+      moveBucket(histDram, t, unwritten[r * TL + t]!, moved[2 * r * TL + t]!);
+      moveBucket(histNvm, t, unwritten[r * TL + t]!, moved[(2 * r + 1) * TL + t]!);
+    }
+  }
+}
+
+function moveBucket(h: Uint32Array, from: number, to: number, pages: number): void {
+  if (pages === 0 || from === to) return;
+  h[from]! -= pages;
+  h[to]! += pages;
+}
+
+/**
+ * The pass over words [from, to): called in chunks (CHUNK_WORDS), so V8
+ * optimizes it as a function with the feedback of earlier chunks, never by
+ * on-stack replacement in the middle of one long loop (whose code, compiled
+ * before the loop's rarer paths ran, deoptimizes on each of them, window
+ * after window).
+ */
+function foldWords(f: WindowFold, from: number, to: number): void {
+  const { temperature, warm, scan, nvm, reads, level, everyRound, written, dense, unwritten, moved, held, histNvm, histDram, writeCounts } = f;
+  const { explicitReads, isDense, sparse, useEveryRound, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4 } = f;
+  const TL = TEMPERATURE_LEVELS;
+  let { settledScanned, settledDown, writtenPages } = f;
+  for (let w = from; w < to; w++) {
+    const scanned = scan[w]! | 0;
     // Level bits: a = bit 0, b = bit 1, c = bit 2 (levels 0..4; c is set only at level 4).
     const li = 3 * w;
-    let a = level[li]!, b = level[li + 1]!, c = level[li + 2]!;
+    let a = level[li]! | 0, b = level[li + 1]! | 0, c = level[li + 2]! | 0;
     if (scanned !== 0) {
       const ci = w << 2;
-      let xa = 0, xb = 0, xc = 0, xd = 0;
-      if (explicitReads) {
-        xa = reads[ci]!; xb = reads[ci + 1]!; xc = reads[ci + 2]!; xd = reads[ci + 3]!;
-      }
+      const everyWord = useEveryRound ? everyRound[w]! | 0 : 0;
       let wa = 0, wb = 0, wc = 0, wd = 0;
-      if (anyWrites) {
-        wa = writes[ci]!; wb = writes[ci + 1]!; wc = writes[ci + 2]!; wd = writes[ci + 3]!;
+      let writtenWord = 0;
+      if (isDense) {
+        // Read unconditionally (a branch on the word's sieve bits would be mispredicted half the time), cleared where set.
+        wa = dense[ci]! | 0; wb = dense[ci + 1]! | 0; wc = dense[ci + 2]! | 0; wd = dense[ci + 3]! | 0;
+        writtenWord = wa | wb | wc | wd;
+        if (writtenWord !== 0) {
+          dense[ci] = 0; dense[ci + 1] = 0; dense[ci + 2] = 0; dense[ci + 3] = 0;
+          writtenPages += popcount32(writtenWord);
+        }
+      } else if (sparse) {
+        writtenWord = written[w]! | 0;
+        if (writtenWord !== 0) written[w] = 0;
       }
-      const every = useEveryRound ? everyRound[w]! & scanned : 0;
-      const ra = xa | (every & e0), rb = xb | (every & e1), rc = xc | (every & e2), rd = xd | (every & e3);
-      const evidence = ra | rb | rc | rd | wa | wb | wc | wd;
-      const seen = evidence & scanned;
+      const every = everyWord & scanned;
+      let ra = every & e0, rb = every & e1, rc = every & e2, rd = every & e3;
+      let hot = every & everyIsHot;
+      if (explicitReads) {
+        ra |= reads[ci]! | 0; rb |= reads[ci + 1]! | 0; rc |= reads[ci + 2]! | 0; rd |= reads[ci + 3]! | 0;
+        hot = hotRounds <= 1 ? -1 : counterAtLeast(ra, rb, rc, rd, hotRounds);
+      }
+      const seen = (ra | rb | rc | rd | writtenWord) & scanned;
       // Only scanned pages with evidence or warmth need per-page work.
-      const work = scanned & (evidence | warm[w]!);
+      const warmBefore = warm[w]! | 0;
+      const work = seen | (scanned & warmBefore);
       let hold = 0;
       if (work !== 0) {
-        const warmBefore = warm[w]!;
         let warmWord = warmBefore;
-        // Pages accessed every round and not written: their next temperature is a table look-up.
-        const everyUnwritten = every & ~(wa | wb | wc | wd);
-        let inNvm = 0;
-        let tierKnown = false;
+        const inNvm = nvm[w]! | 0;
         const base = w << 5;
+        // Scanned pages not seen have 0 rounds accessed (their planes bits are clear within `scanned`).
+        const sa = ra & scanned, sb = rb & scanned, sc = rc & scanned, sd = rd & scanned;
         for (let x = work; x !== 0; x &= x - 1) {
           const bit = 31 - Math.clz32(x & -x);
-          const m = 1 << bit;
           const t = temperature[base + bit]!;
+          const tier = (inNvm >>> bit) & 1;
+          const reads = ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3);
           let nt: number;
-          if ((everyUnwritten & m) !== 0) {
-            nt = everyRoundTable[t]!;
-          } else if ((seen & m) !== 0) {
-            const reads = ((ra >>> bit) & 1) | (((rb >>> bit) & 1) << 1) | (((rc >>> bit) & 1) << 2) | (((rd >>> bit) & 1) << 3);
-            const writes = ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3);
-            nt = nextTemperature(t, reads, writes);
+          if (((writtenWord >>> bit) & 1) === 0) {
+            nt = unwritten[reads * TL + t]!;
+            moved[(2 * reads + tier) * TL + t]!++;
           } else {
-            nt = cooled(t);
-          }
-          if (nt >= holdFrom && nt <= holdTo) hold |= m;
-          if (nt !== t) {
-            temperature[base + bit] = nt;
-            if (!tierKnown) {
-              inNvm = nvm[w]!;
-              tierKnown = true;
-            }
-            const h = (inNvm & m) !== 0 ? histNvm : histDram;
+            const writes = isDense
+              ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
+              : writeCounts.get(base + bit);
+            nt = nextTemperature(t, reads, writes);
+            const h = tier !== 0 ? histNvm : histDram;
             h[t]!--;
             h[nt]!++;
-            warmWord = nt === 0 ? warmWord & ~m : warmWord | m;
           }
+          hold |= held[nt]! << bit;
+          temperature[base + bit] = nt;
+          if (nt === 0) warmWord &= ~(1 << bit);
+          else warmWord |= 1 << bit;
         }
-        if (warmWord !== warmBefore) warm[w] = warmWord;
+        warm[w] = warmWord;
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
-      const up = (hotRounds <= 1 ? seen : seen & counterAtLeast(ra, rb, rc, rd, hotRounds)) & ~hold;
+      const up = (hotRounds <= 1 ? seen : seen & hot) & ~hold;
       const down = scanned & ~up;
       // Pages at level >= 2 (bit 1 or bit 2 of the level) that were due: the queue's sample of its settled pages.
+      // Unconditional (as the stores below): whether a word has any is as random as the pages due.
       const settled = scanned & (b | c);
-      if (settled !== 0) {
-        settledScanned += popcount32(settled);
-        if ((settled & down) !== 0) settledDown += popcount32(settled & down);
-      }
+      settledScanned += popcount32(settled);
+      if ((settled & down) !== 0) settledDown += popcount32(settled & down);
       const stay = ~scanned;
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
       const nc = (c & stay) | (up & ((a & b) | c));
-      if (na !== a || nb !== b || nc !== c) {
-        a = na; b = nb; c = nc;
-        level[li] = a; level[li + 1] = b; level[li + 2] = c;
+      a = na; b = nb; c = nc;
+      level[li] = a; level[li + 1] = b; level[li + 2] = c;
+    } else if (isDense) {
+      // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
+      const ci = w << 2;
+      const x = dense[ci]! | dense[ci + 1]! | dense[ci + 2]! | dense[ci + 3]!;
+      if (x !== 0) {
+        dense[ci] = 0; dense[ci + 1] = 0; dense[ci + 2] = 0; dense[ci + 3] = 0;
+        writtenPages += popcount32(x);
       }
+    } else if (sparse && written[w] !== 0) {
+      written[w] = 0;
     }
-    let due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
-    if (w === words - 1) due &= tailMask;
-    if (due !== scanned) scan[w] = due;
+    scan[w] = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
   }
-  // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
-  if (explicitReads) reads.fill(0);
-  if (anyWrites) writes.fill(0);
-  state.explicitReads = false;
-  state.anyWrites = false;
-  return { scanned: settledScanned, down: settledDown };
+  f.settledScanned = settledScanned;
+  f.settledDown = settledDown;
+  f.writtenPages = writtenPages;
 }

@@ -57,7 +57,7 @@ function sample(random: () => number, n: number, p: number): number[] {
 const HOT_ROUNDS = 3;
 
 describe('engine state against a per-page reference', () => {
-  for (const pageCount of [1, 31, 64, 333, 1000]) {
+  for (const pageCount of [1, 31, 64, 333, 1000, 20_000]) {
     it(`tracker rounds, window close, anti-thrash lists and histograms agree with it (${pageCount} pages)`, async () => {
       const random = rng(pageCount);
       const state = new PageState(pageCount);
@@ -73,6 +73,8 @@ describe('engine state against a per-page reference', () => {
       const tracker = new Tracker(host, state);
       // Pages with the guest's accessed bit set and not yet harvested (a skipped page keeps it).
       const pendingAccess = new Set<number>();
+      // Write counts in both forms (write-counts.ts): dense in the busy phase, sparse in the quiet ones.
+      const forms = new Set<string>();
       for (let w = 0; w < 70; w++) {
         // Phases: everything hot, a shifting hot set, then a cold spell.
         const hotness = w < 20 ? 0.7 : w < 50 ? 0.25 : 0.03;
@@ -95,6 +97,7 @@ describe('engine state against a per-page reference', () => {
           ref.round(harvested, [...written, ...extraDirty]);
           if (host.overflowed) host.dirtyBits.fill(0);
         }
+        forms.add(state.writes.dense !== undefined ? 'dense' : 'sparse');
         for (let p = 0; p < pageCount; p++) {
           assert.equal(state.roundsAccessed(p), ref.reads[p], `window ${w}: page ${p} rounds accessed`);
           assert.equal(state.roundsWritten(p), ref.writes[p], `window ${w}: page ${p} rounds written`);
@@ -129,6 +132,7 @@ describe('engine state against a per-page reference', () => {
           ref.markMoved(p);
         }
       }
+      if (pageCount >= 20_000) assert.deepEqual([...forms].sort(), ['dense', 'sparse'], 'write counts were both dense and sparse');
     });
   }
 
@@ -143,7 +147,12 @@ describe('engine state against a per-page reference', () => {
     assert.equal(sliceAt(planes, COUNTER_BITS, 63), 3);
   });
 
-  it('holds 3 bytes per page (24 bits) before anything moved', () => {
-    assert.equal(new PageState(1 << 16).bytesPerPage(), 3);
+  it('holds at most 3 bytes per page (24 bits) before anything moved, exactly 3 with dense write counts', () => {
+    const state = new PageState(1 << 16);
+    const sparse = state.bytesPerPage();
+    assert.ok(sparse < 3, `sparse write counts: ${sparse} bytes per page`);
+    for (let p = 0; p < 1 << 16; p += 2) state.writes.increment(p);
+    assert.ok(state.writes.dense !== undefined, 'a window writing half the pages makes the counts dense');
+    assert.equal(state.bytesPerPage(), 3);
   });
 });

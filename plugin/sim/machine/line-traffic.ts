@@ -8,8 +8,14 @@
  * chunk reads 1 KiB, and the same accesses on DRAM move 64 B and 1 KiB.
  *
  * The tables are indexed by (tier << 14) | (write << 13) | descriptor and
- * built once per tier preset (2 x 32 KiB), so the runner's hot loop does two
- * loads per access instead of this arithmetic.
+ * built once per tier preset, so the runner's hot loop does table loads per
+ * access instead of this arithmetic. Besides the read and write units (2 x 32
+ * KiB) there are the same figures packed per tier for the runner's
+ * branch-free loop: dramPacked[k] = read + write * PACKED_WRITE_UNIT if k's
+ * tier is DRAM, else 0 (nvmPacked the same for NVM), so each access adds one
+ * entry of each to two running sums and no branch on the tier is taken. The
+ * sums stay exact while the reads they hold are below PACKED_WRITE_UNIT
+ * (the runner unpacks them at least every PACKED_MAX_ACCESSES accesses).
  */
 import { LINE_BYTES, LINE_DESCRIPTORS, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
 import type { TierPreset } from './tiers.js';
@@ -22,11 +28,26 @@ export const TRAFFIC_TIER_SHIFT = 14;
 export const trafficIndex = (tier: number, write: boolean, descriptor: number): number =>
   (tier << TRAFFIC_TIER_SHIFT) | (write ? TRAFFIC_WRITE : 0) | descriptor;
 
+/** Weight of a write unit in the packed tables (reads below it, writes above). */
+export const PACKED_WRITE_UNIT = 2 ** 24;
+/** Accesses whose packed units a running sum may hold: 64 units each stay below PACKED_WRITE_UNIT. */
+export const PACKED_MAX_ACCESSES = PACKED_WRITE_UNIT / 64 - 1;
+
 export interface TrafficTables {
   /** 64 B units read from the tier's media, per index. */
   readonly readUnits: Uint8Array;
   /** 64 B units written to the tier's media, per index. */
   readonly writeUnits: Uint8Array;
+  /** Per index: read + write * PACKED_WRITE_UNIT if the index's tier is DRAM, else 0. */
+  readonly dramPacked: Float64Array;
+  /** The same for NVM. */
+  readonly nvmPacked: Float64Array;
+}
+
+/** Splits a packed running sum into [read units, write units]. */
+export function unpackUnits(sum: number): [number, number] {
+  const writes = Math.floor(sum / PACKED_WRITE_UNIT);
+  return [sum - writes * PACKED_WRITE_UNIT, writes];
 }
 
 /** Media blocks of `blockLines` lines that lines [first, first + count) touch. */
@@ -49,5 +70,12 @@ export function buildTrafficTables(preset: TierPreset): TrafficTables {
       writeUnits[trafficIndex(t, true, d)] = units;
     }
   });
-  return { readUnits, writeUnits };
+  const dramPacked = new Float64Array(size);
+  const nvmPacked = new Float64Array(size);
+  for (let k = 0; k < size; k++) {
+    const packed = readUnits[k]! + writeUnits[k]! * PACKED_WRITE_UNIT;
+    if (k >>> TRAFFIC_TIER_SHIFT === 0) dramPacked[k] = packed;
+    else nvmPacked[k] = packed;
+  }
+  return { readUnits, writeUnits, dramPacked, nvmPacked };
 }

@@ -9,6 +9,9 @@ import { CACHE_LINE_BYTES, MAX_UTILISATION, loadedLatencyFactor, type TierPreset
 
 /** Index into `latencyNs`: tier * 2 + (sequential ? 0 : 1). */
 export const latencyIndex = (tier: number, sequential: boolean): number => tier * 2 + (sequential ? 0 : 1);
+/** Index into `accessLatencyNs`: tier * 4 + (write-back only ? 2 : 0) + (sequential ? 0 : 1). */
+export const accessLatencyIndex = (tier: number, writeBackOnly: boolean, sequential: boolean): number =>
+  tier * 4 + (writeBackOnly ? 2 : 0) + (sequential ? 0 : 1);
 
 /**
  * Smoothing of measured utilisation (time constant, ns). A closed loop reacts
@@ -63,6 +66,12 @@ export class TierLoad implements PolicyTiers {
    * device's bandwidth.
    */
   readonly writeBackWaitNs = new Float64Array(2);
+  /**
+   * The two above in one table for the runner's branch-free loop, indexed by
+   * accessLatencyIndex: per tier, a demand access's loaded latency
+   * (sequential, random) and a write-back's wait (twice, either way).
+   */
+  readonly accessLatencyNs = new Float64Array(8);
   /** Totals over the run, bytes. */
   readonly totalReadBytes = new Float64Array(2);
   readonly totalWriteBytes = new Float64Array(2);
@@ -190,6 +199,10 @@ export class TierLoad implements PolicyTiers {
       this.latencyNs[latencyIndex(t, true)] = params.seqReadNs * factor;
       this.latencyNs[latencyIndex(t, false)] = params.randReadNs * factor;
       this.writeBackWaitNs[t] = params.randReadNs * (factor - 1);
+      this.accessLatencyNs[accessLatencyIndex(t, false, true)] = this.latencyNs[latencyIndex(t, true)]!;
+      this.accessLatencyNs[accessLatencyIndex(t, false, false)] = this.latencyNs[latencyIndex(t, false)]!;
+      this.accessLatencyNs[accessLatencyIndex(t, true, true)] = this.writeBackWaitNs[t]!;
+      this.accessLatencyNs[accessLatencyIndex(t, true, false)] = this.writeBackWaitNs[t]!;
     }
   }
 }

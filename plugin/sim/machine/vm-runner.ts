@@ -22,7 +22,7 @@ import type { Workload } from '../workloads/workload.js';
 import { WRITE_BACK_ONLY } from '../workloads/workload.js';
 import type { AccessHook, SimHost } from './sim-host.js';
 import type { TierLoad } from './tier-load.js';
-import { TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
+import { PACKED_MAX_ACCESSES, PACKED_WRITE_UNIT, TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
 
 /** Accesses generated per call into the workload (the batch buffer's size). */
 const BATCH_ACCESSES = 4096;
@@ -55,6 +55,8 @@ export class VmRunner {
   private readonly batchOps: number;
   private readonly buffer: Uint32Array;
   private readonly lines: Uint16Array;
+  /** The fast loop's unpacked traffic: DRAM reads, DRAM writes, NVM reads, NVM writes (64 B units). */
+  private readonly traffic = new Float64Array(4);
   /** Next unused operation in `buffer`, and how many the buffer holds. */
   private nextOp = 0;
   private bufferedOps = 0;
@@ -77,6 +79,9 @@ export class VmRunner {
     this.load = load;
     this.localNs = startNs;
     this.statsSinceNs = startNs;
+    if (workload.accessesPerOp > PACKED_MAX_ACCESSES) {
+      throw new Error(`workload ${workload.name}: at most ${PACKED_MAX_ACCESSES} accesses per operation, got ${workload.accessesPerOp}`);
+    }
     this.batchOps = Math.max(1, Math.floor(BATCH_ACCESSES / workload.accessesPerOp));
     this.buffer = new Uint32Array(this.batchOps * workload.accessesPerOp);
     this.lines = new Uint16Array(this.batchOps * workload.accessesPerOp);
@@ -97,9 +102,14 @@ export class VmRunner {
 
   /**
    * The loop without an access hook (every policy but NUMA balancing, TPP and
-   * Memory Mode): the fast path, kept free of the hook's tests. A write bumps
-   * the page's version only while the page is being migrated (the only time
-   * the version is compared).
+   * Memory Mode): the fast path, kept free of the hook's tests and of
+   * branches that depend on the data (a mispredicted branch costs more than
+   * the rest of an access): the tier, write and sequential tests become
+   * table indices and masks. Traffic goes into two packed running sums (DRAM,
+   * NVM; line-traffic.ts), unpacked after every batch of the workload's
+   * accesses. A write bumps the page's version only while the page is being
+   * migrated (the only time the version is compared). The figures are the
+   * ones the plain formulas give (the same values added in the same order).
    */
   private runPlain(endNs: number): void {
     const host = this.host;
@@ -109,10 +119,9 @@ export class VmRunner {
     const inFlight = host.inFlight;
     const version = host.version;
     const load = this.load;
-    const latency = load.latencyNs;
-    const writeBackWait = load.writeBackWaitNs;
-    const readUnits = load.traffic.readUnits;
-    const writeUnits = load.traffic.writeUnits;
+    const accessNs = load.accessLatencyNs;
+    const dramPacked = load.traffic.dramPacked;
+    const nvmPacked = load.traffic.nvmPacked;
     const pageCount = host.pageCount;
     const vcpus = host.vcpuCount;
     const perVcpu = 1 / vcpus;
@@ -123,7 +132,7 @@ export class VmRunner {
     // Module constants as locals: imported bindings are live and cost a load and a check per use.
     const tierShift = TRAFFIC_TIER_SHIFT;
     const writeIndex = TRAFFIC_WRITE;
-    const writeBackOnly = WRITE_BACK_ONLY;
+    const minOpNs = MIN_OP_NS;
     let now = this.localNs;
     let prev = this.prevPage;
     let vcpu = this.vcpu;
@@ -134,11 +143,11 @@ export class VmRunner {
     let writes = 0;
     let ops = 0;
     let managementNs = 0;
-    // Media traffic in 64 B units: DRAM reads, DRAM writes, NVM reads, NVM writes.
-    let r0 = 0;
-    let w0 = 0;
-    let r1 = 0;
-    let w1 = 0;
+    // Packed media traffic (64 B units) of the accesses since the last unpack, and the unpacked totals.
+    let dramSum = 0;
+    let nvmSum = 0;
+    const traffic = this.traffic;
+    traffic.fill(0);
 
     while (now < endNs) {
       if (host.pendingCpuNs > 0) {
@@ -148,6 +157,9 @@ export class VmRunner {
         continue;
       }
       if (pos === end) {
+        unpackInto(traffic, dramSum, nvmSum);
+        dramSum = 0;
+        nvmSum = 0;
         this.workload.nextOps(this.batchOps, buf, lines);
         pos = 0;
         end = buf.length;
@@ -163,36 +175,35 @@ export class VmRunner {
         if (t > 1) t = host.allocateOnTouch(page);
         const write = access & 1;
         const k = (t << tierShift) | (write * writeIndex) | d;
-        if (t === 0) {
-          r0 += readUnits[k]!;
-          w0 += writeUnits[k]!;
-        } else {
-          r1 += readUnits[k]!;
-          w1 += writeUnits[k]!;
-        }
-        opMemNs += (d & writeBackOnly) === 0 ? latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]! : writeBackWait[t]!;
+        dramSum += dramPacked[k]!;
+        nvmSum += nvmPacked[k]!;
+        // Random unless the page is the last one or the next: (page - prev) in {0, 1}.
+        const step = (page - prev) >>> 1;
+        opMemNs += accessNs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
         prev = page;
         nvm += t;
         const word = page >>> 5;
         const bit = 1 << (page & 31);
         accessedBits[word]! |= bit;
-        if (write !== 0) {
-          writes++;
-          if ((inFlight[word]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
-          if ((dirtyBits[word]! & bit) === 0) {
-            dirtyBits[word]! |= bit;
-            host.logWrite(page, vcpu);
-          }
+        // Writes only (write is 0 or 1): rare, well-predicted branches.
+        const writeBit = bit & -write;
+        writes += write;
+        if ((inFlight[word]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
+        const dirtyWord = dirtyBits[word]!;
+        if ((dirtyWord & writeBit) !== writeBit) {
+          dirtyBits[word] = dirtyWord | writeBit;
+          host.logWrite(page, vcpu);
         }
       }
       if (++vcpu === vcpus) vcpu = 0;
       ops++;
       memoryNs += opMemNs;
       const opNs = cpuNsPerOp + opMemNs;
-      now += (opNs > MIN_OP_NS ? opNs : MIN_OP_NS) * perVcpu;
+      now += (opNs > minOpNs ? opNs : minOpNs) * perVcpu;
     }
+    unpackInto(traffic, dramSum, nvmSum);
 
-    this.finish(pos, end, now, prev, vcpu, ops, writes, memoryNs, managementNs, nvm, r0, w0, r1, w1);
+    this.finish(pos, end, now, prev, vcpu, ops, writes, memoryNs, managementNs, nvm, traffic[0]!, traffic[1]!, traffic[2]!, traffic[3]!);
   }
 
   /**
@@ -331,6 +342,16 @@ export class VmRunner {
     stats.dramAccesses += accesses - nvm;
     stats.nvmAccesses += nvm;
   }
+}
+
+/** Adds packed DRAM and NVM sums (line-traffic.ts) to reads and writes per tier. */
+function unpackInto(traffic: Float64Array, dramSum: number, nvmSum: number): void {
+  const dramWrites = Math.floor(dramSum / PACKED_WRITE_UNIT);
+  const nvmWrites = Math.floor(nvmSum / PACKED_WRITE_UNIT);
+  traffic[0]! += dramSum - dramWrites * PACKED_WRITE_UNIT;
+  traffic[1]! += dramWrites;
+  traffic[2]! += nvmSum - nvmWrites * PACKED_WRITE_UNIT;
+  traffic[3]! += nvmWrites;
 }
 
 function emptyStats(): VmRunStats {

@@ -137,48 +137,51 @@ export class DirectMappedCache {
    */
   access(vm: number, setBase: number, tag: number, first: number, count: number, write: boolean, writeBackOnly: boolean): boolean {
     const tags = this.tags;
-    const c = this.counters;
     const mine = tag * 2;
+    const end = first + count;
     let dramReads = 0;
     let dramWrites = 0;
     let nvmReads = 0;
     let firstHit = true;
-    let lastMissXp = -1;
     this.victimWrites = 0;
     this.lastVictim = -1;
-    const end = first + count;
     if (!writeBackOnly) {
+      // Tag and data come with one DRAM read per line; hits cost nothing more.
+      dramReads = count;
+      let misses = 0;
+      let lastMissXp = -1;
       for (let l = first; l < end; l++) {
         const set = setBase + l;
         const held = tags[set]!;
-        dramReads++; // tag and data come with one DRAM read
-        if (held !== EMPTY && held >>> 1 === tag) {
-          c.lineHits[vm]!++;
-          continue;
-        }
-        c.lineMisses[vm]!++;
+        if (held >>> 1 === tag && held !== EMPTY) continue;
         if (l === first) firstHit = false;
+        misses++;
         const xp = l >>> 2;
         if (xp !== lastMissXp) {
           nvmReads += XPLINE_LINES; // one 256 B media read per XPLine of missed lines
           lastMissXp = xp;
         }
-        dramWrites++; // the fill
         if (held !== EMPTY) this.evict(vm, held, setBase, l);
         tags[set] = mine;
       }
+      dramWrites = misses; // the fills
+      const c = this.counters;
+      c.lineHits[vm]! += count - misses;
+      c.lineMisses[vm]! += misses;
       if (firstHit) c.accessHits[vm]!++;
       else c.accessMisses[vm]!++;
     }
     if (write) {
       // The LLC writes the lines back: tag check, then the whole line (no Optane read).
+      dramReads += count;
+      dramWrites += count;
+      const dirtyMine = mine | 1;
       for (let l = first; l < end; l++) {
         const set = setBase + l;
         const held = tags[set]!;
-        dramReads++;
-        dramWrites++;
+        if (held === dirtyMine) continue;
         if (held !== EMPTY && held >>> 1 !== tag) this.evict(vm, held, setBase, l);
-        tags[set] = mine | 1;
+        tags[set] = dirtyMine;
       }
     }
     const load = this.load;

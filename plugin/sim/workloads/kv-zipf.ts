@@ -111,17 +111,21 @@ export class KvZipfWorkload implements Workload {
     const fields = fieldDescriptors.length;
     const salt = this.indexSalt;
     const indexScale = this.indexPages * 2 ** -32;
+    const indexPages = this.indexPages;
+    const recordOfRank = this.recordOfRank;
+    const zipf = this.zipf;
+    const updateThreshold = this.updateThreshold;
     let o = 0;
     for (let i = 0; i < ops; i++) {
-      const record = this.recordOfRank[this.zipf.sample(rng)]!;
+      const record = recordOfRank[zipf.sample(rng)]!;
       const u = rng.nextU32();
-      const update = u < this.updateThreshold;
+      const update = u < updateThreshold;
       // A hash of the record picks its index slot: the page from the hash's value (multiply-shift), the line from its top bits.
       let h = Math.imul(record ^ salt, 0x9e3779b1);
       h ^= h >>> 15;
       out[o] = ((Math.floor((h >>> 0) * indexScale)) << 1) >>> 0;
       lines[o++] = h >>> 26;
-      const page = this.indexPages + record;
+      const page = indexPages + record;
       const field = update ? fieldDescriptors[((u & 0xffff) * fields) >>> 16]! : recordDescriptor;
       out[o] = encodeAccess(page, false);
       lines[o++] = recordDescriptor;

@@ -22,6 +22,9 @@ import type { Prng } from './prng.js';
  */
 export const HEAD_RANKS = 1 << 14;
 
+/** Flag of a guide entry whose bucket holds one rank only (head ranks are far below it). */
+const SINGLE_RANK = 2 ** 31;
+
 export class ZipfSampler {
   /** Head ranks (0-based ranks 0 .. head-1 come from the table). */
   readonly head: number;
@@ -29,7 +32,11 @@ export class ZipfSampler {
   readonly stateBytes: number;
   /** Cumulative weight of the head ranks (unnormalised, cdf[k] = sum of (i+1)^-theta for i <= k). */
   private readonly cdf: Float64Array;
-  /** guide[g]: the first head rank whose cdf reaches g / guide.length of the head's weight. */
+  /**
+   * guide[g]: the first head rank whose cdf reaches g / guide.length of the
+   * head's weight, plus SINGLE_RANK if the whole bucket falls on that rank
+   * (most of the draws: the popular ranks span many buckets each).
+   */
   private readonly guide: Uint32Array;
   private readonly headWeight: number;
   /** Probability that a draw falls in the head, and its inverse. */
@@ -53,10 +60,14 @@ export class ZipfSampler {
     }
     this.headWeight = sum;
     this.guide = new Uint32Array(this.head);
-    for (let g = 0, k = 0; g < this.guide.length; g++) {
-      const target = (g / this.guide.length) * sum;
+    const buckets = this.guide.length;
+    for (let g = 0, k = 0; g < buckets; g++) {
+      const target = (g / buckets) * sum;
       while (k < this.head - 1 && this.cdf[k]! <= target) k++;
-      this.guide[g] = k;
+      // A bucket whose every target lies below its first rank's cdf is that rank: flag it, so
+      // a draw there needs no cdf look-up. Bound with a margin for the rounding of v * buckets and v * sum.
+      const top = ((g + 1) / buckets) * sum * (1 + 1e-12);
+      this.guide[g] = k < this.head - 1 && this.cdf[k]! > top ? k | SINGLE_RANK : k;
     }
     const a = this.head + 1; // first tail rank, 1-based
     this.headShare = this.head === n ? 1 : sum / (sum + harmonic(n, theta) - harmonic(this.head, theta));
@@ -76,6 +87,7 @@ export class ZipfSampler {
       const cdf = this.cdf;
       const last = this.head - 1;
       let k = this.guide[Math.floor(v * this.guide.length)]!;
+      if (k >= SINGLE_RANK) return k - SINGLE_RANK;
       while (k < last && cdf[k]! <= target) k++;
       return k;
     }

@@ -95,6 +95,34 @@ describe('sim/workloads: PRNG, permutations and Zipf', () => {
     assert.ok(Math.abs(tail - expectedTail) < 5 * Math.sqrt(expectedTail), `tail draws ${tail} vs ${expectedTail.toFixed(0)}`);
   });
 
+  it('ZipfSampler: the guide table (with its one-rank buckets) returns the first rank whose cdf exceeds the draw', () => {
+    for (const [n, theta] of [[5000, 0.9], [3000, 0.3], [200, 1.5]] as const) {
+      // All ranks in the head: a draw u picks the first k with cdf[k] > u * cdf[n - 1] (or the last rank).
+      const sampler = new ZipfSampler(n, theta, n);
+      const cdf = new Float64Array(n);
+      let sum = 0;
+      for (let k = 0; k < n; k++) cdf[k] = sum += Math.pow(k + 1, -theta);
+      const reference = (u: number): number => {
+        const target = u * sum;
+        let k = 0;
+        while (k < n - 1 && cdf[k]! <= target) k++;
+        return k;
+      };
+      const draws: number[] = [];
+      for (let g = 0; g < n; g++) {
+        const edge = g / n; // a bucket's first draw, and the draws just around it
+        draws.push(edge, Math.max(0, edge - 2 ** -40), edge + 2 ** -40);
+      }
+      for (let k = 0; k < n; k++) draws.push(Math.min(cdf[k]! / sum, 1 - 2 ** -32), Math.max(0, cdf[k]! / sum - 2 ** -45));
+      const r = new Prng(9, 0);
+      for (let i = 0; i < 20_000; i++) draws.push(r.nextFloat());
+      for (const u of draws) {
+        const fixed = { nextFloat: () => u } as unknown as Prng;
+        assert.equal(sampler.sample(fixed), reference(u), `n ${n}, theta ${theta}, u ${u}`);
+      }
+    }
+  });
+
   it('thetaForShare gives the theta whose top 20% get 80%', () => {
     for (const n of [100, 10_000, 1_000_000]) {
       const theta = thetaForShare(n, 0.2, 0.8);
