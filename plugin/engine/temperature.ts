@@ -28,8 +28,17 @@ export const READ_WEIGHT = 2;
 export const WRITE_WEIGHT = 1;
 export const TEMPERATURE_LEVELS = 256;
 
+/**
+ * t aged by one window: it loses 1/2^AGING_SHIFT of itself, and the last
+ * point goes too (t - (t >> 1) would keep a page seen once at 1 for good:
+ * warm, in the hot set and on the pool's curves forever).
+ */
+export function cooled(t: number): number {
+  return t <= 1 ? 0 : t - (t >>> AGING_SHIFT);
+}
+
 export function nextTemperature(t: number, roundsAccessed: number, roundsWritten: number): number {
-  const next = t - (t >>> AGING_SHIFT) + READ_WEIGHT * roundsAccessed + WRITE_WEIGHT * roundsWritten;
+  const next = cooled(t) + READ_WEIGHT * roundsAccessed + WRITE_WEIGHT * roundsWritten;
   return next > 255 ? 255 : next;
 }
 

@@ -98,7 +98,7 @@ export class ReferenceEngine {
       if (this.scan[p]) {
         const t = this.temperature[p]!;
         const seen = this.reads[p]! + this.writes[p]! > 0;
-        this.temperature[p] = seen ? this.nextTemperature(t, this.reads[p]!, this.writes[p]!) : t - (t >>> 1);
+        this.temperature[p] = seen ? this.nextTemperature(t, this.reads[p]!, this.writes[p]!) : t <= 1 ? 0 : t - (t >>> 1);
         const held = this.temperature[p]! >= holdFrom && this.temperature[p]! <= holdTo;
         const hot = seen && this.reads[p]! >= hotRounds && !held;
         this.level[p] = hot ? Math.min(4, this.level[p]! + 1) : Math.max(0, this.level[p]! - 1);

@@ -72,6 +72,10 @@ describe('engine/window-close (multi-level queue, temperature)', () => {
     assert.equal(nextTemperature(0, 8, 0), 16);
     assert.equal(nextTemperature(0, 8, 8), 24);
     assert.equal(nextTemperature(40, 0, 0), 20);
+    // Halving rounds the loss up: a page that is not seen again goes cold (temperature 0), it does not stay at 1.
+    let cold = 9;
+    for (let w = 0; w < 5; w++) cold = nextTemperature(cold, 0, 0);
+    assert.equal(cold, 0, 'a page not seen for five windows is cold (9, 5, 3, 2, 1, 0)');
     let t = 0;
     for (let w = 0; w < 20; w++) t = nextTemperature(t, 8, 8);
     assert.equal(t, 48, 'a page written every round settles at 48');
