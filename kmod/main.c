@@ -146,6 +146,43 @@ static long hmmv_region_call(struct hmmv_region *r, unsigned int cmd,
 	return -ENOTTY;
 }
 
+/* Every call of this ABI: tells a caller built against another header. */
+static const unsigned int hmmv_calls[] = {
+	HMMV_IOC_HELLO, HMMV_IOC_SOURCES, HMMV_IOC_REGION_CREATE,
+	HMMV_IOC_REGION_ATTACH, HMMV_IOC_REGION_DESTROY, HMMV_IOC_REGION_INFO,
+	HMMV_IOC_READ_TIERS, HMMV_IOC_ACCESSED, HMMV_IOC_DIRTY,
+	HMMV_IOC_WP_ARM, HMMV_IOC_DRAIN, HMMV_IOC_MIGRATE,
+};
+
+/*
+ * 0 for a call of this ABI, else -ENOTTY with a log line naming what the
+ * call should have been: a size or direction that differs from this
+ * module's uapi/hmmv.h, or a number no ABI version has.
+ */
+static int hmmv_known_call(unsigned int cmd)
+{
+	static const char * const dirs[] = { "_IO", "_IOW", "_IOR", "_IOWR" };
+	unsigned int i, want;
+
+	for (i = 0; i < ARRAY_SIZE(hmmv_calls); i++) {
+		want = hmmv_calls[i];
+		if (cmd == want)
+			return 0;
+		if (_IOC_NR(cmd) != _IOC_NR(want))
+			continue;
+		pr_warn_ratelimited("hmmv: %s[%d] ioctl %#x: call 0x%02x is %s of %u bytes, not %s of %u: build against this module's uapi/hmmv.h (ABI %u)\n",
+				    current->comm, task_pid_nr(current), cmd,
+				    _IOC_NR(cmd), dirs[_IOC_DIR(want) & 3],
+				    _IOC_SIZE(want), dirs[_IOC_DIR(cmd) & 3],
+				    _IOC_SIZE(cmd), HMMV_ABI_VERSION);
+		return -ENOTTY;
+	}
+	pr_warn_ratelimited("hmmv: %s[%d] ioctl %#x: no call 0x%02x in ABI %u\n",
+			    current->comm, task_pid_nr(current), cmd,
+			    _IOC_NR(cmd), HMMV_ABI_VERSION);
+	return -ENOTTY;
+}
+
 static long hmmv_ctl_ioctl(struct file *file, unsigned int cmd,
 			   unsigned long uarg)
 {
@@ -159,6 +196,9 @@ static long hmmv_ctl_ioctl(struct file *file, unsigned int cmd,
 
 	if (_IOC_TYPE(cmd) != HMMV_IOC_MAGIC)
 		return -ENOTTY;
+	ret = hmmv_known_call(cmd);
+	if (ret)
+		return ret;
 	mutex_lock(&ctl->lock);
 	if (cmd == HMMV_IOC_HELLO) {
 		ret = hmmv_hello(ctl, arg);

@@ -97,7 +97,13 @@ export interface EngineSnapshot {
   dramPages: number;
   nvmPages: number;
   quotaPages: number;
-  /** Pages the hot-set cut puts in DRAM (at most the quota). */
+  /**
+   * Pages that are hot whatever the quota: at or above the temperature of a
+   * page seen in `hotRounds` rounds of every window, plus the stream lead
+   * (reservedPages). It can exceed the quota: it is the demand the pool's
+   * `fair` and `weighted` policies divide DRAM by (a cut at the quota would
+   * never show a VM wanting more than it has).
+   */
   hotSetPages: number;
   /**
    * DRAM the engine needs beyond what the histogram shows hot: the pages the
@@ -130,6 +136,13 @@ export interface RunningEngine {
   setDramQuotaPages(pages: number): void;
   /** Bytes of engine state per guest page. */
   bytesPerPage(): number;
+}
+
+/** Pages at temperature `from` or hotter, from a histogram (O(256)). */
+function pagesAtLeast(histogram: Uint32Array, from: number): number {
+  let n = 0;
+  for (let t = from; t < histogram.length; t++) n += histogram[t]!;
+  return n;
 }
 
 export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptions, signal: AbortSignal): RunningEngine {
@@ -259,7 +272,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           dramPages,
           nvmPages: h.nvmPages,
           quotaPages: quota,
-          hotSetPages: cut.size,
+          hotSetPages: Math.min(host.pageCount, pagesAtLeast(h.all, hotTemperature) + follower.reservedPages()),
           reservedPages: follower.reservedPages(),
           warmPages: host.pageCount - h.all[0]!,
           histogram: h.all.slice(),

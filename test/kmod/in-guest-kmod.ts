@@ -13,6 +13,17 @@ import { report } from './guest-report.js';
 import { runBackendChecks } from './in-guest-backend.js';
 import { runBenchmark } from './in-guest-bench.js';
 
+/** Kernel log lines that mean the kernel is hurt (oops, BUG, WARN, lockups, memory corruption). */
+const BAD_KERNEL_LINE =
+  /\b(BUG|Oops|WARNING|general protection|Call Trace|kernel BUG|RIP:|soft lockup|hard LOCKUP|hung_task|blocked for more than|refcount_t|list_add corruption|list_del corruption|Bad page|page dumped because|UBSAN|KASAN|kfence)\b/;
+/** Taint flags (Documentation/admin-guide/tainted-kernels.rst) the suite would have caused: B, D, W, L. */
+const TAINT_FLAGS: ReadonlyArray<readonly [number, string]> = [
+  [5, 'B (bad page)'],
+  [7, 'D (oops or BUG)'],
+  [9, 'W (WARN)'],
+  [14, 'L (soft lockup)'],
+];
+
 const uptime = () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
 
 export function insmod(): { ok: boolean; seconds: number; error?: string } {
@@ -67,8 +78,19 @@ async function main(scenario: string): Promise<void> {
   if (scenario === 'bench' || scenario === 'all') await runBenchmark(dax);
 
   const log = kernelLog();
-  const bad = log.split('\n').filter((l) => /\b(BUG|Oops|WARNING|general protection|Call Trace|kernel BUG|RIP:)\b/.test(l));
-  report('kmod-kernel-log', { ok: bad.length === 0, bad: bad.slice(0, 20), hmmvLines: log.split('\n').filter((l) => l.includes('hmmv')).slice(-20) });
+  const bad = log.split('\n').filter((l) => BAD_KERNEL_LINE.test(l));
+  const tainted = Number(readFileSync('/proc/sys/kernel/tainted', 'utf8').trim());
+  const badTaint = TAINT_FLAGS.filter(([bit]) => (tainted & (1 << bit)) !== 0).map(([, name]) => name);
+  const hmmvLines = log.split('\n').filter((l) => l.includes('hmmv'));
+  report('kmod-kernel-log', {
+    ok: bad.length === 0 && badTaint.length === 0,
+    bad: bad.slice(0, 20),
+    tainted,
+    badTaint,
+    // The refusals the module logs, so a caller's mistake is named in dmesg too.
+    refusals: hmmvLines.filter((l) => /speaks ABI|before HMMV_IOC_HELLO| is _IO[A-Z]* of \d+ bytes|no call/.test(l)).slice(0, 20),
+    hmmvLines: hmmvLines.slice(-20),
+  });
 }
 
 main(process.argv[2] ?? 'checks').then(

@@ -37,4 +37,32 @@ describe('the DRAM pool in the simulated machine', () => {
     assert.ok(result.summary.poolBeatsStaticPct !== undefined);
     console.log(`      pool vs static split: ${result.summary.poolBeatsStaticPct!.toFixed(1)}% (geometric mean of per-VM ops/s)`);
   });
+
+  it('fair: a VM whose hot set outgrows its share gets more from one whose hot set is small (the hot set is not cut at the quota)', async () => {
+    const pages = 16_384;
+    const hot = (fraction: number) => ({ kind: 'resize', pageCount: pages, params: { hotFraction: fraction, hotFractionAfter: fraction } });
+    const config: ExperimentConfig = {
+      preset: 'optane',
+      dramPages: 16_384,
+      nvmPages: 65_536,
+      vms: [
+        { name: 'big', workload: hot(0.7), vcpus: 1 },
+        { name: 'small', workload: hot(0.1), vcpus: 1 },
+      ],
+      durationNs: 1.5e9,
+      warmupNs: 10e6,
+      seed: 5,
+      policies: ['hmmv-pool-fair'],
+      trafficScale: 8,
+      engine: { roundIntervalNs: 5e6 },
+    };
+    const result = await runExperiment(config, makeWorkload);
+    const [big, small] = result.runs[0]!.vms;
+    const q = (vm: typeof big) => vm!.policy as Record<string, number>;
+    // The small VM's hot set (1638 pages) stays covered and the big one (11469) gets well above the equal 8192.
+    const quotas = JSON.stringify([q(big)['quotaEndPages'], q(small)['quotaEndPages']]);
+    assert.ok(q(big)['quotaEndPages']! > 10_000, `the big hot set's quota rose: ${quotas}`);
+    assert.ok(q(small)['quotaEndPages']! < 6_500 && q(small)['quotaEndPages']! >= 1638, `the small hot set's quota fell, still covering it: ${quotas}`);
+    assert.ok(q(big)['quotaEndPages']! + q(small)['quotaEndPages']! <= 16_384, 'quotas within the host DRAM');
+  });
 });

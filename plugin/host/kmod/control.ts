@@ -183,7 +183,9 @@ export class KmodControl {
   private fail(what: string, reasons: Record<string, string> = {}): never {
     const errno = bind().errno();
     const name = errnoNames[errno] ?? `errno ${errno}`;
-    throw new KmodError(`hmmv.ko ${what}: ${reasons[name] ?? name}`, errno);
+    // ENOTTY from the module: a call whose number it knows with another size (dmesg names both layouts).
+    const fallback = name === 'ENOTTY' ? `ENOTTY (the loaded hmmv.ko and this hmmv disagree on the call's layout: install both from one release; dmesg names the call)` : name;
+    throw new KmodError(`hmmv.ko ${what}: ${reasons[name] ?? fallback}`, errno);
   }
 
   private call(req: number, what: string, reasons?: Record<string, string>, arg: NativeBuffer = this.arg): void {
@@ -224,7 +226,7 @@ export class KmodControl {
         const theirs = v.getUint32(OFF.hello.abiVersion, true);
         throw new KmodError(`hmmv.ko speaks ABI ${theirs}, this hmmv speaks ABI ${ABI_VERSION}: install the module from the same hmmv release (dkms install ./kmod), then rmmod hmmv && modprobe hmmv`, errno);
       }
-      if (errno === 25) throw new KmodError(`${CONTROL_NODE} is not hmmv.ko's control device (HELLO: ENOTTY)`, errno);
+      if (errno === 25) throw new KmodError(`${CONTROL_NODE} answers HELLO with ENOTTY: not hmmv.ko's control device, or an hmmv.ko whose HELLO differs from this hmmv's (dmesg names the call; install both from one release)`, errno);
       this.fail('HELLO');
     }
     const o = OFF.hello;

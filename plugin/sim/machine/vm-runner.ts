@@ -45,8 +45,13 @@ export interface VmRunStats {
 export class VmRunner {
   readonly host: SimHost;
   readonly workload: Workload;
-  /** The VM's own time: how far its vCPUs have run, ns. */
-  localNs: number;
+  /**
+   * The VM's own time (how far its vCPUs have run, ns) in a Float64Array: the
+   * loops start from a float64 load, so V8 keeps their clock unboxed (started
+   * from a plain field, whose type V8 does not know, the clock was a tagged
+   * value and every operation allocated a HeapNumber).
+   */
+  private readonly clockNs = new Float64Array(1);
   /** VM time at which `stats` started counting. */
   statsSinceNs: number;
   readonly stats: VmRunStats = emptyStats();
@@ -77,7 +82,7 @@ export class VmRunner {
     this.host = host;
     this.workload = workload;
     this.load = load;
-    this.localNs = startNs;
+    this.clockNs[0] = startNs;
     this.statsSinceNs = startNs;
     if (workload.accessesPerOp > PACKED_MAX_ACCESSES) {
       throw new Error(`workload ${workload.name}: at most ${PACKED_MAX_ACCESSES} accesses per operation, got ${workload.accessesPerOp}`);
@@ -85,6 +90,11 @@ export class VmRunner {
     this.batchOps = Math.max(1, Math.floor(BATCH_ACCESSES / workload.accessesPerOp));
     this.buffer = new Uint32Array(this.batchOps * workload.accessesPerOp);
     this.lines = new Uint16Array(this.batchOps * workload.accessesPerOp);
+  }
+
+  /** The VM's own time: how far its vCPUs have run, ns. */
+  get localNs(): number {
+    return this.clockNs[0]!;
   }
 
   /** Starts counting afresh (the end of a warm-up). */
@@ -133,7 +143,7 @@ export class VmRunner {
     const tierShift = TRAFFIC_TIER_SHIFT;
     const writeIndex = TRAFFIC_WRITE;
     const minOpNs = MIN_OP_NS;
-    let now = this.localNs;
+    let now = this.clockNs[0]!;
     let prev = this.prevPage;
     let vcpu = this.vcpu;
     let pos = this.nextOp * perOp;
@@ -199,7 +209,7 @@ export class VmRunner {
       ops++;
       memoryNs += opMemNs;
       const opNs = cpuNsPerOp + opMemNs;
-      now += (opNs > minOpNs ? opNs : minOpNs) * perVcpu;
+      now += Math.max(opNs, minOpNs) * perVcpu;
     }
     unpackInto(traffic, dramSum, nvmSum);
 
@@ -208,7 +218,10 @@ export class VmRunner {
 
   /**
    * The general loop: watched pages' accesses go through the hook, if any
-   * (NUMA hint faults, Memory Mode's cache); every write bumps the version.
+   * (NUMA hint faults, Memory Mode's cache). With contentTracking every write
+   * bumps the page's version; otherwise, as in the fast loop, only a write
+   * to a page in flight does (a random write to the version array costs a
+   * cache miss, and no one compares the version of a page not in flight).
    */
   private runGeneral(endNs: number, hook: AccessHook | undefined): void {
     const host = this.host;
@@ -216,6 +229,8 @@ export class VmRunner {
     const accessedBits = host.accessed;
     const dirtyBits = host.dirty;
     const version = host.version;
+    const inFlight = host.inFlight;
+    const everyWrite = host.contentTracking;
     const load = this.load;
     const latency = load.latencyNs;
     const writeBackWait = load.writeBackWaitNs;
@@ -233,7 +248,8 @@ export class VmRunner {
     const tierShift = TRAFFIC_TIER_SHIFT;
     const writeIndex = TRAFFIC_WRITE;
     const writeBackOnly = WRITE_BACK_ONLY;
-    let now = this.localNs;
+    const minOpNs = MIN_OP_NS;
+    let now = this.clockNs[0]!;
     let prev = this.prevPage;
     let vcpu = this.vcpu;
     let pos = this.nextOp * perOp;
@@ -294,7 +310,7 @@ export class VmRunner {
         accessedBits[word]! |= bit;
         if (write !== 0) {
           writes++;
-          version[page] = (version[page]! + 1) | 0;
+          if (everyWrite || (inFlight[word]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
           if ((dirtyBits[word]! & bit) === 0) {
             dirtyBits[word]! |= bit;
             host.logWrite(page, vcpu);
@@ -305,7 +321,7 @@ export class VmRunner {
       ops++;
       memoryNs += opMemNs;
       const opNs = cpuNsPerOp + opMemNs;
-      now += (opNs > MIN_OP_NS ? opNs : MIN_OP_NS) * perVcpu;
+      now += Math.max(opNs, minOpNs) * perVcpu;
     }
 
     this.finish(pos, end, now, prev, vcpu, ops, writes, memoryNs, managementNs, nvm, r0, w0, r1, w1);
@@ -329,7 +345,7 @@ export class VmRunner {
     load.sliceWrites[1]! += w1;
     this.nextOp = pos / perOp;
     this.bufferedOps = end / perOp;
-    this.localNs = now;
+    this.clockNs[0] = now;
     this.prevPage = prev;
     this.vcpu = vcpu;
     const accesses = ops * perOp;

@@ -29,7 +29,7 @@
 import { encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
-import { Prng } from './prng.js';
+import { BufferedDraws, Prng } from './prng.js';
 import { ZipfSampler, thetaForShare } from './zipf.js';
 
 export const KV_ZIPF_PARAMS: readonly ParamSpec[] = [
@@ -42,6 +42,8 @@ export const KV_ZIPF_PARAMS: readonly ParamSpec[] = [
   ...costParams(500, 2, 2),
 ];
 
+/** Operations whose ranks and update draws are made in one block. */
+const DRAW_BLOCK = 1024;
 /** Slots of 8 bytes per 4 KiB index page. */
 const SLOTS_PER_INDEX_PAGE = 512;
 
@@ -57,8 +59,13 @@ export class KvZipfWorkload implements Workload {
   readonly updateShare: number;
   /** The rank-to-record permutation and the Zipf head table. */
   readonly stateBytes: number;
+  /** Draws for the update decisions and fields (one per operation), and the Zipf sampler's own. */
   private readonly rng: Prng;
+  private readonly zipfDraws: BufferedDraws;
   private readonly zipf: ZipfSampler;
+  /** Scratch: one batch's ranks and update draws. */
+  private readonly ranks = new Uint32Array(DRAW_BLOCK);
+  private readonly updates = new Uint32Array(DRAW_BLOCK);
   /** Popularity rank -> record number. */
   private readonly recordOfRank: Uint32Array;
   /** Seeds the hash that places a record's index slot. */
@@ -83,7 +90,8 @@ export class KvZipfWorkload implements Workload {
     this.recordOfRank = randomPermutation(this.recordPages, new Prng(spec.seed, 1));
     this.indexSalt = new Prng(spec.seed, 2).nextU32();
     this.rng = new Prng(spec.seed, 0);
-    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes;
+    this.zipfDraws = new BufferedDraws(new Prng(spec.seed, 3));
+    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes + 4 * this.zipfDraws.draws.length + 8 * DRAW_BLOCK;
     this.updateThreshold = this.updateShare * 2 ** 32;
     const recordLines = p.num('recordLines');
     const fields = p.num('fields');
@@ -115,30 +123,36 @@ export class KvZipfWorkload implements Workload {
     const recordOfRank = this.recordOfRank;
     const zipf = this.zipf;
     const updateThreshold = this.updateThreshold;
+    const ranks = this.ranks;
+    const updates = this.updates;
     let o = 0;
-    for (let i = 0; i < ops; i++) {
-      const record = recordOfRank[zipf.sample(rng)]!;
-      const u = rng.nextU32();
-      const update = u < updateThreshold;
-      // A hash of the record picks its index slot: the page from the hash's value (multiply-shift), the line from its top bits.
-      let h = Math.imul(record ^ salt, 0x9e3779b1);
-      h ^= h >>> 15;
-      out[o] = ((Math.floor((h >>> 0) * indexScale)) << 1) >>> 0;
-      lines[o++] = h >>> 26;
-      const page = indexPages + record;
-      const field = update ? fieldDescriptors[((u & 0xffff) * fields) >>> 16]! : recordDescriptor;
-      out[o] = encodeAccess(page, false);
-      lines[o++] = recordDescriptor;
-      for (let a = 2; a < per; a++) {
-        out[o] = encodeAccess(page, update);
-        lines[o++] = field;
+    for (let done = 0; done < ops; ) {
+      const block = Math.min(ops - done, DRAW_BLOCK);
+      zipf.fill(this.zipfDraws, ranks, block);
+      rng.fillU32(updates, 0, block);
+      for (let i = 0; i < block; i++) {
+        const record = recordOfRank[ranks[i]!]!;
+        const u = updates[i]!;
+        const update = u < updateThreshold;
+        // A hash of the record picks its index slot: the page from the hash's value (multiply-shift), the line from its top bits.
+        let h = Math.imul(record ^ salt, 0x9e3779b1);
+        h ^= h >>> 15;
+        out[o] = ((Math.floor((h >>> 0) * indexScale)) << 1) >>> 0;
+        lines[o++] = h >>> 26;
+        const page = indexPages + record;
+        const field = update ? fieldDescriptors[((u & 0xffff) * fields) >>> 16]! : recordDescriptor;
+        out[o] = encodeAccess(page, false);
+        lines[o++] = recordDescriptor;
+        for (let a = 2; a < per; a++) {
+          out[o] = encodeAccess(page, update);
+          lines[o++] = field;
+        }
+        if (update && per === 2) {
+          out[o - 1] = encodeAccess(page, true);
+          lines[o - 1] = field;
+        }
       }
-      if (update && per === 2) {
-        out[o - 1] = encodeAccess(page, true);
-        lines[o - 1] = field;
-      }
+      done += block;
     }
   }
-
-
 }

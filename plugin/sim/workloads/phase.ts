@@ -22,6 +22,9 @@ import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from 
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
 
+/** Accesses whose random draws are made in one block. */
+const DRAW_BLOCK = 1024;
+
 export const PHASE_PARAMS: readonly ParamSpec[] = [
   { name: 'hotFraction', default: 0.1, min: 0.0001, max: 1, description: 'fraction of the pages in each phase\'s hot set' },
   { name: 'hotShare', default: 0.9, min: 0, max: 1, description: 'share of accesses that go to the current hot set' },
@@ -43,6 +46,8 @@ export class PhaseWorkload implements Workload {
   /** The page order (4 bytes per page). */
   readonly stateBytes: number;
   private readonly rng: Prng;
+  /** Scratch for the PRNG's draws (3 per access, DRAW_BLOCK accesses at a time). */
+  private readonly draws = new Uint32Array(3 * DRAW_BLOCK);
   /** Operations generated so far. */
   private opIndex = 0;
 
@@ -83,6 +88,7 @@ export class PhaseWorkload implements Workload {
     const per = this.accessesPerOp;
     const hotThreshold = this.hotShare * 2 ** 32;
     const order = this.order;
+    const draws = this.draws;
     let o = 0;
     let done = 0;
     while (done < ops) {
@@ -90,19 +96,25 @@ export class PhaseWorkload implements Workload {
       const phase = Math.floor(this.opIndex / this.phaseOps);
       const chunk = Math.min(ops - done, (phase + 1) * this.phaseOps - this.opIndex);
       const start = (phase * hot) % n;
-      for (let i = 0; i < chunk * per; i++) {
-        let page: number;
-        if (rng.nextU32() < hotThreshold) {
-          let slot = start + rng.nextBelow(hot);
-          if (slot >= n) slot -= n;
-          page = order[slot]!;
-        } else {
-          page = rng.nextBelow(n);
+      // Three draws per access (hot or not, the slot or page, write and line), drawn a block at a time.
+      for (let left = chunk * per; left > 0; ) {
+        const block = Math.min(left, DRAW_BLOCK);
+        rng.fillU32(draws, 0, 3 * block);
+        for (let d = 0; d < 3 * block; d += 3) {
+          let page: number;
+          if (draws[d]! < hotThreshold) {
+            let slot = start + Math.floor(draws[d + 1]! * 2.3283064365386963e-10 * hot);
+            if (slot >= n) slot -= n;
+            page = order[slot]!;
+          } else {
+            page = Math.floor(draws[d + 1]! * 2.3283064365386963e-10 * n);
+          }
+          // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
+          const w = draws[d + 2]!;
+          out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
+          lines[o++] = w & 63;
         }
-        // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
-        const w = rng.nextU32();
-        out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
-        lines[o++] = w & 63;
+        left -= block;
       }
       done += chunk;
       this.opIndex += chunk;

@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/capability.h>
+
 #include "hmmv.h"
 
 #define PAGE 4096UL
@@ -956,6 +958,200 @@ static void check_unload(int fd, char *base, uint64_t size, int rfd,
 	    node_gone && destroyed_flag && sources == 0 && e_after == 0);
 }
 
+/* ---- bad calls: sizes, page indices, privileges ------------------------------------ */
+
+/* A call number of this ABI with another size or direction than the header's. */
+#define RESHAPED(dir, cmd, size) \
+	_IOC((dir), HMMV_IOC_MAGIC, _IOC_NR(cmd), (size))
+
+static const unsigned long every_call[] = {
+	HMMV_IOC_HELLO, HMMV_IOC_SOURCES, HMMV_IOC_REGION_CREATE,
+	HMMV_IOC_REGION_ATTACH, HMMV_IOC_REGION_DESTROY,
+	HMMV_IOC_REGION_INFO, HMMV_IOC_READ_TIERS, HMMV_IOC_ACCESSED,
+	HMMV_IOC_DIRTY, HMMV_IOC_WP_ARM, HMMV_IOC_DRAIN, HMMV_IOC_MIGRATE,
+};
+
+/*
+ * Every call with a size 4 bytes short, 4 bytes long, 0, and with another
+ * direction: ENOTTY (a caller built against another header), the region
+ * untouched. A HELLO of another size is that error too, not "no HELLO yet",
+ * and leaves the file without its handshake.
+ */
+static void check_bad_sizes(int fd)
+{
+	struct hmmv_region_info before = info_of(fd), after;
+	int fresh, e_hello, e_after, e_nr, i, k, calls = 0, wrong = 0;
+	unsigned char junk[1024];
+	unsigned long cmd;
+
+	memset(junk, 0, sizeof(junk));
+	((struct hmmv_hello *)junk)->abi_version = HMMV_ABI_VERSION;
+	fresh = open(HMMV_CONTROL_NODE, O_RDWR | O_CLOEXEC);
+	e_hello = err_of(ioctl(fresh, RESHAPED(_IOC_READ | _IOC_WRITE,
+					       HMMV_IOC_HELLO, 4), junk));
+	e_after = err_of(ioctl(fresh, HMMV_IOC_REGION_INFO, junk));
+	close(fresh);
+	for (i = 0; i < (int)ARRAY_SIZE(every_call); i++) {
+		unsigned int size = _IOC_SIZE(every_call[i]);
+		unsigned int dir = _IOC_DIR(every_call[i]);
+		unsigned long shapes[4] = {
+			RESHAPED(dir, every_call[i], size - 4),
+			RESHAPED(dir, every_call[i], size + 4),
+			RESHAPED(dir, every_call[i], 0),
+			RESHAPED(dir ^ _IOC_READ, every_call[i], size),
+		};
+
+		for (k = 0; k < 4; k++) {
+			cmd = shapes[k];
+			calls++;
+			wrong += err_of(ioctl(fd, cmd, junk)) != ENOTTY;
+		}
+	}
+	/* a number no ABI version has */
+	e_nr = err_of(ioctl(fd, _IOWR(HMMV_IOC_MAGIC, 0x40,
+				      struct hmmv_migrate), junk));
+	after = info_of(fd);
+	begin("kmod-bad-sizes");
+	field("\"helloOtherSize\":%d,\"afterIt\":%d,\"unknownNumber\":%d",
+	      e_hello, e_after, e_nr);
+	field("\"calls\":%d,\"notEnotty\":%d,\"regionUnchanged\":%s", calls,
+	      wrong, before.pages == after.pages &&
+	      before.dram_pages == after.dram_pages &&
+	      before.nvm_pages == after.nvm_pages &&
+	      before.faults == after.faults ? "true" : "false");
+	end(e_hello == ENOTTY && e_after == EPROTO && e_nr == ENOTTY &&
+	    wrong == 0 && before.pages == after.pages &&
+	    before.dram_pages == after.dram_pages &&
+	    before.nvm_pages == after.nvm_pages);
+}
+
+/*
+ * Page indices out of the region among good ones: each bad one fails alone
+ * (-EINVAL), a page named twice moves once; ranges that overflow or end
+ * past the region are refused whole; the pages moved keep their contents.
+ */
+static void check_bad_indices(int fd, char *base, uint64_t pages)
+{
+	uint32_t last = (uint32_t)pages - 1, out[64];
+	uint32_t idx[6] = { UINT32_MAX, (uint32_t)pages, last, 5, 5, 1U << 31 };
+	uint32_t home[2] = { 5, last };
+	int32_t st[6], want[6] = { -EINVAL, -EINVAL, HMMV_MIG_MOVED,
+				   HMMV_MIG_MOVED, HMMV_MIG_ALREADY, -EINVAL };
+	uint64_t sum5 = checksum(base + 5 * PAGE, 1);
+	uint64_t sum_last = checksum(base + last * PAGE, 1);
+	struct hmmv_migrate m;
+	struct hmmv_drain d;
+	int e[8], n = 0, i, status_ok = 1, rc, rc_back;
+	uint64_t empty = 99;
+
+	memset(&m, 0, sizeof(m));
+	m.pages = (uintptr_t)home;
+	m.status = (uintptr_t)st;
+	m.count = 2;
+	m.max_recopies = 2;
+	m.target = HMMV_TIER_DRAM;
+	ioctl(fd, HMMV_IOC_MIGRATE, &m);	/* both in DRAM to start */
+	m.pages = (uintptr_t)idx;
+	m.count = 6;
+	m.target = HMMV_TIER_NVM;
+	rc = ioctl(fd, HMMV_IOC_MIGRATE, &m);
+	for (i = 0; i < 6; i++)
+		status_ok &= st[i] == want[i];
+	status_ok &= m.moved == 2 && m.already == 1 && m.failed == 3;
+	begin("kmod-bad-indices");
+	field("\"status\":[%d,%d,%d,%d,%d,%d],\"moved\":%lu,\"already\":%lu,\"failed\":%lu",
+	      st[0], st[1], st[2], st[3], st[4], st[5], m.moved, m.already,
+	      m.failed);
+	m.pages = (uintptr_t)home;
+	m.count = 2;
+	m.target = HMMV_TIER_DRAM;
+	rc_back = ioctl(fd, HMMV_IOC_MIGRATE, &m);
+
+	e[n++] = err_of(bits(fd, HMMV_IOC_ACCESSED, ~63ULL, 64, NULL, out, 0,
+			     NULL));
+	e[n++] = err_of(bits(fd, HMMV_IOC_ACCESSED, 0, ~0ULL, NULL, out, 0,
+			     NULL));
+	e[n++] = err_of(bits(fd, HMMV_IOC_WP_ARM, pages, ~0ULL - 63, NULL,
+			     out, 0, NULL));
+	e[n++] = err_of(bits(fd, HMMV_IOC_DIRTY, pages - 64, 128, NULL, out,
+			     0, NULL));
+	e[n++] = err_of(bits(fd, HMMV_IOC_ACCESSED, pages, 512, NULL, out,
+			     HMMV_HUGE_SHIFT, NULL));
+	/* an empty range at the end is a valid no-op */
+	e[n++] = err_of(bits(fd, HMMV_IOC_READ_TIERS, pages, 0, NULL, out, 0,
+			     &empty));
+	memset(&d, 0, sizeof(d));
+	d.max_threads = 4;	/* room for logs, no buffer */
+	e[n++] = err_of(ioctl(fd, HMMV_IOC_DRAIN, &d));
+	field("\"rangeErrnos\":[%d,%d,%d,%d,%d,%d,%d],\"emptyScanned\":%lu",
+	      e[0], e[1], e[2], e[3], e[4], e[5], e[6], empty);
+	field("\"contentsKept\":%s",
+	      checksum(base + 5 * PAGE, 1) == sum5 &&
+	      checksum(base + last * PAGE, 1) == sum_last ? "true" : "false");
+	end(rc == 0 && status_ok && rc_back == 0 && e[0] == EINVAL &&
+	    e[1] == EINVAL && e[2] == EINVAL && e[3] == EINVAL &&
+	    e[4] == EINVAL && e[5] == 0 && empty == 0 && e[6] == EFAULT &&
+	    checksum(base + 5 * PAGE, 1) == sum5 &&
+	    checksum(base + last * PAGE, 1) == sum_last);
+}
+
+/* Root's capabilities without CAP_SYS_ADMIN. */
+static int drop_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -1;
+	data[CAP_SYS_ADMIN / 32].effective &= ~(1U << (CAP_SYS_ADMIN % 32));
+	return syscall(SYS_capset, &hdr, data);
+}
+
+/*
+ * errno of open(@path) in a child that is nobody (@as_nobody) or root
+ * without CAP_SYS_ADMIN; 0 if it opened, 200 if the set-up failed.
+ */
+static int open_errno_as(int as_nobody, const char *path)
+{
+	pid_t child = fork();
+	int status = 0, fd;
+
+	if (child == 0) {
+		if (as_nobody ? setuid(65534) : drop_sys_admin())
+			_exit(200);
+		fd = open(path, O_RDWR);
+		_exit(fd >= 0 ? 0 : errno);
+	}
+	waitpid(child, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 255;
+}
+
+/*
+ * The control device: root with CAP_SYS_ADMIN only (EACCES for nobody by
+ * its mode, EPERM for root without the capability). A region's node: mode
+ * 0600 keeps nobody out, and root without capabilities may open it: that
+ * is QEMU as libvirt starts it (user root, capabilities cleared).
+ */
+static void check_unprivileged(const char *name)
+{
+	char path[160];
+	int e_nobody, e_nocap, e_nobody_region, e_nocap_region;
+
+	snprintf(path, sizeof(path), HMMV_REGION_DIR "%s", name);
+	e_nobody = open_errno_as(1, HMMV_CONTROL_NODE);
+	e_nocap = open_errno_as(0, HMMV_CONTROL_NODE);
+	e_nobody_region = open_errno_as(1, path);
+	e_nocap_region = open_errno_as(0, path);
+	begin("kmod-unprivileged");
+	field("\"nobodyControl\":%d,\"noCapControl\":%d", e_nobody, e_nocap);
+	field("\"nobodyRegion\":%d,\"noCapRegion\":%d", e_nobody_region,
+	      e_nocap_region);
+	end(e_nobody == EACCES && e_nocap == EPERM &&
+	    e_nobody_region == EACCES && e_nocap_region == 0);
+}
+
 static int run_checks(const char *dax)
 {
 	char path[160];
@@ -994,6 +1190,9 @@ static int run_checks(const char *dax)
 	check_dirty_log(fd, base, pages);
 	check_accessed(fd, base, pages);
 	check_bad_calls(fd, base, pages, "checks");
+	check_bad_sizes(fd);
+	check_bad_indices(fd, base, pages);
+	check_unprivileged("checks");
 	check_exit_and_independence(fd, base, pages, dax, dstart, dsize);
 	check_unload(fd, base, size, rfd, "checks");
 	return failures ? 1 : 0;
