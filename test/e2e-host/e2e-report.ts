@@ -68,7 +68,7 @@ export function writeE2eHostJson(guest: GuestRun, suiteSeconds: number): void {
     },
     pool: converged?.['pool'],
     domains: (converged?.['domains'] as Result[] | undefined) ?? [],
-    baseline: baseline ? { policy: baseline['policy'], seconds: baseline['seconds'], domains: baseline['domains'], vmstat: baseline['vmstat'] } : undefined,
+    baseline: baseline ? { policy: baseline['policy'], seconds: baseline['seconds'], limitSeconds: baseline['limitSeconds'], domains: baseline['domains'], vmstat: baseline['vmstat'] } : undefined,
     faults: faults.map((f) => ({ name: f['name'], passed: f['passed'] })),
     destroyHandover: ((f) => f && { domain: f['other'], quotaPagesBefore: f['otherQuotaBefore'], quotaPagesAfter: f['otherQuotaAfter'], maxPages: f['otherMaxPages'] })(faults.find((f) => f['name'] === 'virsh-destroy')),
     error: get('error')?.['message'],
