@@ -14,6 +14,7 @@ import type { DirtyLogDrain, GuestRamRegion, MemoryHost, MigrationResult, TierUs
 import { MigrationOutcome, Tier } from '../../plugin/host/memory-host.js';
 import { bitmapGet, bitmapSet, type Bitmap } from '../../plugin/util/bitmap.js';
 import type { Clock } from '../../plugin/util/clock.js';
+import { steppingClock } from './reference.js';
 
 const PAGES = 4096;
 const HOT = 512;
@@ -101,18 +102,6 @@ class SnapshotEvidenceHost implements MemoryHost {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-function steppingClock(): Clock {
-  let t = 0;
-  return {
-    now: () => t,
-    sleep: (ns, signal) => {
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      t += ns;
-      return new Promise((r) => setImmediate(r));
-    },
-  };
 }
 
 async function run(declare: boolean): Promise<SnapshotEvidenceHost> {

@@ -15,8 +15,7 @@ import { defaultEngineOptions, startEngine, type EngineSnapshot } from '../../pl
 import type { DirtyLogDrain, GuestRamRegion, MemoryHost, MigrationResult, TierUsage } from '../../plugin/host/memory-host.js';
 import { MigrationOutcome, Tier } from '../../plugin/host/memory-host.js';
 import { bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../../plugin/util/bitmap.js';
-import type { Clock } from '../../plugin/util/clock.js';
-import { rng } from './reference.js';
+import { rng, steppingClock } from './reference.js';
 
 /** Random disjoint units at any offset (not word aligned) in `pageCount` pages. */
 function randomUnits(random: () => number, pageCount: number): Uint32Array {
@@ -263,19 +262,6 @@ class UnitContractHost implements MemoryHost {
   close(): Promise<void> {
     return Promise.resolve();
   }
-}
-
-/** A clock that never waits: each sleep advances it. */
-function steppingClock(): Clock {
-  let t = 0;
-  return {
-    now: () => t,
-    sleep: (ns, signal) => {
-      if (signal?.aborted) return Promise.reject(signal.reason);
-      t += ns;
-      return new Promise((r) => setImmediate(r));
-    },
-  };
 }
 
 describe('engine with huge-page units (a host that enforces the contract)', () => {

@@ -1,5 +1,19 @@
 /** Brute-force references the engine's O(pages) algorithms are checked against. */
 import type { HotSetCut } from '../../plugin/engine/hot-set.js';
+import type { Clock } from '../../plugin/util/clock.js';
+
+/** A clock that never waits: each sleep advances it (engine tests run whole windows at once). */
+export function steppingClock(): Clock {
+  let t = 0;
+  return {
+    now: () => t,
+    sleep: (ns, signal) => {
+      if (signal?.aborted) return Promise.reject(signal.reason);
+      t += ns;
+      return new Promise((r) => setImmediate(r));
+    },
+  };
+}
 
 /** Seeded PRNG for tests (mulberry32). */
 export function rng(seed: number): () => number {
