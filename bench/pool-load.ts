@@ -27,6 +27,7 @@ import { Prng } from '../plugin/sim/workloads/prng.js';
 import type { ReportMessage, PoolStateMessage } from '../plugin/pool/wire.js';
 import { parseServerMessage, packageRoot } from '../plugin/pool/wire.js';
 import WebSocket from 'ws';
+import { machineHeader } from './machine.js';
 
 const CLI = fileURLToPath(new URL('../plugin/cli.js', import.meta.url));
 
@@ -284,10 +285,7 @@ const positive = (v: string): number => {
 
 async function main(o: { managers: number; seconds: number; windowMs: number; intervalMs: number; policy: PoolLoadOptions['policy'] }): Promise<void> {
   const result = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: os.cpus()[0]?.model,
-    cores: os.cpus().length,
+    ...machineHeader(),
     loadAverage: os.loadavg(),
     ...(await runPoolLoad({ ...o, warmupSeconds: Math.min(30, o.seconds / 4), log: (m) => process.stderr.write(`pool-load: ${m}\n`) })),
   };

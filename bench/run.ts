@@ -15,6 +15,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { benchPoolPolicies } from './pool-policies.js';
 import { compareBuilds, currentBuild, prepareBaseline, resolveBaseRevision, runCase, type BenchCase, type Build, type CaseComparison } from './two-builds.js';
 import { benchWorkloads } from './workloads.js';
+import { machineHeader } from './machine.js';
 
 const SIZES = [256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024];
 const LARGEST = SIZES[SIZES.length - 1]!;
@@ -80,10 +81,7 @@ async function main(opts: Options) {
   const largestRates = comparison.find((c) => c.name === `engineWindowRates/${LARGEST}`);
   const sim = comparison.find((c) => c.name === 'simulator');
   const result = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: os.cpus()[0]?.model,
-    cores: os.cpus().length,
+    ...machineHeader(),
     loadAverageAtStart,
     loadAverage: os.loadavg(),
     builds: builds.map((b) => ({ label: b.label, commit: b.commit, subject: b.subject, ...(b.uncommitted ? { uncommitted: true } : {}) })),

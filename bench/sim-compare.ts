@@ -18,6 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { currentBuild, median, prepareBaseline, resolveBaseRevision, runCase, type BenchCase, type Build } from './two-builds.js';
+import { machineHeader } from './machine.js';
 
 /** main just before 639546c (the simulator fidelity work). */
 export const PRE_FIDELITY_BASE = 'ab31cbd';
@@ -79,10 +80,7 @@ async function main(opts: Options): Promise<void> {
     return { name: c.name, runs: opts.runs, medians, samples, ratios };
   });
   const result = {
-    date: new Date().toISOString(),
-    node: process.version,
-    cpu: os.cpus()[0]?.model,
-    cores: os.cpus().length,
+    ...machineHeader(),
     loadAverage: os.loadavg(),
     builds: builds.map((b) => ({ label: b.label, commit: b.commit, subject: b.subject, ...(b.uncommitted ? { uncommitted: true } : {}) })),
     comparison,
