@@ -16,7 +16,12 @@
  */
 import { HmpParseError } from './errors.js';
 
-/** One RAMBlock: `name` is QEMU's idstr, e.g. `dram0` or `0000:00:03.0:00.0/vmem0`. */
+/**
+ * One RAMBlock: `name` is QEMU's idstr, e.g. `dram0` or `0000:00:03.0:00.0/vmem0`;
+ * '' for a block QEMU never registered, such as a memory backend the guest
+ * does not map (libvirt's `pc.ram` when `-machine memory-backend=` names
+ * another one, as for a domain whose RAM is on hmmv.ko).
+ */
 export interface RamBlockInfo {
   name: string;
   /** Host page size backing the block, bytes. */
@@ -102,7 +107,7 @@ function hexToSafeNumber(hex: string, what: string, lineNumber: number, line: st
 
 const RAMBLOCK_HEADER = /^\s*Block Name\s+PSize\s+Offset\s+Used\s+Total\s*$/;
 const RAMBLOCK_ROW =
-  /^\s*(\S.*?)\s+(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB|PiB|EiB)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s*$/;
+  /^\s*(?:(\S.*?)\s+)?(\d+(?:\.\d+)?)\s*(B|KiB|MiB|GiB|TiB|PiB|EiB)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s+0x([0-9a-fA-F]+)\s*$/;
 
 export function parseInfoRamblock(text: string): RamBlockInfo[] {
   const what = 'info ramblock';
@@ -121,7 +126,7 @@ export function parseInfoRamblock(text: string): RamBlockInfo[] {
     if (!m) throw new HmpParseError(what, n, line, 'expected "<name> <page size> 0x<offset> 0x<used> 0x<total>"');
     const pageSize = Math.round(Number(m[2]) * SIZE_UNITS[m[3]!]!);
     blocks.push({
-      name: m[1]!,
+      name: m[1] ?? '',
       pageSize,
       offset: hexToSafeNumber(m[4]!, what, n, line),
       used: hexToSafeNumber(m[5]!, what, n, line),

@@ -65,6 +65,17 @@ describe('qmp/hmp-parsers', () => {
       assert.ok(dimm.some((b) => b.name === 'nvm1' && b.used === 128 * MiB));
     });
 
+    it('keeps a block without a name (a memory backend QEMU never registered: libvirt\'s pc.ram beside hmmv-ram)', () => {
+      // the rows QEMU 7.2 printed for a libvirt domain whose RAM is on hmmv.ko (-machine memory-backend=hmmv-ram)
+      const text = '              Block Name    PSize              Offset               Used              Total\r\n' +
+        '                hmmv-ram    4 KiB  0x0000000003000000 0x0000000003000000 0x0000000003000000\r\n' +
+        '                            4 KiB  0x0000000000000000 0x0000000003000000 0x0000000003000000\r\n';
+      assert.deepEqual(parseInfoRamblock(text), [
+        { name: 'hmmv-ram', pageSize: 4096, offset: 48 * MiB, used: 48 * MiB, total: 48 * MiB },
+        { name: '', pageSize: 4096, offset: 0, used: 48 * MiB, total: 48 * MiB },
+      ]);
+    });
+
     it('parses other page sizes (huge pages) and rejects malformed rows with the line number', () => {
       const text = '              Block Name    PSize              Offset               Used              Total\r\n' +
         '                   huge0    2 MiB  0x0000000000000000 0x0000000040000000 0x0000000040000000\r\n';
