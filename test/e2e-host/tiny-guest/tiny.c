@@ -5,9 +5,12 @@
  * boot) inside the test-bed host. It stands in for a VM with a known working
  * set, and checks that no write is lost while hmmv moves its RAM:
  *
- *   hot region   every page stamped (16 words) on every pass, a pass every
- *                PASS ms, for ever
- *   cold region  every word written once at start, then only read by checks
+ *   hot region   every page stamped (its first word) on every pass, a pass
+ *                every PASS ms, for ever
+ *   cold region  every word written once at start (before the hot region:
+ *                a first-touch policy that fills DRAM first gives DRAM to
+ *                cold pages, so a manager has to swap them), then only read
+ *                by checks
  *   the rest     one word per page written once, so all guest RAM is present
  *
  * Every CHECK s, and when the host writes 'c' to the serial port, it verifies
@@ -24,14 +27,15 @@
  * with K or M suffixes. Between passes the CPU halts (PIT at 100 Hz), so an
  * idle nested guest costs its host little.
  *
- * Cost: a pass writes 16 words per hot page; a check reads every word of both
- * regions once.
+ * Cost: a pass writes one word per hot page (one access per page per pass is
+ * all the hot evidence needs; under nested TCG every store is dear); a check
+ * reads every word of both regions once.
  */
 #include <stdint.h>
 
 #define PAGE		4096u
 #define WORDS		(PAGE / 4)
-#define STAMP_STRIDE	64u		/* words between a page's stamped words */
+#define STAMP_STRIDE	WORDS		/* words between a page's stamped words */
 #define HZ		100u
 #define COM1		0x3f8
 #define HOT_SEED	0x9e3779b9u
@@ -402,9 +406,9 @@ void tiny_main(uint32_t magic, const uint32_t *info)
 	}
 	interrupts_init();
 
+	fill(&cold, COLD_SEED);
 	fill(&hot, HOT_SEED);
 	hot_pass(&hot, pass);
-	fill(&cold, COLD_SEED);
 	touch_rest(mem_end, &hot, &cold);
 	ready_ms = now_ms();
 	puts("TINY READY ms=");
