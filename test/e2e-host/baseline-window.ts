@@ -1,7 +1,8 @@
 /**
  * How long the numa_balancing=2 baseline is watched, so the kernel gets a
  * fair chance: at least as long as the slowest hmmv domain needed to
- * converge in the same run (and never less than `floorS`), at most `capS`;
+ * converge in the same run (and never less than `floorS`: the floor only
+ * guards a run where hmmv was quick; fairness is the rule above), at most `capS`;
  * and it ends early once every hot region has been 99% on DRAM for
  * `holdSamples` samples in a row (nothing more to learn). Pure; O(samples).
  */
@@ -11,7 +12,7 @@ export interface BaselineWindowOptions {
   holdSamples: number;
 }
 
-export const BASELINE_WINDOW: BaselineWindowOptions = { floorS: 120, capS: 300, holdSamples: 10 };
+export const BASELINE_WINDOW: BaselineWindowOptions = { floorS: 60, capS: 300, holdSamples: 10 };
 
 /** Seconds to watch the baseline given hmmv's convergence times in this run (undefined: did not converge). */
 export function baselineSeconds(hmmvConvergeS: readonly (number | undefined)[], o: BaselineWindowOptions = BASELINE_WINDOW): number {
