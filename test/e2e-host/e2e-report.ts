@@ -13,7 +13,8 @@ export const E2E_HOST_JSON = join(repoDir, 'out', 'e2e-host.json');
 /**
  * The Optane host: node 0 = 1 GiB DRAM with both CPUs; a 512 MiB NVDIMM
  * onlined as system RAM (384 MiB in 128 MiB blocks, node 1) and a 256 MiB
- * NVDIMM left as /dev/dax1.0; libvirtd running.
+ * NVDIMM left as /dev/dax1.0 for hmmv.ko (the kmod layer: the module built
+ * for the test-bed kernel); libvirtd running.
  */
 export function e2eHostBootOptions(timeoutMs: number): BootOptions {
   const verbose = process.env['HMMV_TESTBED_VERBOSE'] === '1';
@@ -28,6 +29,7 @@ export function e2eHostBootOptions(timeoutMs: number): BootOptions {
       { sizeMiB: 256, mode: 'devdax' },
     ],
     libvirtd: true,
+    layers: ['kmod'],
     ...(verbose ? { onLine: (l: string) => !l.includes('TINY HB') && process.stderr.write(`      | ${l}\n`) } : {}),
   };
 }
@@ -68,6 +70,8 @@ export function writeE2eHostJson(guest: GuestRun, suiteSeconds: number): void {
     },
     pool: converged?.['pool'],
     domains: (converged?.['domains'] as Result[] | undefined) ?? [],
+    /** The hmmv.ko regions of the kmod domains at convergence (REGION_INFO). */
+    kmodRegions: converged?.['regions'],
     baseline: baseline ? { policy: baseline['policy'], seconds: baseline['seconds'], limitSeconds: baseline['limitSeconds'], domains: baseline['domains'], vmstat: baseline['vmstat'] } : undefined,
     faults: faults.map((f) => ({ name: f['name'], passed: f['passed'] })),
     destroyHandover: ((f) => f && { domain: f['other'], quotaPagesBefore: f['otherQuotaBefore'], quotaPagesAfter: f['otherQuotaAfter'], maxPages: f['otherMaxPages'] })(faults.find((f) => f['name'] === 'virsh-destroy')),

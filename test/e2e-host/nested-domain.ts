@@ -2,14 +2,17 @@
  * One nested domain of the emulated-Optane host, driven the way an operator
  * drives it (virsh define, hmmv domain enable, virsh start, virsh destroy) and
  * watched from outside hmmv: its serial console (tiny guest heartbeats and
- * content checks), where its hot and cold regions are (move_pages queries on
- * its QEMU process, one sample per call), and its manager's status file.
+ * content checks), where its hot and cold regions are (one sample per call:
+ * move_pages queries on its QEMU process for the linux backend, the module's
+ * READ_TIERS on its region for the kmod backend), and its manager's status file.
  */
 import { closeSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { readStatus, type ManagerStatus } from '../../plugin/runtime/status-file.js';
 import { hmmv, ok, virsh, writeFile, type Timed } from './operator.js';
-import { countNodes, gpaToHva, movePagesTo, PAGE, qemuPid, type PageCounts } from './placement.js';
+import { regionNameFor } from '../../plugin/host/kmod/region-name.js';
+import { PageTier, readRegionTiers } from './kmod-placement.js';
+import { countNodes, gpaToHva, movePagesTo, PAGE, qemuPid } from './placement.js';
 import { TinyConsole, defaultLayout, serialSocketPath, tinyDomainXml, type TinyLayout } from './tiny-domain.js';
 
 const MiB = 1 << 20;
@@ -24,7 +27,7 @@ export interface TieringPlan {
   rounds: number;
 }
 
-/** Pages of a region on the DRAM node and on the NVM node. */
+/** Pages of a region on the DRAM node and on the NVM node (kmod: in DRAM and in the devdax tier). */
 export interface Split {
   dram: number;
   nvm: number;
@@ -40,6 +43,9 @@ export interface Sample {
   /** Pages that changed node since the previous sample (seen from outside). */
   changed: number;
 }
+
+/** Where the domain's RAM lives: a NUMA node per tier (linux), or an hmmv.ko region on a devdax device (kmod). */
+export type Backing = { backend: 'linux' } | { backend: 'kmod'; devdax: string };
 
 
 export class NestedDomain {
@@ -60,7 +66,17 @@ export class NestedDomain {
     readonly layout: TinyLayout = defaultLayout,
     /** Where the guest's RAM starts: 'dram' (first touch, the default) or 'nvm' (numatune preferred = the slow node). */
     readonly startOn: 'dram' | 'nvm' = 'dram',
+    readonly backing: Backing = { backend: 'linux' },
   ) {}
+
+  get backend(): 'linux' | 'kmod' {
+    return this.backing.backend;
+  }
+
+  /** The hmmv.ko region of a kmod domain. */
+  get region(): string {
+    return regionNameFor(this.name);
+  }
 
   get ramPages(): number {
     return (this.layout.memMiB * MiB) / PAGE;
@@ -78,9 +94,10 @@ export class NestedDomain {
     return ok(await virsh(['define', file]));
   }
 
-  /** `hmmv domain enable NAME --dram ... --nvm-node N --backend linux` with the plan's pool bounds. */
+  /** `hmmv domain enable NAME --dram ... --nvm-node N --backend linux` (or `--devdax D --backend kmod`) with the plan's pool bounds. */
   async enable(plan: TieringPlan): Promise<Timed> {
-    const args = ['domain', 'enable', this.name, '--dram', `${plan.quotaMiB}MiB`, '--nvm-node', String(this.nodes.nvm), '--backend', 'linux',
+    const tier = this.backing.backend === 'kmod' ? ['--devdax', this.backing.devdax, '--backend', 'kmod'] : ['--nvm-node', String(this.nodes.nvm), '--backend', 'linux'];
+    const args = ['domain', 'enable', this.name, '--dram', `${plan.quotaMiB}MiB`, ...tier,
       '--window-ms', String(plan.windowMs), '--rounds', String(plan.rounds), '--rate', `${plan.rateMiB}MiB`];
     if (plan.minMiB !== undefined) args.push('--dram-min', `${plan.minMiB}MiB`);
     if (plan.maxMiB !== undefined) args.push('--dram-max', `${plan.maxMiB}MiB`);
@@ -125,15 +142,27 @@ export class NestedDomain {
     return r;
   }
 
-  private split(c: PageCounts): Split {
-    return { dram: c.byNode[this.nodes.dram] ?? 0, nvm: c.byNode[this.nodes.nvm] ?? 0 };
+  /**
+   * Each page's place: its NUMA node (move_pages on the QEMU process), or
+   * for kmod the module's tier mapped to the same two numbers (DRAM as
+   * nodes.dram, the devdax tier as nodes.nvm); negative = not present.
+   */
+  private async pagePlaces(): Promise<Int32Array> {
+    const nodes = new Int32Array(this.ramPages);
+    if (this.backing.backend === 'linux') {
+      countNodes(this.pid!, this.hva!.ram, this.ramPages, nodes);
+      return nodes;
+    }
+    const { tiers } = await readRegionTiers(this.region);
+    if (tiers.length !== this.ramPages) throw new Error(`${this.name}: region '${this.region}' has ${tiers.length} pages, the domain ${this.ramPages}`);
+    for (let i = 0; i < nodes.length; i++) nodes[i] = tiers[i] === PageTier.Dram ? this.nodes.dram : tiers[i] === PageTier.Nvm ? this.nodes.nvm : -2;
+    return nodes;
   }
 
-  /** Where the regions are now (move_pages queries on the QEMU process). */
-  sample(): Sample {
+  /** Where the regions are now, seen from outside the manager. */
+  async sample(): Promise<Sample> {
     if (!this.pid || !this.hva) throw new Error(`${this.name} is not started`);
-    const nodes = new Int32Array(this.ramPages);
-    const ram = countNodes(this.pid, this.hva.ram, this.ramPages, nodes);
+    const nodes = await this.pagePlaces();
     const hotFirst = (this.layout.hot.offMiB * MiB) / PAGE;
     const coldFirst = (this.layout.cold.offMiB * MiB) / PAGE;
     const within = (first: number, count: number): Split => {
@@ -149,7 +178,7 @@ export class NestedDomain {
     if (this.lastNodes) for (let i = 0; i < nodes.length; i++) if (nodes[i] !== this.lastNodes[i] && nodes[i]! >= 0 && this.lastNodes[i]! >= 0) changed++;
     this.lastNodes = nodes;
     this.pagesChangedNode += changed;
-    const s: Sample = { t: (Date.now() - this.startedAt) / 1000, hot: within(hotFirst, this.hotPages), cold: within(coldFirst, this.coldPages), ram: this.split(ram), changed };
+    const s: Sample = { t: (Date.now() - this.startedAt) / 1000, hot: within(hotFirst, this.hotPages), cold: within(coldFirst, this.coldPages), ram: within(0, this.ramPages), changed };
     this.samples.push(s);
     return s;
   }

@@ -2,10 +2,12 @@
  * The whole chain on an emulated Optane host. One boot of the TCG test bed as
  * an Optane host (QEMU NVDIMM/NFIT -> nd_pmem -> devdax -> daxctl system-ram:
  * a memory-only NUMA node in the lower memory tier; a second NVDIMM left as
- * devdax), with libvirtd inside; in it, test/e2e-host/in-host.ts does what an
- * operator does (hmmv hooks install, the pool daemon, virsh define, hmmv
- * domain enable --backend linux, virsh start of nested TCG domains running
- * the tiny guest) and watches from outside hmmv. Each `it` asserts on what it
+ * devdax for hmmv.ko), with libvirtd inside; in it, test/e2e-host/in-host.ts
+ * does what an operator does (insmod hmmv.ko, hmmv hooks install, the pool
+ * daemon, virsh define, hmmv domain enable --backend linux for two domains
+ * and --backend kmod --devdax for a third, virsh start of nested TCG domains
+ * running the tiny guest) and watches from outside hmmv (move_pages for the
+ * linux domains, the module's READ_TIERS for the kmod one). Each `it` asserts on what it
  * reported; the measurements go to out/e2e-host.json. What this cannot prove
  * (KVM's EPT accessed bits, PML, a 2-socket Optane host) is in
  * docs/emulated-optane.md.
@@ -52,12 +54,15 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.ok(rankOf(node)! > rankOf(0)!, JSON.stringify(topo.memoryTiers));
   });
 
-  it('libvirtd runs inside; `hmmv host check` says ready', () => {
+  it('libvirtd runs inside; `hmmv host check` says ready, with hmmv.ko loaded and the devdax device free for it', () => {
     const lv = result('libvirtd-setup');
     assert.equal(lv.ok, true, lv.error);
     const check = result('host-check');
     assert.equal(check.code, 0, `${check.stdout}\n${check.stderr}`);
     assert.match(check.stdout, /^ready: /m);
+    assert.match(check.stdout, /^\s+module\s+present\s+loaded, version [\d.]+, ABI 1, 0 region\(s\)/m);
+    const dax = (result('nvdimm-setup').devices as Result[])[1]!.path as string;
+    assert.match(check.stdout, new RegExp(`^\\s+${dax}\\s+present\\s.*free`, 'm'));
   });
 
   it('`hmmv hooks install --reload` installs the hook; the pool daemon answers', () => {
@@ -67,26 +72,29 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.equal(result('pool-up').status.type, 'state');
   });
 
-  it('virsh define + hmmv domain enable (each its own pool bounds) + virsh start of two domains: the hook starts a manager for each, which runs the engine on the linux backend', () => {
+  it('virsh define + hmmv domain enable (each its own pool bounds) + virsh start of three domains: the hook starts a manager for each, on the linux backend (two) and on the kmod backend (one)', () => {
     const enabled = result('domain-enable').domains as Result[];
-    assert.deepEqual(enabled.map((e) => e.name), ['tiny-a', 'tiny-b']);
-    for (const e of enabled) assert.match(e.show, /backend="linux"/, e.name);
+    assert.deepEqual(enabled.map((e) => e.name), ['tiny-a', 'tiny-b', 'tiny-k']);
+    for (const e of enabled.slice(0, 2)) assert.match(e.show, /backend="linux"/, e.name);
     assert.match(enabled[0]!.show, /<hmmv:dram quota="12MiB" min="10MiB" max="12MiB"/);
     assert.match(enabled[1]!.show, /<hmmv:dram quota="16MiB" min="14MiB" max="24MiB"/);
+    assert.match(enabled[2]!.show, /backend="kmod"/);
+    assert.match(enabled[2]!.show, /<hmmv:dram quota="12MiB" min="12MiB" max="12MiB"/);
+    assert.match(enabled[2]!.show, /devdax="\/dev\/dax\d+\.\d+"/);
     const started = result('domain-started').domains as Result[];
-    for (const s of started) {
+    for (const [i, s] of started.entries()) {
       assert.equal(s.manager.state, 'running', `${s.name}: ${s.manager.error}`);
-      assert.equal(s.manager.backend, 'linux');
+      assert.equal(s.manager.backend, i < 2 ? 'linux' : 'kmod', s.name);
       assert.ok(s.manager.qemu?.pid > 0, s.name);
     }
-    assert.notEqual(started[0]!.manager.pid, started[1]!.manager.pid, 'one manager per domain');
+    assert.equal(new Set(started.map((s) => s.manager.pid)).size, 3, 'one manager per domain');
   });
 
-  it('each hot region ends on node 0 and each domain within the quota the pool gave it; the cold regions leave DRAM (tiny-b starts on the slow node)', () => {
+  it('each hot region ends in DRAM and each domain within the quota the pool gave it; the cold regions leave DRAM (tiny-b starts on the slow node, tiny-k with its hot region in devdax)', () => {
     const c = result('converged');
     const domains = c.domains as Result[];
-    assert.equal(domains.length, 2);
-    assert.deepEqual(c.quotaSources, ['pool', 'pool'], 'both quotas come from the pool');
+    assert.deepEqual(domains.map((d) => [d.name, d.backend]), [['tiny-a', 'linux'], ['tiny-b', 'linux'], ['tiny-k', 'kmod']]);
+    assert.deepEqual(c.quotaSources, ['pool', 'pool', 'pool'], 'every quota comes from the pool');
     for (const d of domains) {
       const why = JSON.stringify(d);
       assert.ok(d.secondsToConverge !== undefined, `not converged: ${why}`);
@@ -96,12 +104,29 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
       assert.ok(d.coldPages.dram <= d.quotaPages - d.hotPages.dram, why);
       assert.ok(d.coldPages.nvm >= cold - d.quotaPages, why);
     }
-    const [a, b] = domains as [Result, Result];
+    const [a, b, k] = domains as [Result, Result, Result];
     assert.ok(a.quotaPages < b.quotaPages, `different bounds, different quotas: ${a.quotaPages} vs ${b.quotaPages}`);
-    assert.ok(a.quotaPages + b.quotaPages <= c.pool.pages, `the pool hands out no more than it has: ${JSON.stringify(c.pool)}`);
+    assert.ok(a.quotaPages + b.quotaPages + k.quotaPages <= c.pool.pages, `the pool hands out no more than it has: ${JSON.stringify(c.pool)}`);
     assert.equal(b.startOn, 'nvm');
     assert.ok(b.ramPagesAtStart.nvm > 0.9 * (b.ramPagesAtStart.dram + b.ramPagesAtStart.nvm), `tiny-b's RAM started on the slow node: ${JSON.stringify(b.ramPagesAtStart)}`);
     assert.ok(b.pagesMoved >= b.hotPages.dram, `tiny-b's hot region was promoted by its manager: ${JSON.stringify(b)}`);
+  });
+
+  it("tiny-k's RAM is an hmmv.ko region on the devdax NVDIMM: its hot region was promoted from devdax by its manager, with the pause per switch measured by the module", () => {
+    const c = result('converged');
+    const k = (c.domains as Result[])[2]!;
+    const why = JSON.stringify(k);
+    // first touch filled DRAM up to the quota with the cold region (written first): the hot region started in devdax
+    assert.ok(k.ramPagesAtStart.nvm > 0 && k.ramPagesAtStart.dram <= k.quotaPages, `tiny-k's RAM at start: ${JSON.stringify(k.ramPagesAtStart)}`);
+    assert.ok(k.pagesMoved >= k.hotPages.dram, `tiny-k's hot region was promoted by its manager: ${why}`);
+    assert.ok(k.pauseNsPerPage > 0 && k.maxPauseNs >= k.pauseNsPerPage, `the module's pause per switched page: ${why}`);
+    const region = (c.regions as Result[]).find((r) => r.domain === 'tiny-k');
+    assert.ok(region, JSON.stringify(c.regions));
+    assert.equal(region.mapperPid, region.qemuPid, "the region is mapped by tiny-k's QEMU");
+    assert.equal(region.steady, true, `no reading without a page moving: ${JSON.stringify(region)}`);
+    assert.equal(region.dramPages, region.readTiers.dram, "REGION_INFO's DRAM pages = READ_TIERS' count");
+    assert.equal(region.nvmPages, region.readTiers.nvm, "REGION_INFO's NVM pages = READ_TIERS' count");
+    assert.ok(region.dramPages <= k.quotaPages, `within the quota: ${JSON.stringify(region)}`);
   });
 
   it('the guests ran throughout and every content check passed', () => {
@@ -122,9 +147,9 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.equal(r.restored.hotBad, 0);
   });
 
-  it('`hmmv status` shows both domains with their quotas from the pool', () => {
+  it('`hmmv status` shows every domain with its quota from the pool', () => {
     const s = result('status-two');
-    for (const name of ['tiny-a', 'tiny-b']) {
+    for (const name of ['tiny-a', 'tiny-b', 'tiny-k']) {
       const row = (s.json as Result[]).find((r) => r.domain === name);
       assert.ok(row, `${name} missing from:\n${s.text}`);
       assert.equal(row.state, 'running', name);
@@ -139,11 +164,11 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
     assert.match(f.status.error, /gone/);
   });
 
-  it('fault: libvirtd restarted with both domains running: the reconnect hook leaves their live managers attached, which keep managing', () => {
+  it('fault: libvirtd restarted with the three domains running: the reconnect hook leaves their live managers attached, which keep managing', () => {
     fault('libvirtd-restart-reconnect');
   });
 
-  it('fault: the pool daemon killed: both managers carry on with their static quotas, and rejoin when it is back', () => {
+  it('fault: the pool daemon killed: every manager carries on with its static quota, and rejoins when it is back', () => {
     fault('pool-daemon-killed');
   });
 
@@ -155,7 +180,25 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
   it('virsh destroy stops the manager, leaves no pidfile, and the pool gives its DRAM to the other domain', () => {
     const f = fault('virsh-destroy');
     assert.ok(f.otherQuotaAfter > f.otherQuotaBefore, JSON.stringify(f));
-    assert.deepEqual((f.poolVms as Result[]).map((v) => v.domain), ['tiny-b']);
+    assert.deepEqual((f.poolVms as Result[]).map((v) => v.domain).sort(), ['tiny-b', 'tiny-k']);
+  });
+
+  it('fault (kmod): the manager SIGKILLed mid-migration leaves tiny-k running, its region whole and mapped by its QEMU, every content check passing', () => {
+    const f = fault('kmod-manager-sigkill-mid-migration');
+    assert.equal(f.backend, 'kmod');
+    assert.match(f.status.error, /gone/);
+    assert.equal(f.region.mapperPid, f.region.qemuPid);
+  });
+
+  it('fault (kmod): virsh destroy releases everything: no region node left in /dev/hmmv/, the devdax capacity free again (no claim), with the manager running or killed', () => {
+    const f = fault('kmod-virsh-destroy-release');
+    for (const r of [f.afterManagedRun, f.afterKilledManager] as Result[]) {
+      assert.ok(r.before.regionNodes.includes('tiny-k'), JSON.stringify(r.before));
+      assert.deepEqual(r.after.regionNodes, []);
+      assert.equal(r.after.regions, 0);
+      assert.deepEqual(r.after.iomem, []);
+      assert.deepEqual(r.qemuLeft, []);
+    }
   });
 
   it('numa_balancing=2 baseline on the same host: how much of each hot region reaches node 0, and when, is recorded', () => {

@@ -2,7 +2,8 @@
  * Prints the placement table of docs/emulated-optane.md from
  * out/e2e-host.json (or the file given): per domain, under hmmv and under the
  * numa_balancing=2 baseline, where its hot and cold pages are at the end, its
- * DRAM quota, pages moved and the time to converge; then the boot and suite
+ * DRAM quota, pages moved, the time to converge and (kmod domains) the
+ * module's pause per switched page; then the boot and suite
  * times. Markdown, so the note is re-measured by pasting, not by retyping.
  *   node dist/test/e2e-host/placement-table.js [out/e2e-host.json]
  */
@@ -15,6 +16,7 @@ interface Split {
 }
 interface DomainRow {
   name: string;
+  backend?: string;
   startOn?: string;
   hotPages?: Split;
   coldPages?: Split;
@@ -25,6 +27,8 @@ interface DomainRow {
   secondsToConverge?: number;
   contentChecks?: { passed: number; failed: number };
   guestRunningAtEnd?: boolean;
+  pauseNsPerPage?: number;
+  maxPauseNs?: number;
 }
 interface Record {
   generatedAt: string;
@@ -40,12 +44,13 @@ const num = (n: number | undefined, digits = 0) => (n === undefined ? '-' : n.to
 
 export function placementTable(r: Record): string {
   const rows = [
-    '| policy | domain | starts on | DRAM quota (pages) | hot pages DRAM / NVM | cold pages DRAM / NVM | all RAM DRAM / NVM | pages moved | s to converge | content checks passed / failed |',
-    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| policy | domain | starts on | DRAM quota (pages) | hot pages DRAM / NVM | cold pages DRAM / NVM | all RAM DRAM / NVM | pages moved | s to converge | content checks passed / failed | pause per page / max (ns) |',
+    '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const pause = (d: DomainRow) => (d.pauseNsPerPage === undefined && d.maxPauseNs === undefined ? '-' : `${num(d.pauseNsPerPage)} / ${num(d.maxPauseNs)}`);
   const line = (policy: string, d: DomainRow) =>
-    `| ${policy} | ${d.name} | ${d.startOn ?? '-'} | ${d.quotaPages ?? 'none'} | ${split(d.hotPages)} | ${split(d.coldPages)} | ${split(d.ramPages)} | ${d.pagesMoved ?? '-'} | ${d.secondsToConverge === undefined ? 'not within the run' : num(d.secondsToConverge, 1)} | ${d.contentChecks ? `${d.contentChecks.passed} / ${d.contentChecks.failed}` : '-'} |`;
-  for (const d of r.domains) rows.push(line('hmmv (linux backend, pool)', d));
+    `| ${policy} | ${d.name} | ${d.startOn ?? '-'} | ${d.quotaPages ?? 'none'} | ${split(d.hotPages)} | ${split(d.coldPages)} | ${split(d.ramPages)} | ${d.pagesMoved ?? '-'} | ${d.secondsToConverge === undefined ? 'not within the run' : num(d.secondsToConverge, 1)} | ${d.contentChecks ? `${d.contentChecks.passed} / ${d.contentChecks.failed}` : '-'} | ${pause(d)} |`;
+  for (const d of r.domains) rows.push(line(`hmmv (${d.backend ?? 'linux'} backend, pool)`, d));
   for (const d of r.baseline?.domains ?? []) rows.push(line('numa_balancing=2', d));
   const h = r.host;
   const times = [
