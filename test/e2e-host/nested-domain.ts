@@ -107,7 +107,8 @@ export class NestedDomain {
 
   /** `virsh start`, then the serial console, the QEMU pid and the regions' host addresses. */
   async start(readyTimeoutMs = 90000): Promise<Timed> {
-    const r = ok(await virsh(['start', this.name], 120000));
+    // bounded, not expected: three nested TCG domains starting at once on a loaded host took 92-115 s each
+    const r = ok(await virsh(['start', this.name], 300000));
     this.startedAt = Date.now();
     this.startSeconds = r.seconds;
     this.console?.close();
