@@ -152,8 +152,7 @@ export class VmRunner {
     const version = host.version;
     const load = this.load;
     const accessNs = load.accessLatencyNs;
-    const dramPacked = load.traffic.dramPacked;
-    const nvmPacked = load.traffic.nvmPacked;
+    const packed = load.traffic.packed;
     const pageCount = host.pageCount | 0;
     const vcpus = host.vcpuCount | 0;
     const perVcpu = 1 / vcpus;
@@ -185,7 +184,11 @@ export class VmRunner {
     let j = 0;
     let opMemNs = 0;
 
+    // Set when a rare event's call may have charged management CPU time (the loop below stops at the operation's end).
+    let charged = false;
+
     while (now < endNs) {
+      charged = false;
       if (host.pendingCpuNs > 0) {
         const ns = this.takePendingCpuNs();
         managementNs += ns;
@@ -204,7 +207,7 @@ export class VmRunner {
       for (;;) {
         // The lengths (and maps) once here, for the loop below.
         if ((buf.length | lines.length | tier.length | accessedBits.length | dirtyBits.length | inFlight.length | version.length) < 0) break;
-        if ((dramPacked.length | nvmPacked.length | accessNs.length) < 0) break;
+        if ((packed.length | accessNs.length) < 0) break;
         // 0: an operation ended (back to the outer loop); else the rare event the access at `pos` needs first.
         let event = 0;
         for (;;) {
@@ -231,8 +234,8 @@ export class VmRunner {
           const d = lines[pos]!;
           pos++;
           const k = (t << tierShift) | (write * writeIndex) | d;
-          dramSum += dramPacked[k]!;
-          nvmSum += nvmPacked[k]!;
+          dramSum += packed[2 * k]!;
+          nvmSum += packed[2 * k + 1]!;
           // Random unless the page is the last one or the next: (page - prev) in {0, 1}.
           const step = (page - prev) >>> 1;
           opMemNs += accessNs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
@@ -249,10 +252,12 @@ export class VmRunner {
             const opNs = cpuNsPerOp + opMemNs;
             opMemNs = 0;
             now += Math.max(opNs, minOpNs) * perVcpu;
-            if (now >= endNs || pos === end || host.pendingCpuNs > 0) break;
+            if (now >= endNs || pos === end || charged) break;
           }
         }
         if (event === 0) break;
+        // Only these calls charge management CPU time within the loop: look for it at the operation's end.
+        charged = true;
         const page = buf[pos]! >>> 1;
         if (event === 1) this.pageOutOfRange(page);
         else if (event === 2) host.allocateOnTouch(page);
@@ -291,8 +296,7 @@ export class VmRunner {
     const load = this.load;
     const latency = load.latencyNs;
     const writeBackWait = load.writeBackWaitNs;
-    const dramPacked = load.traffic.dramPacked;
-    const nvmPacked = load.traffic.nvmPacked;
+    const packed = load.traffic.packed;
     const pageCount = host.pageCount | 0;
     const vcpus = host.vcpuCount | 0;
     const perVcpu = 1 / vcpus;
@@ -358,8 +362,8 @@ export class VmRunner {
         }
         if (charge) {
           const k = (t << tierShift) | (write * writeIndex) | d;
-          dramSum += dramPacked[k]!;
-          nvmSum += nvmPacked[k]!;
+          dramSum += packed[2 * k]!;
+          nvmSum += packed[2 * k + 1]!;
         }
         opMemNs += (d & writeBackOnly) === 0 ? latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]! : writeBackWait[t]!;
         prev = page;

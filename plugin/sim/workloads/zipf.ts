@@ -92,46 +92,71 @@ export class ZipfSampler {
     }
   }
 
-  /** The next `count` ranks into out[0 .. count), from `source`'s draws (the same ranks sample() gives on its Prng). */
+  /**
+   * The next `count` ranks into out[0 .. count), from `source`'s draws (the
+   * same ranks sample() gives on its Prng). The loop over ranks makes no
+   * call (V8 then keeps the tables' checks out of it): it leaves for a
+   * refill of the draws and for a rejected proposal (about 1 rank in 100),
+   * which the outer loop finishes, refilling as it goes.
+   */
   fill(source: BufferedDraws, out: Uint32Array, count: number): void {
     if (count > out.length) throw new Error(`Zipf: ${count} ranks do not fit in ${out.length}`);
     const draws = source.draws;
-    const size = draws.length;
+    const size = draws.length | 0;
     const blocks = this.blocks;
     const coin = this.coin;
     const alias = this.alias;
     const start = this.start;
     const width = this.width;
     const squeeze = this.squeeze;
-    const theta = this.theta;
-    let pos = source.pos;
-    for (let i = 0; i < count; i++) {
-      // Every rank takes the same steps, a single-rank block too (its proposal is its rank, always
-      // accepted): no branch on the block's kind, which the draws would make unpredictable.
+    const theta = +this.theta;
+    let pos = source.pos | 0;
+    let i = 0;
+    while (i < count) {
       if (pos + 4 > size) {
         source.pos = pos;
         source.refill();
         pos = 0;
       }
-      const column = Math.floor(draws[pos]! * INV_2_32 * blocks);
-      const other = alias[column]!;
-      const b = other + (column - other) * +(draws[pos + 1]! < coin[column]!);
-      const s = start[b]!;
-      const w = width[b]!;
-      let k = s + Math.floor(draws[pos + 2]! * INV_2_32 * w);
-      let u = draws[pos + 3]!;
-      pos += 4;
-      while (u >= squeeze[b]! && u >= TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
+      // The block and proposal of rank i when it leaves the loop rejected.
+      let rejected = false;
+      let b = 0;
+      let s = 0;
+      let w = 0;
+      for (; i < count; i++) {
+        if (pos + 4 > size) break;
+        // Every rank takes the same steps, a single-rank block too (its proposal is its rank, always
+        // accepted): no branch on the block's kind, which the draws would make unpredictable.
+        const column = Math.floor(draws[pos]! * INV_2_32 * blocks);
+        const other = alias[column]!;
+        b = other + (column - other) * +(draws[pos + 1]! < coin[column]!);
+        s = start[b]!;
+        w = width[b]!;
+        const k = s + Math.floor(draws[pos + 2]! * INV_2_32 * w);
+        const u = draws[pos + 3]!;
+        pos += 4;
+        if (u >= squeeze[b]! && u >= TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
+          rejected = true;
+          break;
+        }
+        out[i] = k;
+      }
+      if (!rejected) continue;
+      // Another rank of the same block until one is accepted.
+      for (;;) {
         if (pos + 2 > size) {
           source.pos = pos;
           source.refill();
           pos = 0;
         }
-        k = s + Math.floor(draws[pos]! * INV_2_32 * w);
-        u = draws[pos + 1]!;
+        const k = s + Math.floor(draws[pos]! * INV_2_32 * w);
+        const u = draws[pos + 1]!;
         pos += 2;
+        if (u < squeeze[b]! || u < TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
+          out[i++] = k;
+          break;
+        }
       }
-      out[i] = k;
     }
     source.pos = pos;
   }
