@@ -133,6 +133,8 @@ export class SimHost implements PolicyHost {
   readonly onNvm: Bitmap;
   /** Pages not touched yet (tier[] UNALLOCATED); 0 lets the fast loop skip tier[]. */
   untouchedPages: number;
+  /** Pages whose inFlight bit is set; 0 lets the fast loop skip inFlight. */
+  inFlightPages = 0;
   /** Pages of this VM per tier (DRAM, NVM). */
   readonly vmTierPages = new Float64Array(2);
   /** CPU time owed by the VM that its runner has not yet taken, ns. */
@@ -437,6 +439,7 @@ export class SimHost implements PolicyHost {
       } else {
         this.load.usedPages[target]!++; // reserve the destination page
         this.inFlight[p >>> 5]! |= 1 << (p & 31);
+        this.inFlightPages++;
         copiedVersion[i] = this.version[p]!;
         pending.push(i);
       }
@@ -479,6 +482,7 @@ export class SimHost implements PolicyHost {
           const p = pages[i]!;
           this.version[p] = copiedVersion[i]!; // the guest now sees the copy
           this.inFlight[p >>> 5]! &= ~(1 << (p & 31));
+          this.inFlightPages--;
           this.load.usedPages[source]!--;
           this.vmTierPages[source]!--;
           this.vmTierPages[target]!++;
@@ -517,6 +521,7 @@ export class SimHost implements PolicyHost {
   private release(page: number, target: number): void {
     this.load.usedPages[target]!--;
     this.inFlight[page >>> 5]! &= ~(1 << (page & 31));
+    this.inFlightPages--;
   }
 
   private place(page: number, t: number): void {

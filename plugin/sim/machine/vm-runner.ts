@@ -21,7 +21,7 @@
 import type { Workload } from '../workloads/workload.js';
 import { WRITE_BACK_ONLY } from '../workloads/workload.js';
 import type { AccessHook, SimHost } from './sim-host.js';
-import type { TierLoad } from './tier-load.js';
+import { ACCESS_COSTS_TRAFFIC, type TierLoad } from './tier-load.js';
 import { PACKED_MAX_ACCESSES, PACKED_WRITE_UNIT, TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
 
 /** Accesses generated per call into the workload (the batch buffer's size). */
@@ -158,8 +158,11 @@ export class VmRunner {
     const inFlight = host.inFlight;
     const version = host.version;
     const load = this.load;
-    const accessNs = load.accessLatencyNs;
-    const packed = load.traffic.packed;
+    // Latencies at [0, 8), packed traffic pairs from `trafficAt` (tier-load.ts).
+    const costs = load.accessCosts;
+    const trafficAt = ACCESS_COSTS_TRAFFIC | 0;
+    // Nothing is migrated while the loop runs (migrations advance between slices): without pages in flight, no version to bump.
+    const anyInFlight = host.inFlightPages !== 0;
     const pageCount = host.pageCount | 0;
     const vcpus = host.vcpuCount | 0;
     const perVcpu = 1 / vcpus;
@@ -214,7 +217,7 @@ export class VmRunner {
       for (;;) {
         // The lengths (and maps) once here, for the loop below.
         if ((buf.length | lines.length | tier.length | onNvm.length | accessedBits.length | dirtyBits.length | inFlight.length | version.length) < 0) break;
-        if ((packed.length | accessNs.length) < 0) break;
+        if (costs.length < 0) break;
         // 0: an operation ended (back to the outer loop); else the rare event the access at `pos` needs first.
         let event = 0;
         for (;;) {
@@ -242,16 +245,16 @@ export class VmRunner {
           const d = lines[pos]!;
           pos++;
           const k = (t << tierShift) | (write * writeIndex) | d;
-          dramSum += packed[2 * k]!;
-          nvmSum += packed[2 * k + 1]!;
+          dramSum += costs[trafficAt + 2 * k]!;
+          nvmSum += costs[trafficAt + 2 * k + 1]!;
           // Random unless the page is the last one or the next: (page - prev) in {0, 1}.
           const step = (page - prev) >>> 1;
-          opMemNs += accessNs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
+          opMemNs += costs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
           prev = page;
           nvm += t;
           accessedBits[word]! |= bit;
           writes += write;
-          if ((inFlight[word]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
+          if (anyInFlight && (inFlight[word]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
           if (++j === perOp) {
             j = 0;
             if (++vcpu === vcpus) vcpu = 0;
