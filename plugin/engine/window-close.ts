@@ -17,7 +17,9 @@
  * for scanned pages that were seen or are still warm (found 32 at a time),
  * plus O(pages moved lately) to mark moved pages blocked and take them out of
  * the movable histograms. Hot pages that settled high are not visited. Pages
- * per tier come from the histograms.
+ * per tier come from the histograms. Levels, scan words, warm words and
+ * temperatures are stored only where they change, so the lines of a word
+ * that keeps its state (a cold word, a settled one) are not written back.
  */
 import { popcount32 } from '../util/bitmap.js';
 import { counterAtLeast } from './evidence.js';
@@ -350,7 +352,7 @@ function foldWords(f: WindowFold, from: number, to: number): void {
           const nt = unwritten[reads * TL + t]!;
           moved[(2 * reads + ((inNvm >>> bit) & 1)) * TL + t]!++;
           if (anyHeld) hold |= held[nt]! << bit;
-          temperature[base + bit] = nt;
+          if (nt !== t) temperature[base + bit] = nt;
           if (!WORKED_STAY_WARM) warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
         }
         // Written pages (few): their own next temperature and histogram move.
@@ -366,10 +368,11 @@ function foldWords(f: WindowFold, from: number, to: number): void {
           h[t]!--;
           h[nt]!++;
           hold |= held[nt]! << bit;
-          temperature[base + bit] = nt;
+          if (nt !== t) temperature[base + bit] = nt;
           warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
         }
-        warm[w] = WORKED_STAY_WARM ? warmWord | work : warmWord;
+        const warmAfter = WORKED_STAY_WARM ? warmWord | work : warmWord;
+        if (warmAfter !== warmBefore) warm[w] = warmAfter;
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
       const up = (hotRounds <= 1 ? seen : seen & hot) & ~hold;
@@ -383,8 +386,11 @@ function foldWords(f: WindowFold, from: number, to: number): void {
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
       const nc = (c & stay) | (up & ((a & b) | c));
+      // Stored only where changed (most words keep their levels): a clean cache line is not written back.
+      if (na !== a) level[li] = na;
+      if (nb !== b) level[li + 1] = nb;
+      if (nc !== c) level[li + 2] = nc;
       a = na; b = nb; c = nc;
-      level[li] = a; level[li + 1] = b; level[li + 2] = c;
     } else if (isDense) {
       // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
       const ci = w << 2;
@@ -396,7 +402,8 @@ function foldWords(f: WindowFold, from: number, to: number): void {
     } else if (sparse && written[w] !== 0) {
       written[w] = 0;
     }
-    scan[w] = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
+    const due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
+    if (due !== scanned) scan[w] = due;
   }
   f.settledScanned = settledScanned;
   f.settledDown = settledDown;
