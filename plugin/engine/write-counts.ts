@@ -50,7 +50,8 @@ export class WriteCounts {
   size = 0;
   private readonly denseBytes: number;
 
-  constructor(readonly pageCount: number) {
+  /** `onDense`: called when the counts go dense (their planes take the room other sparse-time structures may use). */
+  constructor(readonly pageCount: number, private readonly onDense: () => void = () => {}) {
     this.denseBytes = WRITE_COUNT_BITS * 4 * ((pageCount + 31) >>> 5);
     this.keys = new Int32Array(MIN_CAPACITY);
     this.counts = new Uint8Array(MIN_CAPACITY);
@@ -220,6 +221,7 @@ export class WriteCounts {
       for (let p = 0; p < WRITE_COUNT_BITS; p++) if (((c >>> p) & 1) !== 0) dense[j + p] = dense[j + p]! | bit;
     }
     this.dense = dense;
+    this.onDense();
     this.keys = new Int32Array(0);
     this.counts = new Uint8Array(0);
     this.size = 0;
