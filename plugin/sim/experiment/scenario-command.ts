@@ -125,7 +125,7 @@ export function registerScenarioCommands(program: Command): void {
     .option('--traffic-scale <n>', 'real accesses each simulated access stands for in the tiers load', number('--traffic-scale', (n) => n > 0), 8)
     .option('--memory-limit <MiB>', 'largest memory one run may take; a larger run is refused before anything runs (default: what the OS reports available)', number('--memory-limit', (n) => n > 0))
     .option('--workloads <list>', 'workloads (four-vm: one per VM; dram-sweep: one sweep each)', list)
-    .option('--fractions <list>', 'DRAM fractions of the footprint, e.g. 0.1,0.25,50%', fractionList)
+    .option('--fractions <list>', 'DRAM fractions of the footprint, e.g. 0.1,0.25,50% (dram-sweep: several; four-vm and traces: one, default 25%)', fractionList)
     .option('--policies <list>', `policies (all-dram is always added as the reference; known: ${POLICY_NAMES.join(', ')})`, list)
     .option('--trace <file>', 'trace file for the traces scenario (repeatable)', (v: string, prev: string[]) => [...prev, v], [])
     .option('--out <dir>', 'report folder (default report-<name>)')

@@ -71,20 +71,30 @@ function base(o: ScenarioOptions) {
   };
 }
 
+/** The one DRAM fraction of a scenario that runs a single fraction (four-vm, traces); more is an error, not ignored. */
+function singleFraction(scenarioName: string, o: ScenarioOptions): number {
+  const fractions = o.fractions ?? [0.25];
+  if (fractions.length !== 1) throw new Error(`the ${scenarioName} scenario runs one DRAM fraction, got ${fractions.length} (--fractions ${fractions.join(',')}); use dram-sweep for several`);
+  const f = fractions[0]!;
+  if (!(f > 0 && f <= 1)) throw new Error(`DRAM fraction must be in (0, 1], got ${f}`);
+  return f;
+}
+
 export function fourVmScenario(o: ScenarioOptions = {}): Scenario {
   const vmPages = pagesOf(o.vmSizeMiB ?? 128);
   const workloads = o.workloads ?? FOUR_VM_WORKLOADS;
   const total = vmPages * workloads.length;
-  const dramPages = Math.floor(total / 4);
+  const fraction = singleFraction('four-vm', o);
+  const dramPages = Math.max(1, Math.floor(total * fraction));
   return {
     name: 'four-vm',
-    description: `${workloads.length} co-running VMs (${workloads.join(', ')}), host DRAM = 25% of their memory, NVM holds all of it`,
+    description: `${workloads.length} co-running VMs (${workloads.join(', ')}), host DRAM = ${Math.round(fraction * 100)}% of their memory, NVM holds all of it`,
     policies: o.policies ?? ALL_POLICIES,
     cases: [
       {
         id: 'co-run',
         group: 'co-run',
-        dramFraction: 0.25,
+        dramFraction: fraction,
         config: {
           ...base(o),
           dramPages,
@@ -125,7 +135,7 @@ export function dramSweepScenario(o: ScenarioOptions = {}): Scenario {
 export function tracesScenario(o: ScenarioOptions = {}): Scenario {
   const traces = o.traces ?? [];
   if (traces.length === 0) throw new Error('the traces scenario needs trace files: --trace FILE (repeatable), made with `hmmv trace convert`');
-  const fraction = o.fractions?.[0] ?? 0.25;
+  const fraction = singleFraction('traces', o);
   return {
     name: 'traces',
     description: `one VM per trace (${traces.length}), host DRAM ${Math.round(fraction * 100)}% of the trace's footprint`,

@@ -101,4 +101,15 @@ describe('sim/experiment: scenarios and report', function () {
     await assert.rejects(runScenarioCommand('traces', { ...base, duration: 1, out: join(dir, 'z') }), /needs trace files/);
     await assert.rejects(stat(join(dir, 'y')), 'nothing written');
   });
+
+  it('four-vm takes one DRAM fraction (default 25% of the VMs\' memory) and refuses several instead of ignoring them', () => {
+    const pagesOfCase = (fractions?: number[]) => scenario('four-vm', { vmSizeMiB: 8, ...(fractions ? { fractions } : {}) }).cases[0]!;
+    const total = 4 * ((8 * 1024 * 1024) / 4096);
+    assert.equal(pagesOfCase().config.dramPages, total / 4);
+    assert.equal(pagesOfCase().dramFraction, 0.25);
+    assert.equal(pagesOfCase([0.1]).config.dramPages, Math.floor(total * 0.1));
+    assert.equal(pagesOfCase([0.1]).dramFraction, 0.1);
+    assert.throws(() => pagesOfCase([0.1, 0.5]), /four-vm scenario runs one DRAM fraction, got 2 .*use dram-sweep/);
+    assert.throws(() => scenario('traces', { traces: ['x.trace'], fractions: [0.1, 0.5] }), /traces scenario runs one DRAM fraction/);
+  });
 });
