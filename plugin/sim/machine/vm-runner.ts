@@ -124,19 +124,18 @@ export class VmRunner {
    * figures are the ones the plain formulas give (the same values added in
    * the same order).
    *
-   * What V8 needs to compile the access loop well (each cost about as much
-   * as the rest of an access):
+   * How the loop is shaped for V8 (Node 20's TurboFan):
    * - The innermost loop makes no call and stores to no object, only to typed
-   *   arrays and locals, and each array's length is read just before it: V8
-   *   then checks the arrays' maps and lengths once per entry instead of per
-   *   access (a call in the loop, even on a cold path, forgets them). The rare
-   *   events leave the loop before the access has any effect and are handled
-   *   outside: a page never touched (backed now), a page past the end (an
-   *   error), a write that sets a dirty bit (logged in the vCPU's PML buffer,
-   *   which may charge a VM exit); the access then runs again with nothing
-   *   rare left. The loop also leaves at an operation's end when the slice is
-   *   over, the batch is used up or management CPU time is pending, which the
-   *   outer loop takes before the next operation, as before.
+   *   arrays and locals. The rare events leave it before the access has any
+   *   effect and are handled outside: a page never touched (backed now), a
+   *   page past the end (an error), a write that sets a dirty bit (logged in
+   *   the vCPU's PML buffer, which may charge a VM exit); the access then runs
+   *   again with nothing rare left. The loop also leaves at an operation's end
+   *   when the slice is over, the batch is used up or management CPU time may
+   *   be pending, which the outer loop takes before the next operation, as
+   *   before. (TurboFan still checks each typed array's map, length and base
+   *   per access, calls or not: it does not hoist them out of loops. So the
+   *   number of arrays an access touches counts: 7 here, from 10.)
    * - Floating-point running values (clock, sums) never reach a call or an
    *   object field but through a Float64Array (`loopOut`, `packedSums`): a
    *   value that does is kept boxed, a HeapNumber allocated per access.
@@ -215,9 +214,6 @@ export class VmRunner {
         pos = 0;
       }
       for (;;) {
-        // The lengths (and maps) once here, for the loop below.
-        if ((buf.length | lines.length | tier.length | onNvm.length | accessedBits.length | dirtyBits.length | inFlight.length | version.length) < 0) break;
-        if (costs.length < 0) break;
         // 0: an operation ended (back to the outer loop); else the rare event the access at `pos` needs first.
         let event = 0;
         for (;;) {

@@ -108,9 +108,9 @@ export class ZipfSampler {
   /**
    * The next `count` ranks into out[0 .. count), from `source`'s draws (the
    * same ranks sample() gives on its Prng). The loop over ranks makes no
-   * call (V8 then keeps the tables' checks out of it): it leaves for a
-   * refill of the draws and for a rejected proposal (about 1 rank in 100),
-   * which the outer loop finishes, refilling as it goes.
+   * call: it leaves for a refill of the draws and for a rejected proposal
+   * (about 1 rank in 100), which the outer loop finishes, refilling as it
+   * goes.
    */
   fill(source: BufferedDraws, out: Uint32Array, count: number): void {
     if (count > out.length) throw new Error(`Zipf: ${count} ranks do not fit in ${out.length}`);
