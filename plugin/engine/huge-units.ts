@@ -130,7 +130,10 @@ export class HugeUnits {
         hist.retemper((nvm[p >>> 5]! & (1 << (p & 31))) !== 0, t, hottest);
         temperature[p] = hottest;
       }
-      if (hottest > 0) rangeFill(warm, u, true);
+      if (hottest > 0) {
+        rangeFill(warm, u, true);
+        state.markActive(u, UNIT_PAGES);
+      }
       // Not movable while any page of it is: block the rest too (listed as moved now, so it ages out).
       if (rangeAny(state.blocked, u)) for (let p = u; p < u + UNIT_PAGES; p++) if ((state.blocked[p >>> 5]! & (1 << (p & 31))) === 0) state.markMoved(p);
     }

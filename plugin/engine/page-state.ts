@@ -30,12 +30,28 @@
  * plan is made: closeWindow() marks them in the scratch bitmap (`blocked`) and
  * rotateMoved() clears them again, O(pages moved) each.
  *
+ * activeBlocks (1 bit per BLOCK_PAGES = 1024 pages, 2 KiB at 64 GiB; kept
+ * only while the write counts are sparse, so it fits in the 4 bits per page
+ * the dense counts would take, and the state stays within 3 bytes) marks
+ * the blocks the window pass must visit: a clear bit promises every page of
+ * the block is at level 0 and cold (temperature 0, not warm). The pass keeps
+ * it (a block it leaves with no level and no warmth is cleared);
+ * setEvidence() and markActive() set it for what writes those pages from
+ * outside (tests, huge-page adoption); a new PageState has every block set.
+ * The evidence, which the tracker writes, and the scan set, which the
+ * huge-page code also writes, are checked by the pass itself: a block is
+ * skipped only if its words are outside everyRound, have no explicit read
+ * count and are all due (a page with a write count is in everyRound or has
+ * a read count: the tracker counts writes of pages it saw). A guest whose
+ * cold 80% sits in whole blocks then costs the pass two loads per cold word
+ * (everyRound, scan; six when some page left the sieve) instead of the fold.
+ *
  * warm and the OR of the evidence planes let the window pass and the planner
  * find the few pages that need per-page work 32 at a time: a cold page costs
  * a share of a word operation. explicitReads/anyWrites say when all counts
  * are zero, so the window pass need not read them.
  */
-import { bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
+import { bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
 import { WriteCounts } from './write-counts.js';
 
 /** Bits of the per-window evidence counters (so they saturate at 15). */
@@ -46,6 +62,9 @@ export const MAX_LEVEL = 4;
 
 /** Bit planes of the queue level (0..MAX_LEVEL). */
 export const LEVEL_BITS = 3;
+
+/** Pages per bit of PageState.activeBlocks (32 words of 32 pages). */
+export const BLOCK_PAGES = 1024;
 
 /** Scan period of a queue level in windows: every window at level 0, 2^L windows at level L. */
 export const scanPeriod = (level: number): number => 1 << level;
@@ -78,6 +97,8 @@ export class PageState {
   readonly nvm: Bitmap;
   readonly scan: Bitmap;
   readonly warm: Bitmap;
+  /** Blocks of BLOCK_PAGES pages the window pass must visit (see the header); undefined while the write counts are dense. */
+  activeBlocks: Bitmap | undefined;
   /** Swapped with everyRound by a window's first round (so read it afresh, do not keep it). */
   scratch: Bitmap;
   /** Rounds folded into the evidence so far in this window. */
@@ -99,13 +120,36 @@ export class PageState {
     this.words = (pageCount + 31) >>> 5;
     this.temperature = new Uint8Array(pageCount);
     this.reads = new Uint32Array(COUNTER_BITS * this.words);
-    this.writes = new WriteCounts(pageCount);
+    // The block summary gives way to dense write counts, so the state stays within 3 bytes per page.
+    this.writes = new WriteCounts(pageCount, () => {
+      this.activeBlocks = undefined;
+    });
     this.level = new Uint32Array(LEVEL_BITS * this.words);
     this.everyRound = createBitmap(pageCount);
     this.nvm = createBitmap(pageCount);
     this.scan = createBitmap(pageCount);
     this.warm = createBitmap(pageCount);
     this.scratch = createBitmap(pageCount);
+    this.activeBlocks = this.writes.dense === undefined ? allBlocks(pageCount) : undefined;
+  }
+
+  /**
+   * The block summary for this window's pass: undefined while the write
+   * counts are dense (the pass visits every block), else the kept one, or
+   * every block set if it was dropped (the pass then rebuilds it).
+   */
+  blocksToVisit(): Bitmap | undefined {
+    if (this.writes.dense !== undefined) return undefined;
+    this.activeBlocks ??= allBlocks(this.pageCount);
+    return this.activeBlocks;
+  }
+
+  /** Pages [first, first + count) may have been given a level, warmth or evidence from outside the window pass. */
+  markActive(first: number, count = 1): void {
+    const active = this.activeBlocks;
+    if (active === undefined) return;
+    const last = Math.min(this.pageCount, first + count) - 1;
+    for (let b = Math.floor(first / BLOCK_PAGES); b <= Math.floor(last / BLOCK_PAGES); b++) bitmapSet(active, b);
   }
 
   /** Queue level of one page (0..MAX_LEVEL). */
@@ -132,6 +176,7 @@ export class PageState {
   /** Sets a page's evidence counters (tests, and what a tracker does round by round). */
   setEvidence(page: number, roundsAccessed: number, roundsWritten: number): void {
     setSlice(this.reads, COUNTER_BITS, page, roundsAccessed);
+    this.markActive(page);
     this.explicitReads = true;
     this.anyWrites = true;
     this.writes.set(page, roundsWritten);
@@ -184,11 +229,19 @@ export class PageState {
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads];
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.activeBlocks ?? new Uint32Array(0)];
     const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + this.writes.bytes() + lists;
     return bytes / this.pageCount;
   }
+}
+
+/** A block summary with every block set. */
+function allBlocks(pageCount: number): Bitmap {
+  const blocks = Math.ceil(pageCount / BLOCK_PAGES);
+  const map = createBitmap(blocks);
+  bitmapFill(map, blocks);
+  return map;
 }
 
 /** Value of one page's bit-sliced number in planes interleaved by word (`bits` planes). */

@@ -11,7 +11,7 @@
  *
  * Cost per round: the first round swaps the harvested bitmap in as
  * everyRound (no pass); a later round is one pass of two loads per word (the
- * harvested bits against everyRound) plus a clear of the scratch bitmap, and
+ * harvested bits against everyRound) plus a clear of the words of the scratch bitmap that hold bits, and
  * a page leaving the sieve gets its count written into PageState.reads
  * (bit-sliced, 32 pages per word operation). Each dirty-log entry is one
  * bit-sliced increment (O(entries), no pass over the pages). Only when the
@@ -117,20 +117,47 @@ export function foldAccessed(bits: Bitmap, everyRound: Bitmap, planes: Uint32Arr
   const c0 = (count & 1) !== 0 ? -1 : 0, c1 = (count & 2) !== 0 ? -1 : 0, c2 = (count & 4) !== 0 ? -1 : 0, c3 = (count & 8) !== 0 ? -1 : 0;
   let explicit = false;
   const words = bits.length;
-  // Four words per test: the usual group has its pages seen again, or none in the sieve.
   const groups = words & ~3;
-  for (let g = 0; g < groups; g += 4) {
-    const left = (everyRound[g]! & ~bits[g]!) | (everyRound[g + 1]! & ~bits[g + 1]!) | (everyRound[g + 2]! & ~bits[g + 2]!) | (everyRound[g + 3]! & ~bits[g + 3]!);
-    if (left === 0) continue;
-    explicit = true;
-    for (let w = g; w < g + 4; w++) dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
-  }
+  // The words past the last group of four first: code after the hot loop that no
+  // call has run yet made V8's on-stack-replaced loop deoptimize at its exit, every call.
   for (let w = groups; w < words; w++) {
-    if ((everyRound[w]! & ~bits[w]!) === 0) continue;
-    explicit = true;
-    dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
+    if ((everyRound[w]! & ~bits[w]!) !== 0) {
+      explicit = true;
+      dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
+    }
+    bits[w] = 0;
   }
-  bits.fill(0);
+  for (let g = 0; g < groups; g += FOLD_CHUNK_WORDS) {
+    if (foldGroups(bits, everyRound, planes, g, Math.min(groups, g + FOLD_CHUNK_WORDS), c0, c1, c2, c3)) explicit = true;
+  }
+  return explicit;
+}
+
+/** Words per call of foldGroups (as window-close.ts's chunks: V8 optimizes a called function, not one long loop by on-stack replacement). */
+const FOLD_CHUNK_WORDS = 4096;
+
+/**
+ * foldAccessed over words [from, to), four words per test: the usual group
+ * has its pages seen again, or none in the sieve. Clears the words of `bits`
+ * that hold any bit (most words hold none once the sieve is small: no store,
+ * so their cache lines stay clean, where a fill would write them all).
+ */
+function foldGroups(bits: Bitmap, everyRound: Bitmap, planes: Uint32Array, from: number, to: number, c0: number, c1: number, c2: number, c3: number): boolean {
+  let explicit = false;
+  for (let g = from; g < to; g += 4) {
+    const b0 = bits[g]! | 0, b1 = bits[g + 1]! | 0, b2 = bits[g + 2]! | 0, b3 = bits[g + 3]! | 0;
+    const left = (everyRound[g]! & ~b0) | (everyRound[g + 1]! & ~b1) | (everyRound[g + 2]! & ~b2) | (everyRound[g + 3]! & ~b3);
+    if (left !== 0) {
+      explicit = true;
+      for (let w = g; w < g + 4; w++) dropUnseen(bits, everyRound, planes, w, c0, c1, c2, c3);
+    }
+    if ((b0 | b1 | b2 | b3) !== 0) {
+      bits[g] = 0;
+      bits[g + 1] = 0;
+      bits[g + 2] = 0;
+      bits[g + 3] = 0;
+    }
+  }
   return explicit;
 }
 

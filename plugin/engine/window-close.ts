@@ -17,12 +17,14 @@
  * for scanned pages that were seen or are still warm (found 32 at a time),
  * plus O(pages moved lately) to mark moved pages blocked and take them out of
  * the movable histograms. Hot pages that settled high are not visited. Pages
- * per tier come from the histograms.
+ * per tier come from the histograms. Levels, scan words, warm words and
+ * temperatures are stored only where they change, so the lines of a word
+ * that keeps its state (a cold word, a settled one) are not written back.
  */
 import { popcount32 } from '../util/bitmap.js';
 import { counterAtLeast } from './evidence.js';
 import type { TemperatureHistograms } from './histograms.js';
-import { MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
+import { BLOCK_PAGES, MAX_LEVEL, scanPeriod, type PageList, type PageState } from './page-state.js';
 import { nextTemperature, TEMPERATURE_LEVELS } from './temperature.js';
 import type { WriteCounts } from './write-counts.js';
 
@@ -211,6 +213,9 @@ class WindowFold {
   readonly everyCount: number;
   readonly histNvm: Uint32Array;
   readonly histDram: Uint32Array;
+  /** The block summary the pass keeps (trackBlocks), else empty. */
+  activeBlocks: Uint32Array = new Uint32Array(0);
+  trackBlocks = false;
 
   constructor(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule) {
     const { hotRounds, holdFrom, holdTo } = rule;
@@ -253,20 +258,76 @@ class WindowFold {
 }
 
 function foldWindow(state: PageState, hist: TemperatureHistograms, next: number, rule: QueueRule): { scanned: number; down: number } {
-  const { pageCount, words, reads, explicitReads, anyWrites } = state;
+  const { pageCount, words } = state;
   const f = new WindowFold(state, hist, next, rule);
   if (f.sparse) f.writeCounts.markInto(f.written);
-  for (let w = 0; w < words; w += CHUNK_WORDS) foldWords(f, w, Math.min(words, w + CHUNK_WORDS));
   // The last word's bits past the guest's pages are never due.
-  if ((pageCount & 31) !== 0) f.scan[words - 1] = f.scan[words - 1]! & ((1 << (pageCount & 31)) - 1);
+  const tailDue = (pageCount & 31) !== 0 ? (1 << (pageCount & 31)) - 1 : -1;
+  // Runs of blocks to visit (active, or with evidence or a scan set changed from outside), at most CHUNK_WORDS at a time.
+  const activeBlocks = state.blocksToVisit();
+  f.activeBlocks = activeBlocks ?? f.activeBlocks;
+  f.trackBlocks = activeBlocks !== undefined;
+  if (activeBlocks === undefined) {
+    // Dense write counts: no block summary, every word visited.
+    for (let w = 0; w < words; w += CHUNK_WORDS) foldWords(f, w, Math.min(words, w + CHUNK_WORDS));
+    f.scan[words - 1] = f.scan[words - 1]! & tailDue;
+    finishWindow(state, f);
+    return { scanned: f.settledScanned, down: f.settledDown };
+  }
+  const blocks = Math.ceil(words / BLOCK_WORDS);
+  let run = -1;
+  for (let k = 0; k < blocks; k++) {
+    const from = k * BLOCK_WORDS;
+    const visit = (activeBlocks[k >>> 5]! & (1 << (k & 31))) !== 0 || !quietBlock(f, from, Math.min(words, from + BLOCK_WORDS), tailDue);
+    if (visit && run < 0) run = k;
+    if (run >= 0 && (!visit || k + 1 - run === CHUNK_WORDS / BLOCK_WORDS)) {
+      const end = visit ? k + 1 : k;
+      foldBlocks(f, run, end, words, tailDue);
+      run = -1;
+    }
+  }
+  if (run >= 0) foldBlocks(f, run, blocks, words, tailDue);
+  finishWindow(state, f);
+  return { scanned: f.settledScanned, down: f.settledDown };
+}
+
+/** After the pass: the histogram moves, and every evidence counter back to 0. */
+function finishWindow(state: PageState, f: WindowFold): void {
   applyMoves(f);
   const { writeCounts } = f;
   // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
-  if (explicitReads) reads.fill(0);
-  if (anyWrites) writeCounts.endWindow(f.isDense ? f.writtenPages : writeCounts.size);
+  if (state.explicitReads) state.reads.fill(0);
+  if (state.anyWrites) writeCounts.endWindow(f.isDense ? f.writtenPages : writeCounts.size);
   state.explicitReads = false;
   state.anyWrites = false;
-  return { scanned: f.settledScanned, down: f.settledDown };
+}
+
+/** Words per bit of PageState.activeBlocks (a power of two). */
+const BLOCK_WORDS = BLOCK_PAGES >>> 5;
+const BLOCK_WORD_SHIFT = Math.log2(BLOCK_WORDS);
+
+/**
+ * Whether the pass may skip words [from, to) of a block it left quiet (all
+ * pages at level 0 and cold): none in everyRound or with an explicit read
+ * count, every page due. Nothing of theirs changes then: no evidence, so no
+ * temperature, level or histogram moves, and the scan set stays all due.
+ */
+function quietBlock(f: WindowFold, from: number, to: number, tailDue: number): boolean {
+  const { everyRound, scan, reads, useEveryRound, explicitReads } = f;
+  const last = scan.length - 1;
+  for (let w = from; w < to; w++) {
+    if ((scan[w]! | 0) !== (w === last ? tailDue : -1)) return false;
+    if (useEveryRound && everyRound[w] !== 0) return false;
+    if (explicitReads && (reads[4 * w]! | reads[4 * w + 1]! | reads[4 * w + 2]! | reads[4 * w + 3]!) !== 0) return false;
+  }
+  return true;
+}
+
+/** The pass over blocks [first, end) (it sets each one's activeBlocks bit iff a page in it keeps a level or warmth). */
+function foldBlocks(f: WindowFold, first: number, end: number, words: number, tailDue: number): void {
+  const to = Math.min(words, end * BLOCK_WORDS);
+  foldWords(f, first * BLOCK_WORDS, to);
+  if (to === words) f.scan[words - 1] = f.scan[words - 1]! & tailDue;
 }
 
 /** The unwritten pages' histogram moves, bucket by bucket. */
@@ -299,6 +360,10 @@ function foldWords(f: WindowFold, from: number, to: number): void {
   const { explicitReads, isDense, sparse, useEveryRound, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyCount } = f;
   const TL = TEMPERATURE_LEVELS;
   let { settledScanned, settledDown, writtenPages } = f;
+  const { activeBlocks, trackBlocks } = f;
+  const lastWord = scan.length - 1;
+  // Whether a page of the current block keeps a level or warmth (its activeBlocks bit after the pass).
+  let busy = 0;
   for (let w = from; w < to; w++) {
     const scanned = scan[w]! | 0;
     // Level bits: a = bit 0, b = bit 1, c = bit 2 (levels 0..4; c is set only at level 4).
@@ -350,7 +415,7 @@ function foldWords(f: WindowFold, from: number, to: number): void {
           const nt = unwritten[reads * TL + t]!;
           moved[(2 * reads + ((inNvm >>> bit) & 1)) * TL + t]!++;
           if (anyHeld) hold |= held[nt]! << bit;
-          temperature[base + bit] = nt;
+          if (nt !== t) temperature[base + bit] = nt;
           if (!WORKED_STAY_WARM) warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
         }
         // Written pages (few): their own next temperature and histogram move.
@@ -366,10 +431,14 @@ function foldWords(f: WindowFold, from: number, to: number): void {
           h[t]!--;
           h[nt]!++;
           hold |= held[nt]! << bit;
-          temperature[base + bit] = nt;
+          if (nt !== t) temperature[base + bit] = nt;
           warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
         }
-        warm[w] = WORKED_STAY_WARM ? warmWord | work : warmWord;
+        const warmAfter = WORKED_STAY_WARM ? warmWord | work : warmWord;
+        if (warmAfter !== warmBefore) warm[w] = warmAfter;
+        busy |= warmAfter;
+      } else {
+        busy |= warmBefore;
       }
       // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
       const up = (hotRounds <= 1 ? seen : seen & hot) & ~hold;
@@ -383,8 +452,11 @@ function foldWords(f: WindowFold, from: number, to: number): void {
       const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
       const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
       const nc = (c & stay) | (up & ((a & b) | c));
+      // Stored only where changed (most words keep their levels): a clean cache line is not written back.
+      if (na !== a) level[li] = na;
+      if (nb !== b) level[li + 1] = nb;
+      if (nc !== c) level[li + 2] = nc;
       a = na; b = nb; c = nc;
-      level[li] = a; level[li + 1] = b; level[li + 2] = c;
     } else if (isDense) {
       // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
       const ci = w << 2;
@@ -396,7 +468,18 @@ function foldWords(f: WindowFold, from: number, to: number): void {
     } else if (sparse && written[w] !== 0) {
       written[w] = 0;
     }
-    scan[w] = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
+    if (trackBlocks) {
+      // A word with no page due has every page at a level above 0: busy either way.
+      busy |= a | b | c;
+      if ((w & (BLOCK_WORDS - 1)) === BLOCK_WORDS - 1 || w === lastWord) {
+        const k = w >>> BLOCK_WORD_SHIFT;
+        if (busy !== 0) activeBlocks[k >>> 5] = activeBlocks[k >>> 5]! | (1 << (k & 31));
+        else activeBlocks[k >>> 5] = activeBlocks[k >>> 5]! & ~(1 << (k & 31));
+        busy = 0;
+      }
+    }
+    const due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
+    if (due !== scanned) scan[w] = due;
   }
   f.settledScanned = settledScanned;
   f.settledDown = settledDown;

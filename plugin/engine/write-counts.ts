@@ -12,13 +12,19 @@
  * the window pass reads a bitmap of the written pages (marked from the table
  * into a spare bitmap, O(table)) instead of the planes. When the table would
  * grow past the planes' size (more than about one page in 20 written and
- * seen) or past what stays in a core's cache (MAX_SPARSE_SLOTS, 320 KiB:
- * beyond it every increment and every look-up of the window pass is a cache
- * miss, 40-70 ns on the machines measured here, where the planes are read in
- * page order), the counts move to dense bit-sliced planes interleaved by word
+ * seen) or past what stays in the last-level cache beside the engine's other
+ * streams (MAX_SPARSE_SLOTS, 2.5 MiB of the 32 MiB L3 on the machines
+ * measured here: beyond it every increment and every look-up of the window
+ * pass is a miss to memory, 40-70 ns), the counts move to dense bit-sliced planes interleaved by word
  * (bit k of the counts of pages 32w..32w+31 is word [4w + k]): the state is
  * then what it would be without a table, 4 bits per page. After a window with
  * few writes (a table a quarter of either limit would do) they go back.
+ * The planes are the worse form while both fit: each round's increments of
+ * pages in page order touch nearly every cache line of the planes (1% of the
+ * pages written: 8 MiB read and written back per round at 16 Mi pages, 70% of
+ * the tracker's time in a profile), where the table's lines stay in cache; so
+ * the table may grow to 512 Ki slots (256 Ki written pages) before the
+ * counts go dense (it was 64 Ki slots, 320 KiB, sized for a core's L2).
  *
  * Cost: increment and get O(1) expected; endWindow O(table) sparse (dense
  * planes are cleared by the window pass as it reads them).
@@ -28,8 +34,8 @@
 export const WRITE_COUNT_BITS = 4;
 
 const MIN_CAPACITY = 64;
-/** The largest sparse table (slots; 5 bytes each): beyond it the counts go dense. */
-const MAX_SPARSE_SLOTS = 1 << 16;
+/** The largest sparse table (slots; 5 bytes each, 2.5 MiB): beyond it the counts go dense. */
+const MAX_SPARSE_SLOTS = 1 << 19;
 const HASH = 0x9e3779b1 | 0;
 
 export class WriteCounts {
@@ -44,7 +50,8 @@ export class WriteCounts {
   size = 0;
   private readonly denseBytes: number;
 
-  constructor(readonly pageCount: number) {
+  /** `onDense`: called when the counts go dense (their planes take the room other sparse-time structures may use). */
+  constructor(readonly pageCount: number, private readonly onDense: () => void = () => {}) {
     this.denseBytes = WRITE_COUNT_BITS * 4 * ((pageCount + 31) >>> 5);
     this.keys = new Int32Array(MIN_CAPACITY);
     this.counts = new Uint8Array(MIN_CAPACITY);
@@ -214,6 +221,7 @@ export class WriteCounts {
       for (let p = 0; p < WRITE_COUNT_BITS; p++) if (((c >>> p) & 1) !== 0) dense[j + p] = dense[j + p]! | bit;
     }
     this.dense = dense;
+    this.onDense();
     this.keys = new Int32Array(0);
     this.counts = new Uint8Array(0);
     this.size = 0;

@@ -11,9 +11,10 @@
  * built once per tier preset, so the runner's hot loop does table loads per
  * access instead of this arithmetic. Besides the read and write units (2 x 32
  * KiB) there are the same figures packed per tier for the runner's
- * branch-free loop: dramPacked[k] = read + write * PACKED_WRITE_UNIT if k's
- * tier is DRAM, else 0 (nvmPacked the same for NVM), so each access adds one
- * entry of each to two running sums and no branch on the tier is taken. The
+ * branch-free loop: packed[2k] = read + write * PACKED_WRITE_UNIT if k's
+ * tier is DRAM, else 0, and packed[2k + 1] the same for NVM (side by side:
+ * one cache line, one array), so each access adds the pair to two running
+ * sums and no branch on the tier is taken. The
  * sums stay exact while the reads they hold are below PACKED_WRITE_UNIT
  * (the runner unpacks them at least every PACKED_MAX_ACCESSES accesses).
  */
@@ -38,10 +39,11 @@ export interface TrafficTables {
   readonly readUnits: Uint8Array;
   /** 64 B units written to the tier's media, per index. */
   readonly writeUnits: Uint8Array;
-  /** Per index: read + write * PACKED_WRITE_UNIT if the index's tier is DRAM, else 0. */
-  readonly dramPacked: Float64Array;
-  /** The same for NVM. */
-  readonly nvmPacked: Float64Array;
+  /**
+   * Per index k: at 2k, read + write * PACKED_WRITE_UNIT if k's tier is DRAM,
+   * else 0; at 2k + 1 the same for NVM.
+   */
+  readonly packed: Float64Array;
 }
 
 /** Splits a packed running sum into [read units, write units]. */
@@ -70,12 +72,9 @@ export function buildTrafficTables(preset: TierPreset): TrafficTables {
       writeUnits[trafficIndex(t, true, d)] = units;
     }
   });
-  const dramPacked = new Float64Array(size);
-  const nvmPacked = new Float64Array(size);
+  const packed = new Float64Array(2 * size);
   for (let k = 0; k < size; k++) {
-    const packed = readUnits[k]! + writeUnits[k]! * PACKED_WRITE_UNIT;
-    if (k >>> TRAFFIC_TIER_SHIFT === 0) dramPacked[k] = packed;
-    else nvmPacked[k] = packed;
+    packed[2 * k + (k >>> TRAFFIC_TIER_SHIFT === 0 ? 0 : 1)] = readUnits[k]! + writeUnits[k]! * PACKED_WRITE_UNIT;
   }
-  return { readUnits, writeUnits, dramPacked, nvmPacked };
+  return { readUnits, writeUnits, packed };
 }

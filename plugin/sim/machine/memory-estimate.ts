@@ -15,8 +15,8 @@ import { PML_BUFFER_ENTRIES } from './costs.js';
 import type { MachineShape, Policy } from './policy.js';
 import type { Workload } from '../workloads/workload.js';
 
-/** Per page: tier (1 B), content version (4 B), accessed, dirty, in-flight and drain bitmaps (4 bits). */
-export const SIM_HOST_BYTES_PER_PAGE = 5.5;
+/** Per page: tier (1 B), content version (4 B), accessed, dirty, in-flight, on-NVM and drain bitmaps (5 bits). */
+export const SIM_HOST_BYTES_PER_PAGE = 5.625;
 /** The host's dirty log holds 64 PML buffers per vCPU (sim-host.ts), 4 bytes an entry, plus the buffers themselves. */
 export const SIM_HOST_BYTES_PER_VCPU = 65 * PML_BUFFER_ENTRIES * 4;
 /** Node.js, the V8 heap and the code: what a run needs besides its typed arrays. */

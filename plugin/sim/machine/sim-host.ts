@@ -15,6 +15,10 @@
  *             runner's fast loop leaves pages not in flight alone: their
  *             version matters to no one and the random write costs a cache miss)
  *   inFlight  bitmap of pages being migrated
+ *   onNvm     bitmap of the pages tier[] puts on NVM (kept with every write of
+ *             tier[]): the runner's fast loop reads a page's tier from it, an
+ *             8 KiB bitmap per 64 Ki pages that stays in the L1 cache where
+ *             the 64 KiB tier[] missed it on every random access
  * The guest side (vm-runner.ts) reads and writes these arrays directly in its
  * hot loop and calls back here only on the slow paths (first touch, PML log).
  * Management work is charged as CPU time the VM loses (costs.ts).
@@ -126,6 +130,11 @@ export class SimHost implements PolicyHost {
   readonly dirty: Bitmap;
   readonly version: Int32Array;
   readonly inFlight: Bitmap;
+  readonly onNvm: Bitmap;
+  /** Pages not touched yet (tier[] UNALLOCATED); 0 lets the fast loop skip tier[]. */
+  untouchedPages: number;
+  /** Pages whose inFlight bit is set; 0 lets the fast loop skip inFlight. */
+  inFlightPages = 0;
   /** Pages of this VM per tier (DRAM, NVM). */
   readonly vmTierPages = new Float64Array(2);
   /** CPU time owed by the VM that its runner has not yet taken, ns. */
@@ -187,6 +196,8 @@ export class SimHost implements PolicyHost {
     this.accessed = createBitmap(pageCount);
     this.dirty = createBitmap(pageCount);
     this.inFlight = createBitmap(pageCount);
+    this.onNvm = createBitmap(pageCount);
+    this.untouchedPages = pageCount;
     this.drainSeen = createBitmap(pageCount);
     this.version = new Int32Array(pageCount);
     this.pmlBuffers = new Uint32Array(vcpuCount * PML_BUFFER_ENTRIES);
@@ -283,7 +294,7 @@ export class SimHost implements PolicyHost {
     this.load.usedPages[target]!++;
     this.vmTierPages[source]!--;
     this.vmTierPages[target]!++;
-    this.tier[page] = target;
+    this.setTier(page, target);
     if (countTraffic) {
       this.load.addCopyBytes(source, target, PAGE_SIZE_BYTES);
       this.counters.bytesCopied += PAGE_SIZE_BYTES;
@@ -428,6 +439,7 @@ export class SimHost implements PolicyHost {
       } else {
         this.load.usedPages[target]!++; // reserve the destination page
         this.inFlight[p >>> 5]! |= 1 << (p & 31);
+        this.inFlightPages++;
         copiedVersion[i] = this.version[p]!;
         pending.push(i);
       }
@@ -470,10 +482,11 @@ export class SimHost implements PolicyHost {
           const p = pages[i]!;
           this.version[p] = copiedVersion[i]!; // the guest now sees the copy
           this.inFlight[p >>> 5]! &= ~(1 << (p & 31));
+          this.inFlightPages--;
           this.load.usedPages[source]!--;
           this.vmTierPages[source]!--;
           this.vmTierPages[target]!++;
-          this.tier[p] = target;
+          this.setTier(p, target);
           outcome[i] = MigrationOutcome.Moved;
         }
         moved += clean.length;
@@ -508,12 +521,22 @@ export class SimHost implements PolicyHost {
   private release(page: number, target: number): void {
     this.load.usedPages[target]!--;
     this.inFlight[page >>> 5]! &= ~(1 << (page & 31));
+    this.inFlightPages--;
   }
 
   private place(page: number, t: number): void {
-    this.tier[page] = t;
+    this.setTier(page, t);
+    this.untouchedPages--;
     this.load.usedPages[t]!++;
     this.vmTierPages[t]!++;
+  }
+
+  /** The one writer of tier[] for a touched page: keeps onNvm the same. */
+  private setTier(page: number, t: number): void {
+    this.tier[page] = t;
+    const bit = 1 << (page & 31);
+    if (t === Tier.NVM) this.onNvm[page >>> 5]! |= bit;
+    else this.onNvm[page >>> 5]! &= ~bit;
   }
 
   async tierUsage(): Promise<readonly TierUsage[]> {

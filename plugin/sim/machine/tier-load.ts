@@ -13,6 +13,9 @@ export const latencyIndex = (tier: number, sequential: boolean): number => tier 
 export const accessLatencyIndex = (tier: number, writeBackOnly: boolean, sequential: boolean): number =>
   tier * 4 + (writeBackOnly ? 2 : 0) + (sequential ? 0 : 1);
 
+/** Where the packed traffic pairs start in TierLoad.accessCosts (after the 8 latencies). */
+export const ACCESS_COSTS_TRAFFIC = 8;
+
 /**
  * Smoothing of measured utilisation (time constant, ns). A closed loop reacts
  * to its own latency; without damping, load and latency would oscillate from
@@ -71,7 +74,13 @@ export class TierLoad implements PolicyTiers {
    * accessLatencyIndex: per tier, a demand access's loaded latency
    * (sequential, random) and a write-back's wait (twice, either way).
    */
-  readonly accessLatencyNs = new Float64Array(8);
+  readonly accessLatencyNs: Float64Array;
+  /**
+   * The fast loop's one table (one array: V8 checks each array an access
+   * touches): accessLatencyNs at [0, 8), then the packed traffic pairs
+   * (line-traffic.ts `packed`) from ACCESS_COSTS_TRAFFIC on.
+   */
+  readonly accessCosts: Float64Array;
   /** Totals over the run, bytes. */
   readonly totalReadBytes = new Float64Array(2);
   readonly totalWriteBytes = new Float64Array(2);
@@ -94,6 +103,9 @@ export class TierLoad implements PolicyTiers {
     this.trafficScale = trafficScale;
     this.capacity = Float64Array.of(dramPages, nvmPages);
     this.traffic = buildTrafficTables(preset);
+    this.accessCosts = new Float64Array(ACCESS_COSTS_TRAFFIC + this.traffic.packed.length);
+    this.accessCosts.set(this.traffic.packed, ACCESS_COSTS_TRAFFIC);
+    this.accessLatencyNs = this.accessCosts.subarray(0, 8);
     this.setLatencies();
   }
 

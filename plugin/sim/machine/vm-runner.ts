@@ -21,7 +21,7 @@
 import type { Workload } from '../workloads/workload.js';
 import { WRITE_BACK_ONLY } from '../workloads/workload.js';
 import type { AccessHook, SimHost } from './sim-host.js';
-import type { TierLoad } from './tier-load.js';
+import { ACCESS_COSTS_TRAFFIC, type TierLoad } from './tier-load.js';
 import { PACKED_MAX_ACCESSES, PACKED_WRITE_UNIT, TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
 
 /** Accesses generated per call into the workload (the batch buffer's size). */
@@ -60,8 +60,12 @@ export class VmRunner {
   private readonly batchOps: number;
   private readonly buffer: Uint32Array;
   private readonly lines: Uint16Array;
-  /** The fast loop's unpacked traffic: DRAM reads, DRAM writes, NVM reads, NVM writes (64 B units). */
+  /** A loop's unpacked traffic: DRAM reads, DRAM writes, NVM reads, NVM writes (64 B units). */
   private readonly traffic = new Float64Array(4);
+  /** A loop's packed traffic sums (DRAM, NVM) on their way to unpackSums. */
+  private readonly packedSums = new Float64Array(2);
+  /** A loop's floating-point results on their way to finish(): VM clock, memory ns, management ns. */
+  private readonly loopOut = new Float64Array(3);
   /** Next unused operation in `buffer`, and how many the buffer holds. */
   private nextOp = 0;
   private bufferedOps = 0;
@@ -115,105 +119,170 @@ export class VmRunner {
    * Memory Mode): the fast path, kept free of the hook's tests and of
    * branches that depend on the data (a mispredicted branch costs more than
    * the rest of an access): the tier, write and sequential tests become
-   * table indices and masks. Traffic goes into two packed running sums (DRAM,
-   * NVM; line-traffic.ts), unpacked after every batch of the workload's
-   * accesses. A write bumps the page's version only while the page is being
-   * migrated (the only time the version is compared). The figures are the
-   * ones the plain formulas give (the same values added in the same order).
+   * table indices and masks. A write bumps the page's version only while the
+   * page is being migrated (the only time the version is compared). The
+   * figures are the ones the plain formulas give (the same values added in
+   * the same order).
+   *
+   * How the loop is shaped for V8 (Node 20's TurboFan):
+   * - The innermost loop makes no call and stores to no object, only to typed
+   *   arrays and locals. The rare events leave it before the access has any
+   *   effect and are handled outside: a page never touched (backed now), a
+   *   page past the end (an error), a write that sets a dirty bit (logged in
+   *   the vCPU's PML buffer, which may charge a VM exit); the access then runs
+   *   again with nothing rare left. The loop also leaves at an operation's end
+   *   when the slice is over, the batch is used up or management CPU time may
+   *   be pending, which the outer loop takes before the next operation, as
+   *   before. (TurboFan still checks each typed array's map, length and base
+   *   per access, calls or not: it does not hoist them out of loops. So the
+   *   number of arrays an access touches counts: 7 here, from 10.)
+   * - Floating-point running values (clock, sums) never reach a call or an
+   *   object field but through a Float64Array (`loopOut`, `packedSums`): a
+   *   value that does is kept boxed, a HeapNumber allocated per access.
+   * - Integers from fields are made int32 (`| 0`) before the loop, or each use
+   *   checks and untags them.
+   * And one for the cache: a page's tier comes from the host's onNvm bitmap
+   * (1 bit per page, in the L1 cache with the accessed and dirty words the
+   * access touches anyway), not from tier[] (a byte per page: an L1 miss on
+   * most random accesses, a fifth of the loop's time); tier[] is read only
+   * while some page is still untouched.
    */
   private runPlain(endNs: number): void {
     const host = this.host;
     const tier = host.tier;
+    const onNvm = host.onNvm;
+    let untouched = host.untouchedPages | 0;
     const accessedBits = host.accessed;
     const dirtyBits = host.dirty;
     const inFlight = host.inFlight;
     const version = host.version;
     const load = this.load;
-    const accessNs = load.accessLatencyNs;
-    const dramPacked = load.traffic.dramPacked;
-    const nvmPacked = load.traffic.nvmPacked;
-    const pageCount = host.pageCount;
-    const vcpus = host.vcpuCount;
+    // Latencies at [0, 8), packed traffic pairs from `trafficAt` (tier-load.ts).
+    const costs = load.accessCosts;
+    const trafficAt = ACCESS_COSTS_TRAFFIC | 0;
+    // Nothing is migrated while the loop runs (migrations advance between slices): without pages in flight, no version to bump.
+    const anyInFlight = host.inFlightPages !== 0;
+    const pageCount = host.pageCount | 0;
+    const vcpus = host.vcpuCount | 0;
     const perVcpu = 1 / vcpus;
-    const perOp = this.workload.accessesPerOp;
-    const cpuNsPerOp = this.workload.cpuNsPerOp;
+    const perOp = this.workload.accessesPerOp | 0;
+    const cpuNsPerOp = +this.workload.cpuNsPerOp;
     const buf = this.buffer;
     const lines = this.lines;
+    const packedSums = this.packedSums;
+    const loopOut = this.loopOut;
     // Module constants as locals: imported bindings are live and cost a load and a check per use.
-    const tierShift = TRAFFIC_TIER_SHIFT;
-    const writeIndex = TRAFFIC_WRITE;
-    const minOpNs = MIN_OP_NS;
+    const tierShift = TRAFFIC_TIER_SHIFT | 0;
+    const writeIndex = TRAFFIC_WRITE | 0;
+    const minOpNs = +MIN_OP_NS;
     let now = this.clockNs[0]!;
-    let prev = this.prevPage;
-    let vcpu = this.vcpu;
-    let pos = this.nextOp * perOp;
-    let end = this.bufferedOps * perOp;
+    let prev = this.prevPage | 0;
+    let vcpu = this.vcpu | 0;
+    let pos = (this.nextOp * perOp) | 0;
+    let end = (this.bufferedOps * perOp) | 0;
     let memoryNs = 0;
     let nvm = 0;
     let writes = 0;
     let ops = 0;
     let managementNs = 0;
-    // Packed media traffic (64 B units) of the accesses since the last unpack, and the unpacked totals.
+    // Packed media traffic (64 B units, line-traffic.ts) of the accesses since the last unpack.
     let dramSum = 0;
     let nvmSum = 0;
-    const traffic = this.traffic;
-    traffic.fill(0);
+    this.traffic.fill(0);
+    // The operation under way: its next access and its memory time so far (kept across the rare events).
+    let j = 0;
+    let opMemNs = 0;
+
+    // Set when a rare event's call may have charged management CPU time (the loop below stops at the operation's end).
+    let charged = false;
 
     while (now < endNs) {
+      charged = false;
       if (host.pendingCpuNs > 0) {
-        managementNs += host.pendingCpuNs;
-        now += host.pendingCpuNs * perVcpu;
-        host.pendingCpuNs = 0;
+        const ns = this.takePendingCpuNs();
+        managementNs += ns;
+        now += ns * perVcpu;
         continue;
       }
       if (pos === end) {
-        unpackInto(traffic, dramSum, nvmSum);
+        packedSums[0] = dramSum;
+        packedSums[1] = nvmSum;
+        this.unpackSums();
         dramSum = 0;
         nvmSum = 0;
-        this.workload.nextOps(this.batchOps, buf, lines);
+        end = this.refill() | 0;
         pos = 0;
-        end = buf.length;
       }
-      let opMemNs = 0;
-      for (let j = 0; j < perOp; j++) {
-        const access = buf[pos]!;
-        const d = lines[pos]!;
-        pos++;
-        const page = access >>> 1;
-        if (page >= pageCount) this.pageOutOfRange(page);
-        let t = tier[page]!;
-        if (t > 1) t = host.allocateOnTouch(page);
-        const write = access & 1;
-        const k = (t << tierShift) | (write * writeIndex) | d;
-        dramSum += dramPacked[k]!;
-        nvmSum += nvmPacked[k]!;
-        // Random unless the page is the last one or the next: (page - prev) in {0, 1}.
-        const step = (page - prev) >>> 1;
-        opMemNs += accessNs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
-        prev = page;
-        nvm += t;
-        const word = page >>> 5;
-        const bit = 1 << (page & 31);
-        accessedBits[word]! |= bit;
-        // Writes only (write is 0 or 1): rare, well-predicted branches.
-        const writeBit = bit & -write;
-        writes += write;
-        if ((inFlight[word]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
-        const dirtyWord = dirtyBits[word]!;
-        if ((dirtyWord & writeBit) !== writeBit) {
-          dirtyBits[word] = dirtyWord | writeBit;
+      for (;;) {
+        // 0: an operation ended (back to the outer loop); else the rare event the access at `pos` needs first.
+        let event = 0;
+        for (;;) {
+          const access = buf[pos]!;
+          const page = access >>> 1;
+          if (page >= pageCount) {
+            event = 1;
+            break;
+          }
+          // tier[] only while some page is untouched (the warm-up); onNvm is the same and stays in the L1 cache.
+          if (untouched !== 0 && tier[page]! > 1) {
+            event = 2;
+            break;
+          }
+          const word = page >>> 5;
+          const t = (onNvm[word]! >>> (page & 31)) & 1;
+          const write = access & 1;
+          const bit = 1 << (page & 31);
+          // Writes only (write is 0 or 1): rare, well-predicted branches.
+          const writeBit = bit & -write;
+          if ((dirtyBits[word]! & writeBit) !== writeBit) {
+            event = 3;
+            break;
+          }
+          const d = lines[pos]!;
+          pos++;
+          const k = (t << tierShift) | (write * writeIndex) | d;
+          dramSum += costs[trafficAt + 2 * k]!;
+          nvmSum += costs[trafficAt + 2 * k + 1]!;
+          // Random unless the page is the last one or the next: (page - prev) in {0, 1}.
+          const step = (page - prev) >>> 1;
+          opMemNs += costs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
+          prev = page;
+          nvm += t;
+          accessedBits[word]! |= bit;
+          writes += write;
+          if (anyInFlight && (inFlight[word]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
+          if (++j === perOp) {
+            j = 0;
+            if (++vcpu === vcpus) vcpu = 0;
+            ops++;
+            memoryNs += opMemNs;
+            const opNs = cpuNsPerOp + opMemNs;
+            opMemNs = 0;
+            now += Math.max(opNs, minOpNs) * perVcpu;
+            if (now >= endNs || pos === end || charged) break;
+          }
+        }
+        if (event === 0) break;
+        // Only these calls charge management CPU time within the loop: look for it at the operation's end.
+        charged = true;
+        const page = buf[pos]! >>> 1;
+        if (event === 1) this.pageOutOfRange(page);
+        else if (event === 2) {
+          host.allocateOnTouch(page);
+          untouched = host.untouchedPages | 0;
+        } else {
+          dirtyBits[page >>> 5]! |= 1 << (page & 31);
           host.logWrite(page, vcpu);
         }
       }
-      if (++vcpu === vcpus) vcpu = 0;
-      ops++;
-      memoryNs += opMemNs;
-      const opNs = cpuNsPerOp + opMemNs;
-      now += Math.max(opNs, minOpNs) * perVcpu;
     }
-    unpackInto(traffic, dramSum, nvmSum);
-
-    this.finish(pos, end, now, prev, vcpu, ops, writes, memoryNs, managementNs, nvm, traffic[0]!, traffic[1]!, traffic[2]!, traffic[3]!);
+    packedSums[0] = dramSum;
+    packedSums[1] = nvmSum;
+    this.unpackSums();
+    loopOut[0] = now;
+    loopOut[1] = memoryNs;
+    loopOut[2] = managementNs;
+    this.finish(pos, end, prev, vcpu, ops, writes, nvm);
   }
 
   /**
@@ -222,6 +291,8 @@ export class VmRunner {
    * bumps the page's version; otherwise, as in the fast loop, only a write
    * to a page in flight does (a random write to the version array costs a
    * cache miss, and no one compares the version of a page not in flight).
+   * Traffic goes through the same packed tables as in the fast loop; the
+   * latency is the plain formula (the fast loop's reference in the tests).
    */
   private runGeneral(endNs: number, hook: AccessHook | undefined): void {
     const host = this.host;
@@ -234,47 +305,51 @@ export class VmRunner {
     const load = this.load;
     const latency = load.latencyNs;
     const writeBackWait = load.writeBackWaitNs;
-    const readUnits = load.traffic.readUnits;
-    const writeUnits = load.traffic.writeUnits;
-    const pageCount = host.pageCount;
-    const vcpus = host.vcpuCount;
+    const packed = load.traffic.packed;
+    const pageCount = host.pageCount | 0;
+    const vcpus = host.vcpuCount | 0;
     const perVcpu = 1 / vcpus;
-    const perOp = this.workload.accessesPerOp;
-    const cpuNsPerOp = this.workload.cpuNsPerOp;
+    const perOp = this.workload.accessesPerOp | 0;
+    const cpuNsPerOp = +this.workload.cpuNsPerOp;
     const watched = hook?.watched ?? null;
     const hookTraffic = hook?.accountsTraffic === true;
     const buf = this.buffer;
     const lines = this.lines;
-    const tierShift = TRAFFIC_TIER_SHIFT;
-    const writeIndex = TRAFFIC_WRITE;
-    const writeBackOnly = WRITE_BACK_ONLY;
-    const minOpNs = MIN_OP_NS;
+    const packedSums = this.packedSums;
+    const loopOut = this.loopOut;
+    const tierShift = TRAFFIC_TIER_SHIFT | 0;
+    const writeIndex = TRAFFIC_WRITE | 0;
+    const writeBackOnly = WRITE_BACK_ONLY | 0;
+    const minOpNs = +MIN_OP_NS;
     let now = this.clockNs[0]!;
-    let prev = this.prevPage;
-    let vcpu = this.vcpu;
-    let pos = this.nextOp * perOp;
-    let end = this.bufferedOps * perOp;
+    let prev = this.prevPage | 0;
+    let vcpu = this.vcpu | 0;
+    let pos = (this.nextOp * perOp) | 0;
+    let end = (this.bufferedOps * perOp) | 0;
     let memoryNs = 0;
     let nvm = 0;
     let writes = 0;
     let ops = 0;
     let managementNs = 0;
-    let r0 = 0;
-    let w0 = 0;
-    let r1 = 0;
-    let w1 = 0;
+    let dramSum = 0;
+    let nvmSum = 0;
+    this.traffic.fill(0);
 
     while (now < endNs) {
       if (host.pendingCpuNs > 0) {
-        managementNs += host.pendingCpuNs;
-        now += host.pendingCpuNs * perVcpu;
-        host.pendingCpuNs = 0;
+        const ns = this.takePendingCpuNs();
+        managementNs += ns;
+        now += ns * perVcpu;
         continue;
       }
       if (pos === end) {
-        this.workload.nextOps(this.batchOps, buf, lines);
+        packedSums[0] = dramSum;
+        packedSums[1] = nvmSum;
+        this.unpackSums();
+        dramSum = 0;
+        nvmSum = 0;
+        end = this.refill() | 0;
         pos = 0;
-        end = buf.length;
       }
       let opMemNs = 0;
       for (let j = 0; j < perOp; j++) {
@@ -296,13 +371,8 @@ export class VmRunner {
         }
         if (charge) {
           const k = (t << tierShift) | (write * writeIndex) | d;
-          if (t === 0) {
-            r0 += readUnits[k]!;
-            w0 += writeUnits[k]!;
-          } else {
-            r1 += readUnits[k]!;
-            w1 += writeUnits[k]!;
-          }
+          dramSum += packed[2 * k]!;
+          nvmSum += packed[2 * k + 1]!;
         }
         opMemNs += (d & writeBackOnly) === 0 ? latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]! : writeBackWait[t]!;
         prev = page;
@@ -323,51 +393,73 @@ export class VmRunner {
       const opNs = cpuNsPerOp + opMemNs;
       now += Math.max(opNs, minOpNs) * perVcpu;
     }
+    packedSums[0] = dramSum;
+    packedSums[1] = nvmSum;
+    this.unpackSums();
+    loopOut[0] = now;
+    loopOut[1] = memoryNs;
+    loopOut[2] = managementNs;
+    this.finish(pos, end, prev, vcpu, ops, writes, nvm);
+  }
 
-    this.finish(pos, end, now, prev, vcpu, ops, writes, memoryNs, managementNs, nvm, r0, w0, r1, w1);
+  /** Takes the management CPU time charged since the last look (both loops, before an operation). */
+  private takePendingCpuNs(): number {
+    const ns = this.host.pendingCpuNs;
+    this.host.pendingCpuNs = 0;
+    return ns;
+  }
+
+  /** The workload's next batch into the buffers; returns how many accesses they hold. */
+  private refill(): number {
+    this.workload.nextOps(this.batchOps, this.buffer, this.lines);
+    return this.buffer.length;
+  }
+
+  /** Adds the packed DRAM and NVM sums in `packedSums` (line-traffic.ts) to `traffic`'s reads and writes per tier. */
+  private unpackSums(): void {
+    const sums = this.packedSums;
+    const traffic = this.traffic;
+    const dramWrites = Math.floor(sums[0]! / PACKED_WRITE_UNIT);
+    const nvmWrites = Math.floor(sums[1]! / PACKED_WRITE_UNIT);
+    traffic[0]! += sums[0]! - dramWrites * PACKED_WRITE_UNIT;
+    traffic[1]! += dramWrites;
+    traffic[2]! += sums[1]! - nvmWrites * PACKED_WRITE_UNIT;
+    traffic[3]! += nvmWrites;
   }
 
   private pageOutOfRange(page: number): never {
     throw new Error(`workload ${this.workload.name} touched page ${page}, past the VM's ${this.host.pageCount} pages`);
   }
 
-  /** Stores a loop's state and folds its counts into the stats and the tiers' traffic. */
-  private finish(
-    pos: number, end: number, now: number, prev: number, vcpu: number, ops: number, writes: number,
-    memoryNs: number, managementNs: number, nvm: number, r0: number, w0: number, r1: number, w1: number,
-  ): void {
+  /**
+   * Stores a loop's state and folds its counts into the stats and the tiers'
+   * traffic; the loop's floating-point results are in `loopOut` (clock,
+   * memory ns, management ns) and `traffic`.
+   */
+  private finish(pos: number, end: number, prev: number, vcpu: number, ops: number, writes: number, nvm: number): void {
     const perOp = this.workload.accessesPerOp;
     const load = this.load;
     const stats = this.stats;
-    load.sliceReads[0]! += r0;
-    load.sliceWrites[0]! += w0;
-    load.sliceReads[1]! += r1;
-    load.sliceWrites[1]! += w1;
+    const traffic = this.traffic;
+    load.sliceReads[0]! += traffic[0]!;
+    load.sliceWrites[0]! += traffic[1]!;
+    load.sliceReads[1]! += traffic[2]!;
+    load.sliceWrites[1]! += traffic[3]!;
     this.nextOp = pos / perOp;
     this.bufferedOps = end / perOp;
-    this.clockNs[0] = now;
+    this.clockNs[0] = this.loopOut[0]!;
     this.prevPage = prev;
     this.vcpu = vcpu;
     const accesses = ops * perOp;
     stats.ops += ops;
     stats.accesses += accesses;
     stats.writes += writes;
-    stats.memoryNs += memoryNs;
+    stats.memoryNs += this.loopOut[1]!;
     stats.cpuNs += ops * this.workload.cpuNsPerOp;
-    stats.managementNs += managementNs;
+    stats.managementNs += this.loopOut[2]!;
     stats.dramAccesses += accesses - nvm;
     stats.nvmAccesses += nvm;
   }
-}
-
-/** Adds packed DRAM and NVM sums (line-traffic.ts) to reads and writes per tier. */
-function unpackInto(traffic: Float64Array, dramSum: number, nvmSum: number): void {
-  const dramWrites = Math.floor(dramSum / PACKED_WRITE_UNIT);
-  const nvmWrites = Math.floor(nvmSum / PACKED_WRITE_UNIT);
-  traffic[0]! += dramSum - dramWrites * PACKED_WRITE_UNIT;
-  traffic[1]! += dramWrites;
-  traffic[2]! += nvmSum - nvmWrites * PACKED_WRITE_UNIT;
-  traffic[3]! += nvmWrites;
 }
 
 function emptyStats(): VmRunStats {

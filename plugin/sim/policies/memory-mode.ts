@@ -59,7 +59,8 @@
  * direct-mapped cache shows even when the footprint is below its size.
  *
  * Cost: per line of an access, a few typed-array loads and stores; memory 1
- * byte per cache line (16 MiB per GiB of DRAM) plus 5 bytes per guest page.
+ * byte per cache line (16 MiB per GiB of DRAM), 1 per NVM frame and 4 per
+ * guest page (its set and tag; 4 more while the frames are assigned).
  */
 import { Tier } from '../../host/memory-host.js';
 import { idle, type Policy, type PolicyContext, type PolicyVmReport, type RunningPolicy } from '../machine/policy.js';
@@ -81,6 +82,8 @@ const XPLINE_LINES = 4;
 const EMPTY = 255;
 /** Largest tag a cache byte holds (tag * 2 + dirty < 255): NVM at most 127 times DRAM. */
 export const MAX_TAG = 126;
+/** Most cache pages (128 GiB of DRAM): a page's set * 128 + tag fits in 32 bits. */
+export const MAX_CACHE_PAGES = 2 ** 25;
 
 /** Per-VM counters of the cache, in lines unless named otherwise. */
 export interface CacheCounters {
@@ -102,6 +105,8 @@ export class DirectMappedCache {
   readonly sets: number;
   /** Per cache line: tag * 2 + dirty, or EMPTY. */
   private readonly tags: Uint8Array;
+  /** The same bytes four at a time (a set group starts at a multiple of 64 bytes, so words hold lines 4j .. 4j + 3). */
+  private readonly tags32: Uint32Array;
   /** VM owning each host frame (for eviction counts), 255 = none. */
   private readonly frameOwner: Uint8Array;
   readonly counters: CacheCounters;
@@ -119,6 +124,7 @@ export class DirectMappedCache {
     }
     this.sets = sets;
     this.tags = new Uint8Array(sets * LINES_PER_PAGE).fill(EMPTY);
+    this.tags32 = new Uint32Array(this.tags.buffer);
     this.frameOwner = new Uint8Array(frames).fill(255);
     const n = (): Float64Array => new Float64Array(vmCount);
     this.counters = { lineHits: n(), lineMisses: n(), accessHits: n(), accessMisses: n(), dirtyEvictions: n(), evictedByOther: n() };
@@ -137,6 +143,7 @@ export class DirectMappedCache {
    */
   access(vm: number, setBase: number, tag: number, first: number, count: number, write: boolean, writeBackOnly: boolean): boolean {
     const tags = this.tags;
+    const tags32 = this.tags32;
     const mine = tag * 2;
     const end = first + count;
     let dramReads = 0;
@@ -150,7 +157,13 @@ export class DirectMappedCache {
       dramReads = count;
       let misses = 0;
       let lastMissXp = -1;
+      const allMine = ((mine | 1) * 0x01010101) >>> 0;
       for (let l = first; l < end; l++) {
+        // Four lines (one XPLine) at once when all four hit: their tag bytes, dirty bits set, equal mine | 1.
+        if ((l & 3) === 0 && l + 4 <= end && (tags32[(setBase + l) >>> 2]! | 0x01010101) >>> 0 === allMine) {
+          l += 3;
+          continue;
+        }
         const set = setBase + l;
         const held = tags[set]!;
         if (held >>> 1 === tag && held !== EMPTY) continue;
@@ -176,7 +189,13 @@ export class DirectMappedCache {
       dramReads += count;
       dramWrites += count;
       const dirtyMine = mine | 1;
+      const allDirtyMine = (dirtyMine * 0x01010101) >>> 0;
       for (let l = first; l < end; l++) {
+        // Four lines at once when all four are already mine and dirty.
+        if ((l & 3) === 0 && l + 4 <= end && tags32[(setBase + l) >>> 2] === allDirtyMine) {
+          l += 3;
+          continue;
+        }
         const set = setBase + l;
         const held = tags[set]!;
         if (held === dirtyMine) continue;
@@ -231,23 +250,24 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
       return 0;
     },
     firstTouchDramPages: () => 0,
-    // A tag byte per cache line (64 per DRAM page); per NVM frame its owner; per guest page its frame, set and tag.
-    memoryBytes: (shape) => 64 * shape.dramPages + shape.nvmPages + 9 * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
+    // A tag byte per cache line (64 per DRAM page); per NVM frame its owner; per guest page its frame and its set and tag.
+    memoryBytes: (shape) => 64 * shape.dramPages + shape.nvmPages + 8 * shape.vms.reduce((s, vm) => s + vm.pageCount, 0),
     start(context: PolicyContext): RunningPolicy {
       const { vms, load } = context;
       const frameCount = load.capacityPages(Tier.NVM);
+      if (cachePages > MAX_CACHE_PAGES) {
+        throw new Error(`Memory Mode model: at most ${MAX_CACHE_PAGES} pages of DRAM cache (128 GiB), got ${cachePages}`);
+      }
       const cache = new DirectMappedCache(cachePages, frameCount, vms.length, load);
       const frames = assignFrames(vms.map((vm) => vm.pageCount), frameCount, seed);
       const dramIdleNs = DRAM_RAND_READ_NS;
       vms.forEach((vm, i) => {
         const frameOf = frames[i]!;
-        // Per guest page: its cache set group and tag, computed once.
-        const setBase = new Int32Array(vm.pageCount);
-        const tagOf = new Uint8Array(vm.pageCount);
+        // Per guest page: its cache set and tag, computed once, in one word (set * 128 + tag: one look-up, one cache miss).
+        const where = new Uint32Array(vm.pageCount);
         for (let p = 0; p < vm.pageCount; p++) {
           const f = frameOf[p]!;
-          setBase[p] = (f % cachePages) * LINES_PER_PAGE;
-          tagOf[p] = Math.floor(f / cachePages);
+          where[p] = (f % cachePages) * 128 + Math.floor(f / cachePages);
           cache.own(f, i);
         }
         const hook: AccessHook & { extraLatencyNs: number } = {
@@ -255,7 +275,8 @@ export function memoryModePolicy(seed = MEMORY_MODE_FRAME_SEED, missPenaltyNs = 
           extraLatencyNs: 0,
           accountsTraffic: true,
           access: (page: number, lines: number, write: boolean): number => {
-            const hit = cache.access(i, setBase[page]!, tagOf[page]!, spanFirstLine(lines), spanLineCount(lines), write, isWriteBackOnly(lines));
+            const w = where[page]!;
+            const hit = cache.access(i, (w >>> 7) * LINES_PER_PAGE, w & 127, spanFirstLine(lines), spanLineCount(lines), write, isWriteBackOnly(lines));
             // The tag check is a DRAM read: it slows down with DRAM's load.
             hook.extraLatencyNs = hit ? 0 : (missPenaltyNs * load.latencyNs[1]!) / dramIdleNs;
             return hit ? Tier.DRAM : Tier.NVM;

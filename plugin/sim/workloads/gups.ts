@@ -77,20 +77,44 @@ export class GupsWorkload implements Workload {
     const pageCount = this.pageCount;
     const hotThreshold = this.hotShare * 2 ** 32;
     const writeBack = WRITE_BACK_ONLY;
+    const state = rng.state;
+    let s0 = state[0]! | 0;
+    let s1 = state[1]! | 0;
+    let s2 = state[2]! | 0;
+    let s3 = state[3]! | 0;
     let o = 0;
     for (let i = 0; i < ops; i++) {
+      // Two draws per operation, xoshiro128** inline (Prng.fillU32's steps, the state in locals).
+      let m = Math.imul(s1, 5);
+      const first = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      let t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      m = Math.imul(s1, 5);
+      const second = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
       let page: number;
       let line: number;
       if (hotPages > 0) {
-        const u = rng.nextU32();
-        line = u & 63; // the element's line (one line: lineSpan(line, 1) = line)
-        if (u < hotThreshold) {
-          const slot = rng.nextBelow(hotPages);
+        // The first draw: hot or not, and the element's line (one line: lineSpan(line, 1) = line); the second: the page.
+        line = first & 63;
+        if (first < hotThreshold) {
+          const slot = Math.floor(second * 2.3283064365386963e-10 * hotPages);
           page = hotPage === null ? slot : hotPage[slot]!;
-        } else page = rng.nextBelow(pageCount);
+        } else page = Math.floor(second * 2.3283064365386963e-10 * pageCount);
       } else {
-        page = rng.nextBelow(pageCount);
-        line = rng.nextU32() & 63;
+        page = Math.floor(first * 2.3283064365386963e-10 * pageCount);
+        line = second & 63;
       }
       const read = (page << 1) >>> 0;
       out[o] = read;
@@ -100,5 +124,9 @@ export class GupsWorkload implements Workload {
         lines[o++] = line | writeBack;
       }
     }
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = s3;
   }
 }

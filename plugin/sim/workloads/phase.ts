@@ -22,9 +22,6 @@ import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from 
 import { randomPermutation } from './permutation.js';
 import { Prng } from './prng.js';
 
-/** Accesses whose random draws are made in one block. */
-const DRAW_BLOCK = 1024;
-
 export const PHASE_PARAMS: readonly ParamSpec[] = [
   { name: 'hotFraction', default: 0.1, min: 0.0001, max: 1, description: 'fraction of the pages in each phase\'s hot set' },
   { name: 'hotShare', default: 0.9, min: 0, max: 1, description: 'share of accesses that go to the current hot set' },
@@ -46,8 +43,6 @@ export class PhaseWorkload implements Workload {
   /** The page order (4 bytes per page). */
   readonly stateBytes: number;
   private readonly rng: Prng;
-  /** Scratch for the PRNG's draws (3 per access, DRAW_BLOCK accesses at a time). */
-  private readonly draws = new Uint32Array(3 * DRAW_BLOCK);
   /** Operations generated so far. */
   private opIndex = 0;
 
@@ -88,7 +83,11 @@ export class PhaseWorkload implements Workload {
     const per = this.accessesPerOp;
     const hotThreshold = this.hotShare * 2 ** 32;
     const order = this.order;
-    const draws = this.draws;
+    const state = rng.state;
+    let s0 = state[0]! | 0;
+    let s1 = state[1]! | 0;
+    let s2 = state[2]! | 0;
+    let s3 = state[3]! | 0;
     let o = 0;
     let done = 0;
     while (done < ops) {
@@ -96,28 +95,54 @@ export class PhaseWorkload implements Workload {
       const phase = Math.floor(this.opIndex / this.phaseOps);
       const chunk = Math.min(ops - done, (phase + 1) * this.phaseOps - this.opIndex);
       const start = (phase * hot) % n;
-      // Three draws per access (hot or not, the slot or page, write and line), drawn a block at a time.
-      for (let left = chunk * per; left > 0; ) {
-        const block = Math.min(left, DRAW_BLOCK);
-        rng.fillU32(draws, 0, 3 * block);
-        for (let d = 0; d < 3 * block; d += 3) {
-          let page: number;
-          if (draws[d]! < hotThreshold) {
-            let slot = start + Math.floor(draws[d + 1]! * 2.3283064365386963e-10 * hot);
-            if (slot >= n) slot -= n;
-            page = order[slot]!;
-          } else {
-            page = Math.floor(draws[d + 1]! * 2.3283064365386963e-10 * n);
-          }
-          // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
-          const w = draws[d + 2]!;
-          out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
-          lines[o++] = w & 63;
+      // Three draws per access (hot or not, the slot or page, write and line), xoshiro128** inline
+      // (Prng.fillU32's steps, the state in locals: no store and load of each draw).
+      for (let left = chunk * per; left > 0; left--) {
+        let m = Math.imul(s1, 5);
+        const d0 = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+        let t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
+        m = Math.imul(s1, 5);
+        const d1 = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+        t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
+        m = Math.imul(s1, 5);
+        const w = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+        t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
+        let page: number;
+        if (d0 < hotThreshold) {
+          let slot = start + Math.floor(d1 * 2.3283064365386963e-10 * hot);
+          if (slot >= n) slot -= n;
+          page = order[slot]!;
+        } else {
+          page = Math.floor(d1 * 2.3283064365386963e-10 * n);
         }
-        left -= block;
+        // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
+        out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
+        lines[o++] = w & 63;
       }
       done += chunk;
       this.opIndex += chunk;
     }
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = s3;
   }
 }

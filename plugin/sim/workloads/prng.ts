@@ -62,6 +62,15 @@ export class Prng {
     s[3] = s3;
   }
 
+  /**
+   * The four state words, for a hot loop that draws inline: it copies them
+   * to locals, steps them as fillU32 does (the same sequence) and stores
+   * them back here before anything else draws.
+   */
+  get state(): Uint32Array {
+    return this.s;
+  }
+
   /** Uniform in [0, 1) with 32 bits of resolution. */
   nextFloat(): number {
     return this.nextU32() * 2.3283064365386963e-10;

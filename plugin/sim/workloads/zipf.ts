@@ -6,8 +6,9 @@
  *  - the ranks are cut into blocks: the first SPAN ranks one block each, then
  *    blocks [s, s + floor(s / SPAN)) (1-based), whose weights k^-theta differ
  *    by at most a factor (1 + 1/SPAN)^theta. That is about SPAN * (1 +
- *    ln(n / SPAN)) blocks: 547 for 64 Ki items, 1084 for 256 Mi, 24 bytes
- *    each, so the tables stay in a core's L1/L2 cache whatever n is;
+ *    ln(n / SPAN)) blocks: 547 for 64 Ki items, 1084 for 256 Mi, 40 bytes
+ *    each in one table (a block's row: alias, coin, first rank, width,
+ *    squeeze), so it stays in a core's L1/L2 cache whatever n is;
  *  - a block is picked with probability (its weight) / (the total weight) by
  *    Walker's alias method (Vose's construction: M. D. Vose, "A linear
  *    algorithm for generating random numbers with a given distribution",
@@ -38,21 +39,29 @@ import type { BufferedDraws, Prng } from './prng.js';
 /** Ranks that get a block each, and the width of a block of rank s beyond: floor(s / SPAN). */
 export const ZIPF_SPAN = 64;
 const TWO_32 = 4294967296;
+/** A block's row in ZipfSampler's table: its numbers and their offsets. */
+const ROW = 5;
+const ALIAS = 0;
+const COIN = 1;
+const START = 2;
+const WIDTH = 3;
+const SQUEEZE = 4;
 const INV_2_32 = 2.3283064365386963e-10;
 
 export class ZipfSampler {
   /** Blocks of ranks. */
   readonly blocks: number;
-  /** Bytes of the tables (24 per block). */
+  /** Bytes of the table (40 per block). */
   readonly stateBytes: number;
-  /** Per block: its first rank (0-based) and its width. */
-  private readonly start: Float64Array;
-  private readonly width: Float64Array;
-  /** Per block: 2^32 * (its least acceptance ratio), floored (a draw below it is accepted at once). */
-  private readonly squeeze: Float64Array;
-  /** Alias table: column b keeps block b if the coin is below coin[b] (2^32 scale), else goes to alias[b]. */
-  private readonly coin: Float64Array;
-  private readonly alias: Uint32Array;
+  /**
+   * One row of ROW numbers per block b, at b * ROW: the alias table's column
+   * b (ALIAS: the block column b goes to unless the coin, a draw, is below
+   * COIN, 2^32 scale), the block's first rank (START, 0-based) and width
+   * (WIDTH), and SQUEEZE, 2^32 * (its least acceptance ratio), floored (a
+   * draw below it is accepted at once). One array: a rank's look-ups are two
+   * rows, one check each in V8 (five arrays cost five).
+   */
+  private readonly table: Float64Array;
 
   constructor(readonly n: number, readonly theta: number) {
     if (!Number.isInteger(n) || n < 1) throw new Error(`Zipf: item count must be a positive integer, got ${n}`);
@@ -61,90 +70,123 @@ export class ZipfSampler {
     for (let s = 1; s <= n; s += Math.max(1, Math.floor(s / ZIPF_SPAN))) starts.push(s);
     const blocks = starts.length;
     this.blocks = blocks;
-    this.stateBytes = 24 * blocks;
-    this.start = new Float64Array(blocks);
-    this.width = new Float64Array(blocks);
-    this.squeeze = new Float64Array(blocks);
+    this.stateBytes = 8 * ROW * blocks;
+    const table = new Float64Array(ROW * blocks);
     const weight = new Float64Array(blocks);
     for (let b = 0; b < blocks; b++) {
       const s = starts[b]!;
       const e = b + 1 < blocks ? starts[b + 1]! - 1 : n; // last rank of the block, 1-based
-      this.start[b] = s - 1;
-      this.width[b] = e - s + 1;
+      table[b * ROW + START] = s - 1;
+      table[b * ROW + WIDTH] = e - s + 1;
       weight[b] = blockWeight(s, e, theta);
       // Margin for pow's rounding: the squeeze must never exceed the exact test's value for any rank of the
       // block. A single rank is always accepted.
-      this.squeeze[b] = e === s ? TWO_32 : Math.floor(TWO_32 * Math.pow(e / s, -theta) * (1 - 1e-12));
+      table[b * ROW + SQUEEZE] = e === s ? TWO_32 : Math.floor(TWO_32 * Math.pow(e / s, -theta) * (1 - 1e-12));
     }
-    [this.coin, this.alias] = aliasTable(weight);
+    const [coin, alias] = aliasTable(weight);
+    for (let b = 0; b < blocks; b++) {
+      table[b * ROW + COIN] = coin[b]!;
+      table[b * ROW + ALIAS] = alias[b]!;
+    }
+    this.table = table;
   }
 
   /** A 0-based rank, from draws of `rng`. */
   sample(rng: Prng): number {
+    const t = this.table;
     const column = Math.floor(rng.nextU32() * INV_2_32 * this.blocks);
-    const b = rng.nextU32() < this.coin[column]! ? column : this.alias[column]!;
-    const s = this.start[b]!;
-    const width = this.width[b]!;
+    const b = rng.nextU32() < t[column * ROW + COIN]! ? column : t[column * ROW + ALIAS]!;
+    const s = t[b * ROW + START]!;
+    const width = t[b * ROW + WIDTH]!;
     for (;;) {
       const k = s + Math.floor(rng.nextU32() * INV_2_32 * width);
       const u = rng.nextU32();
-      if (u < this.squeeze[b]! || u < TWO_32 * Math.pow((k + 1) / (s + 1), -this.theta)) return k;
+      if (u < t[b * ROW + SQUEEZE]! || u < TWO_32 * Math.pow((k + 1) / (s + 1), -this.theta)) return k;
     }
   }
 
-  /** The next `count` ranks into out[0 .. count), from `source`'s draws (the same ranks sample() gives on its Prng). */
+  /**
+   * The next `count` ranks into out[0 .. count), from `source`'s draws (the
+   * same ranks sample() gives on its Prng). The loop over ranks makes no
+   * call: it leaves for a refill of the draws and for a rejected proposal
+   * (about 1 rank in 100), which the outer loop finishes, refilling as it
+   * goes.
+   */
   fill(source: BufferedDraws, out: Uint32Array, count: number): void {
     if (count > out.length) throw new Error(`Zipf: ${count} ranks do not fit in ${out.length}`);
     const draws = source.draws;
-    const size = draws.length;
+    const size = draws.length | 0;
     const blocks = this.blocks;
-    const coin = this.coin;
-    const alias = this.alias;
-    const start = this.start;
-    const width = this.width;
-    const squeeze = this.squeeze;
-    const theta = this.theta;
-    let pos = source.pos;
-    for (let i = 0; i < count; i++) {
-      // Every rank takes the same steps, a single-rank block too (its proposal is its rank, always
-      // accepted): no branch on the block's kind, which the draws would make unpredictable.
+    const table = this.table;
+    const theta = +this.theta;
+    // The row layout as locals (module constants cost a load and a check per use).
+    const rowSize = ROW | 0;
+    const aliasAt = ALIAS | 0;
+    const coinAt = COIN | 0;
+    const startAt = START | 0;
+    const widthAt = WIDTH | 0;
+    const squeezeAt = SQUEEZE | 0;
+    let pos = source.pos | 0;
+    let i = 0;
+    while (i < count) {
       if (pos + 4 > size) {
         source.pos = pos;
         source.refill();
         pos = 0;
       }
-      const column = Math.floor(draws[pos]! * INV_2_32 * blocks);
-      const other = alias[column]!;
-      const b = other + (column - other) * +(draws[pos + 1]! < coin[column]!);
-      const s = start[b]!;
-      const w = width[b]!;
-      let k = s + Math.floor(draws[pos + 2]! * INV_2_32 * w);
-      let u = draws[pos + 3]!;
-      pos += 4;
-      while (u >= squeeze[b]! && u >= TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
+      // The block and proposal of rank i when it leaves the loop rejected.
+      let rejected = false;
+      let row = 0;
+      let s = 0;
+      let w = 0;
+      for (; i < count; i++) {
+        if (pos + 4 > size) break;
+        // Every rank takes the same steps, a single-rank block too (its proposal is its rank, always
+        // accepted): no branch on the block's kind, which the draws would make unpredictable.
+        const column = Math.floor(draws[pos]! * INV_2_32 * blocks) | 0;
+        const other = table[column * rowSize + aliasAt]! | 0;
+        row = (other + (column - other) * +(draws[pos + 1]! < table[column * rowSize + coinAt]!)) * rowSize;
+        s = table[row + startAt]!;
+        w = table[row + widthAt]!;
+        const k = s + Math.floor(draws[pos + 2]! * INV_2_32 * w);
+        const u = draws[pos + 3]!;
+        pos += 4;
+        if (u >= table[row + squeezeAt]! && u >= TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
+          rejected = true;
+          break;
+        }
+        out[i] = k;
+      }
+      if (!rejected) continue;
+      // Another rank of the same block until one is accepted.
+      for (;;) {
         if (pos + 2 > size) {
           source.pos = pos;
           source.refill();
           pos = 0;
         }
-        k = s + Math.floor(draws[pos]! * INV_2_32 * w);
-        u = draws[pos + 1]!;
+        const k = s + Math.floor(draws[pos]! * INV_2_32 * w);
+        const u = draws[pos + 1]!;
         pos += 2;
+        if (u < table[row + squeezeAt]! || u < TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
+          out[i++] = k;
+          break;
+        }
       }
-      out[i] = k;
     }
     source.pos = pos;
   }
 
   /** Block b's ranks, 0-based [first, first + width) (for tests). */
   blockRanks(b: number): { first: number; width: number } {
-    return { first: this.start[b]!, width: this.width[b]! };
+    return { first: this.table[b * ROW + START]!, width: this.table[b * ROW + WIDTH]! };
   }
 
   /** The probability the alias table gives block b: its own column's coin plus the columns that alias to it (for tests). */
   blockProbability(b: number): number {
-    let p = this.coin[b]! / TWO_32;
-    for (let c = 0; c < this.blocks; c++) if (this.alias[c] === b && c !== b) p += 1 - this.coin[c]! / TWO_32;
+    const t = this.table;
+    let p = t[b * ROW + COIN]! / TWO_32;
+    for (let c = 0; c < this.blocks; c++) if (t[c * ROW + ALIAS] === b && c !== b) p += 1 - t[c * ROW + COIN]! / TWO_32;
     return p / this.blocks;
   }
 }

@@ -49,7 +49,7 @@ describe('sim/experiment: scale', function () {
   it('refuses a machine larger than its memory limit up front, naming what takes the memory', () => {
     assert.throws(
       () => prepareExperiment({ ...big(['memory-mode']), memoryLimitBytes: 256 * 2 ** 20 }, makeWorkload),
-      /the memory-mode run needs about \d+ MiB of memory, more than the 256 MiB available \(largest parts: policy memory-mode 576 MiB; Node\.js runtime 256 MiB; VM big \(128\.0 GiB\): sim host state 176 MiB\); run smaller or fewer VMs, another policy, or raise the limit with --memory-limit MiB/,
+      /the memory-mode run needs about \d+ MiB of memory, more than the 256 MiB available \(largest parts: policy memory-mode 544 MiB; Node\.js runtime 256 MiB; VM big \(128\.0 GiB\): sim host state 180 MiB\); run smaller or fewer VMs, another policy, or raise the limit with --memory-limit MiB/,
     );
     // A 1 TiB VM of kv-zipf: refused from its size alone, before its workload's tables are built.
     assert.throws(() => prepareExperiment({ ...big(['hmmv'], 'kv-zipf'), vms: [{ name: 'huge', workload: { kind: 'kv-zipf', pageCount: 2 ** 28 }, vcpus: 2 }], nvmPages: 2 ** 28, memoryLimitBytes: 2 ** 30 }, makeWorkload), /the hmmv run needs about \d+\.\d GiB/);

@@ -46,9 +46,9 @@ describe('sim/machine/vm-runner: the fast loop', () => {
       for (const write of [false, true]) {
         for (let d = 0; d < LINE_DESCRIPTORS; d += 7) {
           const k = trafficIndex(tier, write, d);
-          const mine = tier === 0 ? t.dramPacked[k]! : t.nvmPacked[k]!;
+          const mine = t.packed[2 * k + tier]!;
           assert.deepEqual(unpackUnits(mine), [t.readUnits[k], t.writeUnits[k]]);
-          assert.equal(tier === 0 ? t.nvmPacked[k] : t.dramPacked[k], 0, 'the other tier gets nothing');
+          assert.equal(t.packed[2 * k + 1 - tier], 0, 'the other tier gets nothing');
         }
       }
     }

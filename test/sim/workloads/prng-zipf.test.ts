@@ -98,7 +98,7 @@ describe('sim/workloads: PRNG, permutations and Zipf', () => {
       }
       assert.equal(next, n, 'the blocks end at n');
       assert.ok(Math.abs(sum - 1) < 1e-12);
-      assert.ok(z.stateBytes <= 24 * 64 * (2 + Math.log(Math.max(n, 64) / 64)), `${z.blocks} blocks for ${n} items`);
+      assert.ok(z.stateBytes <= 40 * 64 * (2 + Math.log(Math.max(n, 64) / 64)), `${z.blocks} blocks for ${n} items`);
     }
   });
 
