@@ -24,7 +24,7 @@ export interface GuestInfo {
   memdevs: { id: string; size: number; hostNodes: number[]; policy: string }[];
   ramBlocks: RamBlockInfo[];
   vcpus: { index: number; threadId: number }[];
-  /** Guest RAM: the memory backends' total, or the main RAM block's size without backends. */
+  /** Guest RAM: the mapped memory backends' total, or the main RAM block's size without backends (guestRamBytes). */
   ramBytes: number;
   /** Guest RAM ranges with their host addresses; empty (and `layoutError` set) when QEMU would not say. */
   ranges: GuestRamMapping[];
@@ -72,6 +72,27 @@ async function ramRanges(qmp: QmpCommands, qemuPid: number | undefined): Promise
     });
 }
 
+/**
+ * The guest's RAM in bytes: the memory backends that are mapped into guest
+ * physical memory (a backend's RAM block is named by its id), else every
+ * backend, else the main RAM block. A backend can exist unmapped: with
+ * `-machine memory-backend=hmmv-ram` (a kmod domain) libvirt's own `pc.ram`
+ * backend is still created but never mapped, and counting it doubles the size.
+ */
+export function guestRamBytes(
+  memdevs: readonly { id?: string; size: number }[],
+  ramBlocks: readonly RamBlockInfo[],
+  ranges: readonly { block: string }[],
+): number {
+  const mappedBlocks = new Set(ranges.map((r) => r.block));
+  const mapped = memdevs.filter((m) => m.id !== undefined && mappedBlocks.has(m.id));
+  const counted = mapped.length > 0 ? mapped : memdevs;
+  const memdevBytes = counted.reduce((sum, m) => sum + m.size, 0);
+  if (memdevBytes > 0) return memdevBytes;
+  const mainBlock = ramBlocks.find((b) => b.name === 'pc.ram' || b.name.endsWith('.ram')) ?? ramBlocks[0];
+  return mainBlock?.used ?? 0;
+}
+
 export async function discoverGuest(qmp: QmpCommands): Promise<GuestInfo> {
   const [version, status, memdevs, cpus, ramBlocks] = await Promise.all([
     qmp.queryVersion(),
@@ -82,15 +103,13 @@ export async function discoverGuest(qmp: QmpCommands): Promise<GuestInfo> {
   ]);
   const vcpus = cpus.map((c) => ({ index: c['cpu-index'], threadId: c['thread-id'] }));
   const qemuPid = vcpus.map((v) => threadGroupOf(v.threadId)).find((p) => p !== undefined);
-  const memdevBytes = memdevs.reduce((sum, m) => sum + m.size, 0);
-  const mainBlock = ramBlocks.find((b) => b.name === 'pc.ram' || b.name.endsWith('.ram')) ?? ramBlocks[0];
   const info: GuestInfo = {
     qemuVersion: formatVersion(version),
     runState: status.status,
     memdevs: memdevs.map((m, i) => ({ id: m.id ?? `memdev${i}`, size: m.size, hostNodes: m['host-nodes'], policy: m.policy })),
     ramBlocks,
     vcpus,
-    ramBytes: memdevBytes > 0 ? memdevBytes : mainBlock?.used ?? 0,
+    ramBytes: 0,
     ranges: [],
   };
   try {
@@ -98,6 +117,7 @@ export async function discoverGuest(qmp: QmpCommands): Promise<GuestInfo> {
   } catch (error) {
     info.layoutError = (error as Error).message;
   }
+  info.ramBytes = guestRamBytes(memdevs, ramBlocks, info.ranges);
   if (qemuPid !== undefined) info.qemuPid = qemuPid;
   return info;
 }
