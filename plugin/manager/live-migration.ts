@@ -12,7 +12,12 @@
  *
  * Incoming (this host is the destination): the hook launched the manager at
  * `started`, while QEMU still receives the guest (run state `inmigrate`). The
- * manager waits until the guest runs here before it opens the backend.
+ * manager waits until the guest runs here before it opens the backend. The
+ * destination QEMU announces the incoming migration with the same events
+ * (`active`, `completed`): the watch ignores them while the guest is being
+ * received (`receiving`), and a `completed` counts only after an outgoing
+ * migration was seen in progress, so a late incoming `completed` cannot shut
+ * the gate of a guest that has just arrived.
  *
  * The gate holds a page-migration batch before it starts (never in the middle
  * of one): the engine waits for its last batch before closing a window, so a
@@ -38,6 +43,7 @@ export class OutgoingMigrationWatch implements MigrationGate {
   private state: OutgoingState = 'none';
   private lastStatus: string | undefined;
   private waiters: (() => void)[] = [];
+  private incoming = false;
 
   constructor(private readonly onChange: (status: string, state: OutgoingState) => void = () => {}) {}
 
@@ -50,8 +56,23 @@ export class OutgoingMigrationWatch implements MigrationGate {
     return this;
   }
 
+  /**
+   * While true the guest is being received here: MIGRATION events are the
+   * incoming migration's and are ignored. Either change forgets what was
+   * seen (events that came before the manager knew the guest was incoming).
+   */
+  receiving(on: boolean): void {
+    this.incoming = on;
+    this.state = 'none';
+    this.lastStatus = undefined;
+    this.release();
+  }
+
   /** One MIGRATION event's status. */
   observe(status: string): void {
+    if (this.incoming) return;
+    // An outgoing migration passes setup and active before it completes; a completed without them is an incoming one's.
+    if (status === 'completed' && this.state !== 'in-progress') return;
     this.lastStatus = status;
     const before = this.state;
     if (IN_PROGRESS.has(status)) this.state = 'in-progress';

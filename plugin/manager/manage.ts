@@ -145,11 +145,15 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     if (INCOMING_RUN_STATES.has(guest.runState ?? '')) {
       log.info({ runState: guest.runState }, 'incoming live migration: waiting for the guest to run here');
       setState('connected', { migration: { direction: 'incoming', status: guest.runState ?? 'inmigrate', at: new Date().toISOString() } });
+      migrationWatch.receiving(true);
       await waitUntilGuestRuns(client, qmp, stop.signal);
+      migrationWatch.receiving(false);
       status.migration = { direction: 'incoming', status: 'completed', at: new Date().toISOString() };
       log.info('incoming live migration completed: the guest runs here');
     } else if (arrivedAt) {
-      // libvirt runs `started` on the destination once the migration finished.
+      // libvirt runs `started` on the destination once the migration finished;
+      // MIGRATION events seen since the connect were the incoming migration's.
+      migrationWatch.receiving(false);
       status.migration = { direction: 'incoming', status: 'completed', at: arrivedAt };
       log.info({ acceptedAt: arrivedAt }, 'arrived by live migration: the guest runs here');
     }

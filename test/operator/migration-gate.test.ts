@@ -51,6 +51,33 @@ describe('page migrations during an outgoing live migration', () => {
     assert.deepEqual(seen, ['setup:in-progress', 'active:in-progress', 'failed:failed', 'active:in-progress', 'completed:completed']);
   });
 
+  it('on the destination: the incoming migration\'s events never shut the gate, even a completed that comes after the guest runs', async () => {
+    const qmp = new EventEmitter();
+    const seen: string[] = [];
+    const watch = new OutgoingMigrationWatch((status, state) => seen.push(`${status}:${state}`)).attach(qmp);
+    const { host, calls } = recordingHost();
+    const gated = gatedHost(host, watch, new AbortController().signal);
+    // An event before the manager knew the guest was incoming (it connected first, then read the run state).
+    qmp.emit('MIGRATION', { event: 'MIGRATION', data: { status: 'active' } });
+    watch.receiving(true);
+    qmp.emit('MIGRATION', { event: 'MIGRATION', data: { status: 'active' } });
+    qmp.emit('MIGRATION', { event: 'MIGRATION', data: { status: 'completed' } });
+    watch.receiving(false);
+    assert.equal(watch.closed, false);
+    assert.equal(watch.outgoing().state, 'none');
+    // A completed that QEMU sends after the guest runs here: not an outgoing migration (none was seen in progress).
+    qmp.emit('MIGRATION', { event: 'MIGRATION', data: { status: 'completed' } });
+    assert.equal(watch.closed, false);
+    await gated.migrate(new Uint32Array(5), 0 as never);
+    assert.deepEqual(calls, [5], 'the arrived guest\'s pages move');
+    // Later the guest leaves again: an outgoing migration shuts the gate as on any source.
+    qmp.emit('MIGRATION', { event: 'MIGRATION', data: { status: 'setup' } });
+    qmp.emit('MIGRATION', { event: 'MIGRATION', data: { status: 'completed' } });
+    assert.equal(watch.outgoing().state, 'completed');
+    assert.equal(watch.closed, true);
+    assert.deepEqual(seen, ['active:in-progress', 'setup:in-progress', 'completed:completed']);
+  });
+
   it('ignores MIGRATION events without a status', () => {
     const qmp = new EventEmitter();
     const watch = new OutgoingMigrationWatch().attach(qmp);
