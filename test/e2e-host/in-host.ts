@@ -197,7 +197,7 @@ function domainRecord(d: NestedDomain, backend: string, secondsToConverge: numbe
     name: d.name,
     backend,
     startOn: d.startOn,
-    /** All guest RAM per node at the first sample (after the guest was ready). */
+    /** All guest RAM per node at the first sample (taken as the guest reported ready, startManaged). */
     ramPagesAtStart: first?.ram,
     hotPages: last?.hot,
     coldPages: last?.cold,
@@ -247,6 +247,9 @@ async function poolVms(): Promise<PoolVm[] | undefined> {
 /** Starts a domain and waits until its manager runs the engine (or failed). */
 async function startManaged(d: NestedDomain): Promise<Record<string, unknown>> {
   const start = await d.start();
+  // The placement as the guest reports ready, before its manager has had long to move pages
+  // (the other domains still start: the watch's first sample can come a minute later).
+  await d.sample();
   const manager = await waitFor(`${d.name}'s manager to run the engine`, () => {
     const st = d.managerStatus();
     return st && (st.state === 'running' || st.state === 'failed') ? st : undefined;
