@@ -203,6 +203,7 @@ function domainRecord(d: NestedDomain, backend: string, secondsToConverge: numbe
     coldPages: last?.cold,
     ramPages: last?.ram,
     quotaPages,
+    maxQuotaPages: d.maxQuotaPages,
     pagesMoved,
     pagesChangedNode: d.pagesChangedNode,
     secondsToConverge,

@@ -56,6 +56,8 @@ export class NestedDomain {
   readySeconds: number | undefined;
   readonly samples: Sample[] = [];
   pagesChangedNode = 0;
+  /** The most DRAM its manager may hold: the plan's max bound (else its quota), in pages; set by enable(). */
+  maxQuotaPages: number | undefined;
   private hva: { ram: bigint; hot: bigint; cold: bigint } | undefined;
   private lastNodes: Int32Array | undefined;
 
@@ -96,6 +98,7 @@ export class NestedDomain {
 
   /** `hmmv domain enable NAME --dram ... --nvm-node N --backend linux` (or `--devdax D --backend kmod`) with the plan's pool bounds. */
   async enable(plan: TieringPlan): Promise<Timed> {
+    this.maxQuotaPages = ((plan.maxMiB ?? plan.quotaMiB) * MiB) / PAGE;
     const tier = this.backing.backend === 'kmod' ? ['--devdax', this.backing.devdax, '--backend', 'kmod'] : ['--nvm-node', String(this.nodes.nvm), '--backend', 'linux'];
     const args = ['domain', 'enable', this.name, '--dram', `${plan.quotaMiB}MiB`, ...tier,
       '--window-ms', String(plan.windowMs), '--rounds', String(plan.rounds), '--rate', `${plan.rateMiB}MiB`];
