@@ -71,13 +71,16 @@ function base(o: ScenarioOptions) {
   };
 }
 
+function checkFraction(f: number): number {
+  if (!(f > 0 && f <= 1)) throw new Error(`DRAM fraction must be in (0, 1], got ${f}`);
+  return f;
+}
+
 /** The one DRAM fraction of a scenario that runs a single fraction (four-vm, traces); more is an error, not ignored. */
 function singleFraction(scenarioName: string, o: ScenarioOptions): number {
   const fractions = o.fractions ?? [0.25];
   if (fractions.length !== 1) throw new Error(`the ${scenarioName} scenario runs one DRAM fraction, got ${fractions.length} (--fractions ${fractions.join(',')}); use dram-sweep for several`);
-  const f = fractions[0]!;
-  if (!(f > 0 && f <= 1)) throw new Error(`DRAM fraction must be in (0, 1], got ${f}`);
-  return f;
+  return checkFraction(fractions[0]!);
 }
 
 export function fourVmScenario(o: ScenarioOptions = {}): Scenario {
@@ -111,7 +114,7 @@ export function dramSweepScenario(o: ScenarioOptions = {}): Scenario {
   const vmPages = pagesOf(o.vmSizeMiB ?? 128);
   const workloads = o.workloads ?? FOUR_VM_WORKLOADS;
   const fractions = o.fractions ?? SWEEP_FRACTIONS;
-  for (const f of fractions) if (!(f > 0 && f <= 1)) throw new Error(`DRAM fraction must be in (0, 1], got ${f}`);
+  fractions.forEach(checkFraction);
   return {
     name: 'dram-sweep',
     description: `one VM alone per workload (${workloads.join(', ')}), host DRAM ${fractions.map((f) => `${Math.round(f * 100)}%`).join(', ')} of its footprint`,
