@@ -19,7 +19,9 @@ describe('run progress of hmmv sim and hmmv scenario', function () {
   let out: string;
   before(() => (out = mkdtempSync(path.join(os.tmpdir(), 'hmmv-progress-'))));
   after(() => rmSync(out, { recursive: true, force: true }));
-  const sim = ['sim', '--vms', '2', '--vm-size', '16', '--duration', '0.3', '--policies', 'unmanaged,hmmv'];
+  // Long enough in wall time for several frames (the bar redraws at most 10 times a second): with
+  // 0.3 s simulated the faster simulator finished in under half a second and drew 4 frames on an idle machine.
+  const sim = ['sim', '--vms', '2', '--vm-size', '16', '--duration', '1', '--policies', 'unmanaged,hmmv'];
 
   it('draws a live bar on a terminal: what runs, percent, elapsed and remaining time', () => {
     if (spawnSync('sh', ['-c', 'command -v script']).status !== 0) throw new Error('script (util-linux) not found: apt-get install util-linux');
