@@ -25,6 +25,7 @@ import { geometricSchedule } from './schedule.js';
 import { seenAtLeast } from './evidence.js';
 import { StreamDetector } from './stream.js';
 import { StreamFollower } from './stream-follower.js';
+import { periodicRate, streamRoundsSeen, streamValue, type StreamValue } from './stream-value.js';
 import { accessRatePerPage, hotTemperature as hotTemperatureFor } from './temperature.js';
 import { Tracker } from './tracker.js';
 import { closeWindow, createWindowStats, levelCounts } from './window-close.js';
@@ -111,6 +112,15 @@ export interface EngineSnapshot {
    * the window once it gets there).
    */
   reservedPages: number;
+  /**
+   * Followed streams whose per-page rate this window's evidence measured
+   * (stream-value.ts): the follower's pages at the rate they are worth, for
+   * the pool's curve. Those pages and the trails the streams left, by
+   * temperature, are in `streamHistogram` (they are in `histogram` too: the
+   * curve takes them out there).
+   */
+  streams: StreamValue[];
+  streamHistogram: Uint32Array;
   /** Pages seen accessed lately (temperature above 0). */
   warmPages: number;
   /** Pages per temperature, all and in DRAM only. */
@@ -239,6 +249,8 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
 
         // Streams are read from the window's evidence before the window pass folds it in.
         if (followStreams) detector.observe((w) => seenAtLeast(state, w, STREAM_ROUNDS), clock.now(), frontAgeNs + (clock.now() - lastRoundAt), backAgeNs + (clock.now() - lastRoundAt));
+        // The followed streams' per-page rates, from the same evidence (for the pool's curve).
+        const measured = follower.followed().map((s) => ({ s, rate: periodicRate(schedule, streamRoundsSeen(state, s, clock.now(), STREAM_ROUNDS), state.roundsThisWindow) }));
         // Pages near last window's DRAM cut stay at level 0: measured every window.
         closeWindow(state, histograms, h, { hotRounds, holdFrom: holdAround - options.hysteresis, holdTo: holdAround + options.hysteresis });
         units?.afterWindowClose(state, histograms);
@@ -266,6 +278,10 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
 
         const now = clock.now();
         const moved = totals.promoted + totals.demoted;
+        const streamHistogram = new Uint32Array(h.all.length);
+        const streams: StreamValue[] = measured
+          .filter((m) => m.rate > 0)
+          .map(({ s, rate }) => streamValue(state, s, now, rate, follower.marginPages(s), follower.leadPages(s), streamHistogram));
         snapshot = {
           window: totals.windows,
           timeNs: now,
@@ -274,6 +290,8 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
           quotaPages: quota,
           hotSetPages: Math.min(host.pageCount, pagesAtLeast(h.all, hotTemperature) + follower.reservedPages()),
           reservedPages: follower.reservedPages(),
+          streams,
+          streamHistogram,
           warmPages: host.pageCount - h.all[0]!,
           histogram: h.all.slice(),
           dramHistogram: h.dram.slice(),

@@ -37,7 +37,7 @@ export class StreamFollower {
   ) {}
 
   /** Streams seen where their velocity said, at least once after they were found (one guess is not acted on). */
-  private followed(): Stream[] {
+  followed(): Stream[] {
     return this.detector.streams.filter((s) => s.confirmations >= 1);
   }
 
@@ -58,7 +58,13 @@ export class StreamFollower {
     return r;
   }
 
-  private leadPages(s: Stream): number {
+  /** Pages the follower keeps behind the stream's back (it may not have passed them yet). */
+  marginPages(s: Stream): number {
+    return Math.abs(s.front - s.back) / 8;
+  }
+
+  /** Pages the follower promotes ahead of the stream's front. */
+  leadPages(s: Stream): number {
     return Math.abs(s.velocity) * this.options.leadNs + Math.abs(s.front - s.back) / 4;
   }
 
@@ -91,9 +97,8 @@ export class StreamFollower {
     for (const s of this.followed()) {
       const { front, back } = streamAt(s, nowNs);
       const dir = s.velocity >= 0 ? 1 : -1;
-      const length = Math.abs(front - back);
       // Behind: everything from the demote cursor to the back, less a trailing margin.
-      const demoteTo = back - (dir * length) / 8;
+      const demoteTo = back - dir * this.marginPages(s);
       if ((demoteTo - s.behindTo) * dir > n) s.behindTo = demoteTo - dir * n;
       while ((demoteTo - s.behindTo) * dir > 0 && budget > 0) {
         const p = wrap(s.behindTo, n);

@@ -121,6 +121,8 @@ export interface Stream {
   /** The follower's cursors: promoted up to `aheadTo`, demoted up to `behindTo` (unwrapped, in the direction of motion). */
   aheadTo: number;
   behindTo: number;
+  /** The follower's pages as valued for the pool in the last windows (stream-value.ts), newest last. */
+  valuedPages: number[];
 }
 
 /** Position of the stream's front and back at time `nowNs` (unwrapped). */
@@ -194,7 +196,7 @@ export class StreamDetector {
       // Blend prediction and measurement (a run's ends jitter with what the first round happened to see).
       const front = (predicted + mFront) / 2 + velocity * frontAgeNs;
       const back = streamAt(s, nowNs - backAgeNs).back / 2 + mBack / 2 + velocity * backAgeNs;
-      kept.push({ front, back, atNs: nowNs, velocity, confirmations: s.confirmations + 1, aheadTo: s.aheadTo, behindTo: s.behindTo });
+      kept.push({ front, back, atNs: nowNs, velocity, confirmations: s.confirmations + 1, aheadTo: s.aheadTo, behindTo: s.behindTo, valuedPages: s.valuedPages });
     }
     // New streams: an unmatched run displaced from an unmatched run of last window of similar length.
     for (const r of runs) {
@@ -223,7 +225,7 @@ export class StreamDetector {
       const forward = velocity > 0;
       const front = (forward ? r.end : r.start) + velocity * frontAgeNs;
       const back = (forward ? r.start : r.end) + velocity * backAgeNs;
-      kept.push({ front, back, atNs: nowNs, velocity, confirmations: 0, aheadTo: front, behindTo: back });
+      kept.push({ front, back, atNs: nowNs, velocity, confirmations: 0, aheadTo: front, behindTo: back, valuedPages: [] });
       used.add(r);
     }
     this.streams = kept;

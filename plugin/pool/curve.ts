@@ -25,8 +25,16 @@ export interface WindowFigures {
   dramHistogram: ArrayLike<number>;
   /** Estimated accesses/s of one page at each temperature. */
   accessRatePerPage: ArrayLike<number>;
-  /** Pages needed beyond the histogram's hot ones (a moving hot window's lead), as hot as its hottest pages. */
+  /** Pages needed beyond the histogram's hot ones (the moving hot windows' leads). */
   reservedPages?: number;
+  /**
+   * Followed streams with a measured rate (plugin/engine/stream-value.ts): the
+   * stream follower's pages and what each is worth; their leads are part of
+   * reservedPages.
+   */
+  streams?: readonly { pages: number; leadPages: number; ratePerPage: number }[];
+  /** Pages by temperature that the streams' values replace (they are in `histogram` too). */
+  streamHistogram?: ArrayLike<number>;
   migratedPagesPerSec: number;
 }
 
@@ -34,21 +42,39 @@ export interface WindowFigures {
  * The benefit curve of a snapshot, over absolute DRAM pages: benefit(q) is
  * the accesses/s the q hottest pages take. Buckets with no pages or no
  * accesses are left out (they add nothing); equal rates are merged.
+ *
+ * A followed stream's pages are worth its passes, not their temperature (a
+ * page is in a moving window too briefly to warm up to its rate, and stays
+ * warm a while after the window has left it for good): the engine values
+ * them (plugin/engine/stream-value.ts) and says which pages by temperature
+ * that replaces, taken out of the histogram's buckets here. Lead pages of
+ * streams without a measured rate are valued at the hottest rate on the curve.
  */
-export function benefitCurveFromHistogram(s: Pick<WindowFigures, 'histogram' | 'accessRatePerPage' | 'reservedPages'>): CurveSegment[] {
+export function benefitCurveFromHistogram(
+  s: Pick<WindowFigures, 'histogram' | 'accessRatePerPage' | 'reservedPages' | 'streams' | 'streamHistogram'>,
+): CurveSegment[] {
   const buckets: Array<[number, number]> = [];
   const n = Math.min(s.histogram.length, s.accessRatePerPage.length);
+  const streams = s.streams ?? [];
+  const inStreams = streams.length > 0 ? s.streamHistogram : undefined;
   let hottest = 0;
   for (let t = 0; t < n; t++) {
-    const pages = s.histogram[t]!;
+    const pages = s.histogram[t]! - Math.min(s.histogram[t]!, inStreams?.[t] ?? 0);
     const rate = s.accessRatePerPage[t]!;
     if (pages > 0 && rate > 0 && Number.isFinite(rate)) {
       buckets.push([pages, rate]);
       hottest = Math.max(hottest, rate);
     }
   }
-  // Pages a moving hot window will reach: worth what its pages are now (the hottest bucket).
-  const reserved = Math.floor(s.reservedPages ?? 0);
+  let measuredLead = 0;
+  for (const st of streams) {
+    if (!(st.pages > 0 && st.ratePerPage > 0 && Number.isFinite(st.ratePerPage))) continue;
+    buckets.push([Math.floor(st.pages), st.ratePerPage]);
+    hottest = Math.max(hottest, st.ratePerPage);
+    measuredLead += st.leadPages;
+  }
+  // Pages a moving hot window will reach, its rate unmeasured: worth what the hottest pages are now.
+  const reserved = Math.floor(Math.max(0, (s.reservedPages ?? 0) - measuredLead));
   if (reserved > 0 && hottest > 0) buckets.push([reserved, hottest]);
   return normalizeCurve(buckets);
 }
