@@ -23,14 +23,16 @@
  *    the window ran: the rate is at least that). A periodic toucher is read
  *    as periodic, not as Poisson (rateForRounds), which would value it about
  *    twice as high.
- *  - The pages. The window's body (back to front) and the lead the follower
- *    promotes ahead of the front: the DRAM the follower needs to serve every
- *    pass from DRAM. The body's pages are also in the temperature histogram;
- *    `addBodyTemperatures` counts them by temperature so the curve can take
- *    them out there and count them once, at the stream's rate.
+ *  - The pages. The trailing margin the follower keeps behind the back, the
+ *    window's body (back to front) and the lead it promotes ahead of the
+ *    front: the DRAM the follower needs to serve every pass from DRAM. These
+ *    pages, and the still-warm trail the stream left behind the margin, are
+ *    also in the temperature histogram; `streamValue` counts them by
+ *    temperature so the curve can take them out there and count the
+ *    follower's pages once, at the stream's rate (the trail at nothing).
  *
  * Cost per window and stream: at most MAX_SAMPLES counter reads before the
- * window closes, and one byte read per body page after (the body's
+ * window closes, and one byte read per follower and trail page after (their
  * temperatures); placement is not changed.
  */
 import type { PageState } from './page-state.js';
