@@ -5,9 +5,13 @@
  * DAMON gives, per region, the accesses seen in the last aggregation interval
  * and the age (intervals the pattern held). A region with nr_accesses > 0 was
  * accessed at the snapshot; one with nr_accesses == 0 and age a was last
- * accessed about (a + 1) aggregation intervals before it. A page counts as
- * accessed since its last clear when its region's last access is later than
- * that clear. Times are ms since the host opened (Uint32, 0 = never).
+ * accessed about (a + 1) aggregation intervals before it, or never: DAMON's
+ * ages start at 0 when it starts monitoring, so a region whose age reaches
+ * back to that start was not seen accessed at all (without this, the first
+ * snapshot after the start, where every region is young, would mark all
+ * guest RAM accessed). A page counts as accessed since its last clear when
+ * its region's last access is later than that clear. Times are ms since the
+ * host opened (Uint32, 0 = never).
  *
  * Cost: O(guest ranges x DAMON regions) to place the regions, O(pages) to fill
  * the per-page times, O(pages / 32) plus O(scanned pages) to harvest.
@@ -25,10 +29,12 @@ export interface PagedRange {
 }
 
 /**
- * Sets out[page] to the time the page's DAMON region was last accessed
- * (0 where no region covers it). A region covering part of a page covers the page.
+ * Sets out[page] to the time the page's DAMON region was last accessed (0
+ * where no region covers it, or where its region was not seen accessed since
+ * DAMON started monitoring at `monitoredSinceMs`, which may be before the
+ * host opened: negative). A region covering part of a page covers the page.
  */
-export function lastAccessFromRegions(regions: readonly DamonRegion[], ranges: readonly PagedRange[], aggrMs: number, snapshotAtMs: number, out: Uint32Array): void {
+export function lastAccessFromRegions(regions: readonly DamonRegion[], ranges: readonly PagedRange[], aggrMs: number, snapshotAtMs: number, monitoredSinceMs: number, out: Uint32Array): void {
   out.fill(0);
   for (const g of ranges) {
     const gStart = g.hostVirtAddr;
@@ -37,10 +43,16 @@ export function lastAccessFromRegions(regions: readonly DamonRegion[], ranges: r
       if (d.end <= gStart || d.start >= gEnd) continue;
       const lo = Number(((d.start > gStart ? d.start : gStart) - gStart) / BigInt(PAGE));
       const hi = Number(((d.end < gEnd ? d.end : gEnd) - gStart + BigInt(PAGE - 1)) / BigInt(PAGE));
-      const seen = d.nrAccesses > 0 ? snapshotAtMs : Math.max(1, snapshotAtMs - (d.age + 1) * aggrMs);
+      const seen = d.nrAccesses > 0 ? snapshotAtMs : lastAccessOfIdle(d.age, aggrMs, snapshotAtMs, monitoredSinceMs);
       out.fill(seen, g.firstPage + lo, g.firstPage + hi);
     }
   }
+}
+
+/** When a region with no accesses in the last interval and age `age` was last accessed: 0 = not since monitoring began. */
+export function lastAccessOfIdle(age: number, aggrMs: number, snapshotAtMs: number, monitoredSinceMs: number): number {
+  const seen = snapshotAtMs - (age + 1) * aggrMs;
+  return seen <= monitoredSinceMs ? 0 : Math.max(1, seen);
 }
 
 /**

@@ -72,6 +72,8 @@ export class DamonVaddrMonitor {
   readonly k: string;
   private readonly ctx: string;
   private running = false;
+  /** When kdamond last began monitoring (Date.now() ms): its regions' ages count from here. */
+  startedAt = 0;
   /** How long the last snapshot waited for kdamond and spent reading sysfs (diagnostics). */
   lastSnapshotMs = { lock: 0, request: 0, read: 0 };
 
@@ -101,6 +103,7 @@ export class DamonVaddrMonitor {
     const mon = new DamonVaddrMonitor(pid, full, index, registry);
     mon.reclaimed = reclaimed;
     mon.running = true;
+    mon.startedAt = Date.now();
     return mon;
   }
 
@@ -166,6 +169,7 @@ export class DamonVaddrMonitor {
     this.lastRestartAt = Date.now();
     this.restarts++;
     await writeDamon(this.files, `${this.k}/state`, 'on');
+    this.startedAt = Date.now();
   }
 
   private get files(): KernelFiles {

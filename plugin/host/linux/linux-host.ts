@@ -176,8 +176,11 @@ export class LinuxMemoryHost implements MemoryHost {
     this.dirtyLogCapacity = options.dirtyLogCapacity ?? this.vcpuCount * 512 * 64;
     this.batch = options.migrateBatchPages ?? 64;
     this.pagemap = new PagemapReader(this.pid);
-    // Start from a clean soft-dirty state: everything written before counts as dirty once.
-    this.harvestSoftDirty();
+    // Start from a clean soft-dirty state. Writes before the open are not
+    // evidence for the first window: every page the guest wrote since QEMU
+    // started would look written once, and the first window would rank all
+    // of guest RAM alike (and could demote hot pages with the cold).
+    clearSoftDirty(this.pid);
     this.damon = damon;
     this.accessedIntervalNs = damon.attrs.aggrUs * 1000;
     this.info = {
@@ -218,7 +221,7 @@ export class LinuxMemoryHost implements MemoryHost {
       this.lastSnapshotAt = askedAt;
       this.assertOpen();
     }
-    lastAccessFromRegions(this.lastSnapshot, this.regionList, aggrMs, this.lastSnapshotAt, this.lastAccessMs);
+    lastAccessFromRegions(this.lastSnapshot, this.regionList, aggrMs, this.lastSnapshotAt, this.damon.startedAt - this.t0, this.lastAccessMs);
     return harvestAccessed(scan, this.lastAccessMs, this.lastClearMs, Date.now() - this.t0, this.pageCount, accessed);
   }
 

@@ -7,13 +7,20 @@ import { rng } from '../../engine/reference.js';
 
 const PAGE = 4096n;
 
-/** Per page: the last access of the LAST region (in list order) that covers any byte of it. */
-function referenceLastAccess(regions: DamonRegion[], ranges: PagedRange[], aggrMs: number, at: number, pages: number): number[] {
+/**
+ * Per page: the last access of the LAST region (in list order) that covers
+ * any byte of it; an idle region whose age reaches back to the monitoring
+ * start `since` was never seen accessed (0).
+ */
+function referenceLastAccess(regions: DamonRegion[], ranges: PagedRange[], aggrMs: number, at: number, since: number, pages: number): number[] {
   const out = new Array<number>(pages).fill(0);
   for (const g of ranges) {
     for (let p = 0; p < g.pageCount; p++) {
       const lo = g.hostVirtAddr + BigInt(p) * PAGE;
-      for (const d of regions) if (d.start < lo + PAGE && d.end > lo) out[g.firstPage + p] = d.nrAccesses > 0 ? at : Math.max(1, at - (d.age + 1) * aggrMs);
+      for (const d of regions) if (d.start < lo + PAGE && d.end > lo) {
+        const idleSince = at - (d.age + 1) * aggrMs;
+        out[g.firstPage + p] = d.nrAccesses > 0 ? at : idleSince <= since ? 0 : Math.max(1, idleSince);
+      }
     }
   }
   return out;
@@ -41,9 +48,31 @@ describe('linux host: DAMON evidence per page', () => {
         at += len + (random() < 0.3 ? BigInt(Math.floor(random() * 8192)) : 0n);
       }
       const out = new Uint32Array(first);
-      lastAccessFromRegions(regions, ranges, 100, 5000, out);
-      assert.deepEqual(Array.from(out), referenceLastAccess(regions, ranges, 100, 5000, first), `trial ${trial}`);
+      const since = trial % 3 === 0 ? -2000 : Math.floor(random() * 5000);
+      lastAccessFromRegions(regions, ranges, 100, 5000, since, out);
+      assert.deepEqual(Array.from(out), referenceLastAccess(regions, ranges, 100, 5000, since, first), `trial ${trial}`);
     }
+  });
+
+  it("the first snapshot after DAMON starts marks only the regions it saw accessed (young idle regions were never seen accessed)", () => {
+    const ranges: PagedRange[] = [{ firstPage: 0, pageCount: 30, hostVirtAddr: 0x10000000n }];
+    const region = (fromPage: number, toPage: number, nrAccesses: number, age: number): DamonRegion => ({
+      start: 0x10000000n + BigInt(fromPage) * PAGE, end: 0x10000000n + BigInt(toPage) * PAGE, nrAccesses, age,
+    });
+    // Monitoring began at 40 ms (ms since the host opened), aggregation 100 ms; asked at 150 ms,
+    // answered at the aggregation after it: a region idle since the start is 1 or 2 intervals old.
+    const regions = [region(0, 10, 0, 2), region(10, 20, 7, 0), region(20, 30, 0, 1)];
+    const lastAccess = new Uint32Array(30);
+    lastAccessFromRegions(regions, ranges, 100, 150, 40, lastAccess);
+    const scan = createBitmap(30);
+    for (let i = 0; i < 30; i++) bitmapSet(scan, i);
+    const accessed = createBitmap(30);
+    harvestAccessed(scan, lastAccess, new Uint32Array(30), 150, 30, accessed);
+    const marked = Array.from({ length: 30 }, (_, i) => bitmapGet(accessed, i));
+    assert.deepEqual(marked, Array.from({ length: 30 }, (_, i) => i >= 10 && i < 20));
+    // Later, an idle region whose quiet began after the start was accessed before it went quiet.
+    lastAccessFromRegions([region(0, 30, 0, 2)], ranges, 100, 1000, 40, lastAccess);
+    assert.equal(lastAccess[0], 700);
   });
 
   it('reports a page accessed exactly when its last access is after its last clear, and clears only scanned pages', () => {
