@@ -64,6 +64,8 @@ export interface TinyCheck {
   hotBad: number;
   coldBad: number;
   took: number;
+  /** Check requests the guest had read when this check began. */
+  asked: number;
   /** When this reader saw it (Date.now()). */
   at: number;
 }
@@ -147,6 +149,7 @@ export class TinyConsole {
       this.beats++;
       this.lastBeat = { ms: Number(f['ms']), pass: Number(f['pass']), at: now };
       this.guestTotals = { checks: Number(f['checks']), hotBad: Number(f['hot_bad']), coldBad: Number(f['cold_bad']) };
+      this.noteAsked(f['asked']);
       if (this.readyAt === undefined && f['ready'] !== undefined) this.readyAt = now - (Number(f['ms']) - Number(f['ready']));
     } else {
       this.lines.push(line);
@@ -156,8 +159,9 @@ export class TinyConsole {
       else if (line.startsWith('TINY CHECK ')) {
         this.checks.push({
           n: Number(f['n']), ms: Number(f['ms']), pass: Number(f['pass']),
-          hotBad: Number(f['hot_bad']), coldBad: Number(f['cold_bad']), took: Number(f['took']), at: now,
+          hotBad: Number(f['hot_bad']), coldBad: Number(f['cold_bad']), took: Number(f['took']), asked: Number(f['asked']), at: now,
         });
+        this.noteAsked(f['asked']);
       }
     }
     this.wake();
@@ -192,11 +196,26 @@ export class TinyConsole {
     return this.until('TINY READY', () => this.readyAt, timeoutMs);
   }
 
-  /** Asks the guest for a content check now and waits for its result. */
+  /** The guest's count of check requests read, as its last heartbeat or check said (undefined: none seen yet). */
+  private askedSeen: number | undefined;
+
+  private noteAsked(value: string | undefined): void {
+    if (value !== undefined) this.askedSeen = Math.max(this.askedSeen ?? 0, Number(value));
+  }
+
+  /**
+   * Asks the guest for a content check now and waits for a check that began
+   * after the guest read the request: the first CHECK line after asking may
+   * be a check on the schedule that was already running (it would miss a
+   * word changed just before asking, in the part it had verified).
+   */
   async check(timeoutMs = 30000): Promise<TinyCheck> {
-    const before = this.checks.length;
+    const deadline = Date.now() + timeoutMs;
+    // Requests are answered one at a time, so every earlier one shows in a line already seen.
+    await this.until("a heartbeat (the guest's count of check requests)", () => this.askedSeen !== undefined, timeoutMs);
+    const want = this.askedSeen! + 1;
     this.socket.write('c');
-    return this.until('TINY CHECK', () => this.checks[before], timeoutMs);
+    return this.until(`TINY CHECK asked=${want}`, () => this.checks.find((c) => c.asked >= want), Math.max(1, deadline - Date.now()));
   }
 
   /** The guest still beats: a heartbeat within the last `withinMs` (nested TCG on a loaded host loses timer ticks: beats come slower than 1/s). */

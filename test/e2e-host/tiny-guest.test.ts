@@ -83,6 +83,8 @@ describe('the tiny nested guest on plain QEMU (TCG)', function () {
       undoHot();
       const again = await tty.check();
       assert.deepEqual([again.hotBad, again.coldBad], [0, 0]);
+      // each answer names the requests read before it began (how check() knows a check began after asking)
+      assert.deepEqual([clean.asked, bad.asked, again.asked], [1, 2, 3]);
       await new Promise((r) => setTimeout(r, 2500));
       assert.ok(tty.beating(), 'heartbeats keep coming');
       assert.deepEqual(tty.guestTotals, { checks: 3, hotBad: 1, coldBad: 1 }, 'the heartbeat carries the totals');

@@ -18,10 +18,14 @@
  * COM1, one line each:
  *   TINY BOOT mem=KiB hot=GPA+BYTES cold=GPA+BYTES pass=MS check=S
  *   TINY READY ms=T            both regions written (T ms after boot)
- *   TINY HB ms=T pass=N ready=R checks=K hot_bad=W cold_bad=W
+ *   TINY HB ms=T pass=N ready=R checks=K asked=A hot_bad=W cold_bad=W
  *                              heartbeat, every second, with the totals so
  *                              far (a reader that connects late misses nothing)
- *   TINY CHECK n=K ms=T pass=N hot_bad=W cold_bad=W took=MS
+ *   TINY CHECK n=K ms=T pass=N asked=A hot_bad=W cold_bad=W took=MS
+ *                              asked = check requests read before this check
+ *                              began: a reader that asked for the A-th knows
+ *                              this check started after its request (a check
+ *                              on the schedule may be running when it asks)
  *   TINY BAD region=R gpa=A got=X want=Y   (first bad word of a check)
  * Command line (multiboot): hot=OFF:LEN cold=OFF:LEN pass=MS check=S, sizes
  * with K or M suffixes. Between passes the CPU halts (PIT at 100 Hz), so an
@@ -375,7 +379,7 @@ void tiny_main(uint32_t magic, const uint32_t *info)
 	struct region hot = { 4u << 20, 8u << 20 };
 	struct region cold = { 12u << 20, 32u << 20 };
 	uint32_t pass_ms = 20, check_s = 20, mem_end = 64u << 20;
-	uint32_t pass = 0, checks = 0, ready_ms, hot_bad = 0, cold_bad = 0;
+	uint32_t pass = 0, checks = 0, asked = 0, ready_ms, hot_bad = 0, cold_bad = 0;
 	uint32_t next_pass, next_hb, next_check;
 
 	serial_init();
@@ -422,6 +426,9 @@ void tiny_main(uint32_t magic, const uint32_t *info)
 		int c = serial_poll();
 		uint32_t t = now_ms();
 
+		if (c == 'c')
+			asked++;
+
 		if (t >= next_pass) {
 			hot_pass(&hot, ++pass);
 			next_pass = t + pass_ms;
@@ -435,6 +442,8 @@ void tiny_main(uint32_t magic, const uint32_t *info)
 			put_dec(ready_ms);
 			puts(" checks=");
 			put_dec(checks);
+			puts(" asked=");
+			put_dec(asked);
 			puts(" hot_bad=");
 			put_dec(hot_bad);
 			puts(" cold_bad=");
@@ -460,6 +469,8 @@ void tiny_main(uint32_t magic, const uint32_t *info)
 			put_dec(t);
 			puts(" pass=");
 			put_dec(pass);
+			puts(" asked=");
+			put_dec(asked);
 			puts(" hot_bad=");
 			put_dec(hb);
 			puts(" cold_bad=");
