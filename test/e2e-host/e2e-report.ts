@@ -66,7 +66,9 @@ export function writeE2eHostJson(guest: GuestRun, suiteSeconds: number): void {
       startupCosts: get('startup-costs'),
       memoryTiers: get('topology')?.['topology']?.memoryTiers,
       /** Seconds into the in-guest program at which each step reported. */
-      steps: Object.fromEntries(guest.results.filter((r) => r['atSeconds'] !== undefined).map((r) => [r.check, r['atSeconds']])),
+      steps: Object.fromEntries(guest.results.filter((r) => r['atSeconds'] !== undefined && r.check !== 'cpu').map((r) => [r.check, r['atSeconds']])),
+      /** Per phase of the in-guest program: its seconds, the host's CPU seconds busy and idle, and CPU seconds per kind of process (test/e2e-host/cpu-usage.ts). */
+      cpuByPhase: guest.results.filter((r) => r.check === 'cpu').at(-1)?.['phases'],
     },
     pool: converged?.['pool'],
     domains: (converged?.['domains'] as Result[] | undefined) ?? [],

@@ -35,6 +35,7 @@ import { baselineSeconds, baselineSettled } from './baseline-window.js';
 import { countTiers, kmodSources, readRegionTiers, readRegionTiersSteady, regionNodes } from './kmod-placement.js';
 import { countNodes, movePagesTo } from './placement.js';
 import { hmmv, installHmmv, ok, processAlive, sh, sleep, startPoolDaemon, virsh, waitFor, type Timed } from './operator.js';
+import { cpuSince, cpuSnapshot } from './cpu-usage.js';
 import { progress, report } from './report.js';
 import { tinyDomainXml } from './tiny-domain.js';
 
@@ -738,7 +739,17 @@ async function baseline(domains: NestedDomain[], nodes: Nodes, seconds: number):
 
 async function main(scenario: string): Promise<void> {
   const t0 = Date.now();
-  const phase = (name: string) => progress(`phase ${name} at ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+  // CPU per phase and per kind of process (cpu-usage.ts): where the suite's wall time goes
+  let cpuAt = { name: 'start', at: 0, snap: cpuSnapshot() };
+  const cpuPhases: Record<string, unknown>[] = [];
+  const phase = (name: string) => {
+    const at = (Date.now() - t0) / 1000;
+    const snap = cpuSnapshot();
+    cpuPhases.push({ phase: cpuAt.name, seconds: Number((at - cpuAt.at).toFixed(1)), ...cpuSince(cpuAt.snap, snap) });
+    cpuAt = { name, at, snap };
+    report('cpu', { phases: cpuPhases });
+    progress(`phase ${name} at ${at.toFixed(0)} s`);
+  };
   progress(`in-host ${scenario}`);
   const nodes = tierNodes();
   const dax = freeDaxDevice();
@@ -763,10 +774,13 @@ async function main(scenario: string): Promise<void> {
     { d: b, plan: PLAN_B },
     { d: k, plan: PLAN_K },
   ], nodes);
-  phase('faults');
+  phase('faults: libvirtd restart');
   await libvirtdRestart([a, b, k]);
+  phase('faults: pool daemon killed');
   await poolKilled([a, b, k]);
+  phase('faults: destroy hands over');
   await destroyHandsOver(a, b);
+  phase('faults: manager SIGKILL mid-migration');
   await killMidMigration(a, 'manager-sigkill-mid-migration');
   await a.destroy();
   await b.destroy();
