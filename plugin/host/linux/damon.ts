@@ -33,6 +33,21 @@ export interface DamonAttrs {
 
 export const defaultDamonAttrs: DamonAttrs = { sampleUs: 5000, aggrUs: 100_000, updateUs: 1_000_000, minRegions: 200, maxRegions: 4000 };
 
+/** Pages per DAMON region at the least, on a guest too small for the default bounds. */
+export const MIN_PAGES_PER_REGION = 8;
+
+/**
+ * DAMON's region bounds for a target of `pages` 4 KiB pages: the defaults,
+ * or on a small guest at most one region per MIN_PAGES_PER_REGION pages (and
+ * a tenth of that at the least). kdamond's cost is per region per sample, not
+ * per page: 4000 regions over a 48 MiB guest (3 pages each) cost a 256 MiB
+ * guest's kdamond and resolve nothing the engine's sampled rounds need.
+ */
+export function regionBoundsFor(pages: number): Pick<DamonAttrs, 'minRegions' | 'maxRegions'> {
+  const maxRegions = Math.max(30, Math.min(defaultDamonAttrs.maxRegions, Math.floor(pages / MIN_PAGES_PER_REGION)));
+  return { minRegions: Math.min(defaultDamonAttrs.minRegions, Math.max(3, Math.floor(maxRegions / 10))), maxRegions };
+}
+
 export interface DamonRegion {
   readonly start: bigint;
   readonly end: bigint;
@@ -72,7 +87,11 @@ export class DamonVaddrMonitor {
   readonly k: string;
   private readonly ctx: string;
   private running = false;
-  /** When kdamond last began monitoring (Date.now() ms): its regions' ages count from here. */
+  /**
+   * When kdamond began monitoring (Date.now() ms): no region's age reaches
+   * back before it. Not moved by a restart (restartOrFail): a page accessed
+   * before a restart and after its last clear still counts, as it did before.
+   */
   startedAt = 0;
   /** How long the last snapshot waited for kdamond and spent reading sysfs (diagnostics). */
   lastSnapshotMs = { lock: 0, request: 0, read: 0 };
@@ -169,7 +188,6 @@ export class DamonVaddrMonitor {
     this.lastRestartAt = Date.now();
     this.restarts++;
     await writeDamon(this.files, `${this.k}/state`, 'on');
-    this.startedAt = Date.now();
   }
 
   private get files(): KernelFiles {

@@ -25,7 +25,7 @@ import type { Bitmap } from '../../util/bitmap.js';
 import { createBitmap } from '../../util/bitmap.js';
 import type { DirtyLogDrain, GuestRamRegion, MemoryHost, MigrationResult, TierUsage } from '../memory-host.js';
 import { MigrationOutcome, Tier, TIER_NAMES } from '../memory-host.js';
-import { DamonVaddrMonitor, type DamonAttrs, type DamonRegion } from './damon.js';
+import { DamonVaddrMonitor, regionBoundsFor, type DamonAttrs, type DamonRegion } from './damon.js';
 import type { DamonRegistryOptions } from './damon-registry.js';
 import { harvestAccessed, lastAccessFromRegions, type PagedRange } from './damon-evidence.js';
 import { drainPending, takeScannedDirty } from './dirty-log.js';
@@ -93,7 +93,8 @@ export async function openLinuxHost(options: LinuxHostOptions): Promise<LinuxMem
     if (!options.allowNumaBalancing) throw new Error(`${why}; turn it off (sysctl kernel.numa_balancing=0) or pass allowNumaBalancing`);
     warnings.push(why);
   }
-  const damon = await DamonVaddrMonitor.start(options.pid, options.damon, options.damonRegistry);
+  const pages = options.ram.reduce((n, r) => n + r.lengthBytes / PAGE, 0);
+  const damon = await DamonVaddrMonitor.start(options.pid, { ...regionBoundsFor(pages), ...options.damon }, options.damonRegistry);
   warnings.push(...damon.reclaimed.map((r) => `DAMON: ${r}`));
   try {
     return new LinuxMemoryHost(options, warnings, damon);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DamonVaddrMonitor, runningKdamonds } from '../../../plugin/host/linux/damon.js';
+import { DamonVaddrMonitor, defaultDamonAttrs, MIN_PAGES_PER_REGION, regionBoundsFor, runningKdamonds } from '../../../plugin/host/linux/damon.js';
 import { processStart, readRecords, readSlots } from '../../../plugin/host/linux/damon-registry.js';
 import { KernelFiles, readKernelConfig } from '../../../plugin/host/linux/sysfs.js';
 import { recordedHost } from './fixtures.js';
@@ -58,5 +58,16 @@ describe('linux host: DAMON monitor set-up', () => {
     assert.ok(Number.isInteger(mine) && mine! > 0);
     assert.equal(processStart(process.pid), mine);
     assert.equal(processStart(999_999_999), undefined);
+  });
+
+  it('bounds the regions by the guest size: the defaults from 128 MiB up, one region per 8 pages at most below, min <= max always', () => {
+    assert.deepEqual(regionBoundsFor(32768), { minRegions: defaultDamonAttrs.minRegions, maxRegions: defaultDamonAttrs.maxRegions });
+    assert.deepEqual(regionBoundsFor(16 << 20), { minRegions: 200, maxRegions: 4000 });
+    assert.deepEqual(regionBoundsFor(12288), { minRegions: 153, maxRegions: 1536 }); // the 48 MiB nested guests of the test bed
+    for (let pages = 1; pages < 100000; pages = Math.ceil(pages * 1.3)) {
+      const b = regionBoundsFor(pages);
+      assert.ok(b.minRegions >= 3 && b.minRegions <= b.maxRegions && b.maxRegions <= 4000, `${pages}: ${JSON.stringify(b)}`);
+      if (pages >= 30 * MIN_PAGES_PER_REGION) assert.ok(b.maxRegions <= pages / MIN_PAGES_PER_REGION, `${pages}: ${JSON.stringify(b)}`);
+    }
   });
 });
