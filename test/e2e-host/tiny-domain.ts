@@ -21,7 +21,11 @@ export const defaultLayout: TinyLayout = {
   hot: { offMiB: 4, lenMiB: 8 },
   // up to 46 MiB: the BIOS keeps the top of RAM (ACPI tables)
   cold: { offMiB: 12, lenMiB: 34 },
-  passMs: 20,
+  // A pass every 50 ms: each hot page accessed and written in every DAMON
+  // aggregation (100 ms) and every manager round (250 ms). It was 20 ms:
+  // the three nested QEMUs then took 47% of the test bed's CPU in the chain
+  // phase of a CI run (out/e2e-host.json host.cpuByPhase), slowing every step.
+  passMs: 50,
   checkS: 30,
 };
 
