@@ -212,6 +212,8 @@ function domainRecord(d: NestedDomain, backend: string, secondsToConverge: numbe
     readySeconds: d.readySeconds,
     contentChecks: c ? { passed: c.passed, failed: c.failed, guestTotals: c.guestTotals } : undefined,
     guestRunningAtEnd: d.console?.beating() ?? false,
+    /** The manager's state as its status file says (with the error if it failed): why a domain did not converge. */
+    manager: ((st) => st && { state: st.state, error: st.error, windows: st.tiering?.window?.index })(backend === d.backend ? d.managerStatus() : undefined),
   };
 }
 
