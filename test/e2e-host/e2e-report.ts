@@ -58,6 +58,8 @@ export function writeE2eHostJson(guest: GuestRun, suiteSeconds: number): void {
     host: {
       suiteSeconds,
       bootSeconds: guest.bootSeconds,
+      /** Boots of the test bed whose kernel panicked before /init and were retried (test/guest/testbed.ts). */
+      bootPanics: guest.bootPanics,
       hostReadySeconds: guest.setupSeconds,
       totalSeconds: guest.totalSeconds,
       inGuestSeconds: get('done')?.['seconds'],

@@ -36,6 +36,15 @@ export interface GuestRun {
   readonly setupSeconds: number;
   readonly totalSeconds: number;
   readonly exitCode: number | undefined;
+  /** Boots that panicked before /init and were retried (bootGuest), with the panic's first line each. */
+  readonly bootPanics: readonly string[];
+}
+
+/** A boot whose kernel panicked before /init ran: nothing of ours had run yet. */
+class PanicBeforeInit extends Error {
+  constructor(message: string, readonly line: string) {
+    super(message);
+  }
 }
 
 /** Initramfs layers on top of the base one (test/guest/layers/NAME.sh), in the order they are stacked. */
@@ -148,8 +157,25 @@ export function layersFor(opts: BootOptions): Layer[] {
   return LAYERS.filter((l) => layers.has(l));
 }
 
+/**
+ * Boots the test bed and runs its program. A kernel that panics before /init
+ * (seen once in CI: an int3 oops in the kernel's own text patching at 4 s, a
+ * known hazard of TCG's SMP emulation with cross-modified code; no module
+ * loaded, nothing of hmmv's run) is booted again, once, and the run says so
+ * in `bootPanics`. A panic after /init fails the run as any error does.
+ */
 export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
   const initrd = await buildTestbed(layersFor(opts));
+  try {
+    return await bootOnce(opts, initrd, []);
+  } catch (error) {
+    if (!(error instanceof PanicBeforeInit)) throw error;
+    process.stderr.write(`      test bed: the guest kernel panicked before /init (${error.line}); booting it again, once\n`);
+    return bootOnce(opts, initrd, [error.line]);
+  }
+}
+
+async function bootOnce(opts: BootOptions, initrd: string, bootPanics: string[]): Promise<GuestRun> {
   const work = mkdtempSync(join(tmpdir(), 'hmmv-testbed-'));
   const args = qemuArgs(opts, initrd, work);
   const started = Date.now();
@@ -194,7 +220,10 @@ export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
       });
       qemu.once('exit', (code, signal) => {
         clearTimeout(timer);
-        if (exitCode === undefined) reject(new Error(`qemu exited (${code ?? signal}) before the guest program finished: ${err}\nconsole tail:\n${out.slice(-3000)}`));
+        const message = `qemu exited (${code ?? signal}) before the guest program finished: ${err}\nconsole tail:\n${out.slice(-3000)}`;
+        const panic = /(Oops|Kernel panic)[^\n]*/.exec(out)?.[0];
+        if (exitCode === undefined && Number.isNaN(bootSeconds) && panic && bootPanics.length === 0) reject(new PanicBeforeInit(message, panic.trim()));
+        else if (exitCode === undefined) reject(new Error(message));
         else resolve();
       });
     });
@@ -202,5 +231,5 @@ export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
     rmSync(work, { recursive: true, force: true });
   }
-  return { results, console: out, bootSeconds, setupSeconds, totalSeconds: (Date.now() - started) / 1000, exitCode };
+  return { results, console: out, bootSeconds, setupSeconds, totalSeconds: (Date.now() - started) / 1000, exitCode, bootPanics };
 }
