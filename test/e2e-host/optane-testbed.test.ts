@@ -20,9 +20,9 @@ describe('emulated-Optane host: libvirt, nested guests, hmmv moving their memory
   let guest: GuestRun;
 
   before(async function () {
-    this.timeout(50 * 60_000); // bounded: first run downloads the kernel and builds the layers
+    this.timeout(65 * 60_000); // bounded: first run downloads the kernel and builds the layers
     const t0 = Date.now();
-    guest = await bootGuest(e2eHostBootOptions(45 * 60_000));
+    guest = await bootGuest(e2eHostBootOptions(58 * 60_000));
     writeE2eHostJson(guest, (Date.now() - t0) / 1000);
   });
 
