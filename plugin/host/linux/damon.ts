@@ -83,6 +83,9 @@ export function readTriedRegions(files: KernelFiles, dir: string): DamonRegion[]
   return out.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
 }
 
+/** DAMON's sysfs stayed busy through every retry of a snapshot request: transient (another kdamond's update held its lock). */
+export class DamonBusyError extends Error {}
+
 export class DamonVaddrMonitor {
   readonly k: string;
   private readonly ctx: string;
@@ -150,7 +153,8 @@ export class DamonVaddrMonitor {
           const busy = (err as NodeJS.ErrnoException).code === 'EBUSY';
           if (!busy || attempt >= SNAPSHOT_BUSY_RETRIES) {
             const tries = busy ? ` (busy ${attempt} times)` : '';
-            throw new Error(`asking DAMON for its regions (${this.k}/state) failed${tries}: ${(err as Error).message}`);
+            const message = `asking DAMON for its regions (${this.k}/state) failed${tries}: ${(err as Error).message}`;
+            throw busy ? new DamonBusyError(message) : new Error(message);
           }
           await sleep(SNAPSHOT_BUSY_BACKOFF_MS * attempt);
         }

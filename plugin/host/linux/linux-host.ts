@@ -25,7 +25,7 @@ import type { Bitmap } from '../../util/bitmap.js';
 import { createBitmap } from '../../util/bitmap.js';
 import type { DirtyLogDrain, GuestRamRegion, MemoryHost, MigrationResult, TierUsage } from '../memory-host.js';
 import { MigrationOutcome, Tier, TIER_NAMES } from '../memory-host.js';
-import { DamonVaddrMonitor, regionBoundsFor, type DamonAttrs, type DamonRegion } from './damon.js';
+import { DamonBusyError, DamonVaddrMonitor, regionBoundsFor, type DamonAttrs, type DamonRegion } from './damon.js';
 import type { DamonRegistryOptions } from './damon-registry.js';
 import { harvestAccessed, lastAccessFromRegions, type PagedRange } from './damon-evidence.js';
 import { drainPending, takeScannedDirty } from './dirty-log.js';
@@ -154,6 +154,8 @@ export class LinuxMemoryHost implements MemoryHost {
   private closed = false;
   /** The DAMON regions behind the last testAndClearAccessed (diagnostics). */
   lastSnapshot: readonly DamonRegion[] = [];
+  /** Rounds whose DAMON snapshot request found sysfs busy through every retry (they reused the last snapshot). */
+  busySnapshots = 0;
   /** When lastSnapshot was taken, ms since t0 (0 = never). */
   private lastSnapshotAt = 0;
 
@@ -218,8 +220,16 @@ export class LinuxMemoryHost implements MemoryHost {
     if (this.lastSnapshotAt === 0 || askedAt - this.lastSnapshotAt >= aggrMs) {
       // Stamped when asked, not when answered (the answer waits for kdamond's
       // next aggregation): a round one interval after the last asks again.
-      this.lastSnapshot = await this.damon.snapshot();
-      this.lastSnapshotAt = askedAt;
+      try {
+        this.lastSnapshot = await this.damon.snapshot();
+        this.lastSnapshotAt = askedAt;
+      } catch (err) {
+        // DAMON's sysfs busy through every retry (a loaded host, several
+        // kdamonds): this round has no new evidence, the next one asks again.
+        // The manager must not stop over it.
+        if (!(err instanceof DamonBusyError)) throw err;
+        this.busySnapshots++;
+      }
       this.assertOpen();
     }
     lastAccessFromRegions(this.lastSnapshot, this.regionList, aggrMs, this.lastSnapshotAt, this.damon.startedAt - this.t0, this.lastAccessMs);
