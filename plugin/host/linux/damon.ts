@@ -39,9 +39,10 @@ export const MIN_PAGES_PER_REGION = 8;
 /**
  * DAMON's region bounds for a target of `pages` 4 KiB pages: the defaults,
  * or on a small guest at most one region per MIN_PAGES_PER_REGION pages (and
- * a tenth of that at the least). kdamond's cost is per region per sample, not
- * per page: 4000 regions over a 48 MiB guest (3 pages each) cost a 256 MiB
- * guest's kdamond and resolve nothing the engine's sampled rounds need.
+ * a tenth of that at the least); the defaults from about 128 MiB up.
+ * kdamond's cost is per region per sample, not per page: 4000 regions over a
+ * 48 MiB guest (3 pages each) cost what they cost over 64 GiB, for a
+ * resolution the engine's rounds do not need.
  */
 export function regionBoundsFor(pages: number): Pick<DamonAttrs, 'minRegions' | 'maxRegions'> {
   const maxRegions = Math.max(30, Math.min(defaultDamonAttrs.maxRegions, Math.floor(pages / MIN_PAGES_PER_REGION)));
