@@ -159,9 +159,9 @@ export function layersFor(opts: BootOptions): Layer[] {
 
 /**
  * Boots the test bed and runs its program. A kernel that panics before /init
- * (seen once in CI: an int3 oops in the kernel's own text patching at 4 s, a
- * known hazard of TCG's SMP emulation with cross-modified code; no module
- * loaded, nothing of hmmv's run) is booted again, once, and the run says so
+ * (seen once in CI: an int3 oops at 4 s, in sched_clock_cpu under an IPI,
+ * with no module loaded and nothing of hmmv's run; read as TCG, not
+ * investigated further) is booted again, once, and the run says so
  * in `bootPanics`. A panic after /init fails the run as any error does.
  */
 export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
