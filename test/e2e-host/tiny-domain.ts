@@ -21,11 +21,12 @@ export const defaultLayout: TinyLayout = {
   hot: { offMiB: 4, lenMiB: 8 },
   // up to 46 MiB: the BIOS keeps the top of RAM (ACPI tables)
   cold: { offMiB: 12, lenMiB: 34 },
-  // A pass every 50 ms: each hot page accessed and written in every DAMON
-  // aggregation (100 ms) and every manager round (250 ms). It was 20 ms:
-  // the three nested QEMUs then took 47% of the test bed's CPU in the chain
-  // phase of a CI run (out/e2e-host.json host.cpuByPhase), slowing every step.
-  passMs: 50,
+  // A pass every 20 ms of guest time. The three nested QEMUs take about 40%
+  // of the test bed's CPU with it (out/e2e-host.json host.cpuByPhase), but a
+  // pass every 50 ms was tried and the kmod domain did not converge (19032
+  // pages moved, its hot region 1344/704 after 470 s on an idle machine): its
+  // shortest rounds (tens of ms, no DAMON floor) then miss hot pages.
+  passMs: 20,
   checkS: 30,
 };
 
