@@ -24,7 +24,7 @@ export const defaultLayout: TinyLayout = {
   // A pass every 20 ms of guest time. The three nested QEMUs take about 40%
   // of the test bed's CPU with it (out/e2e-host.json host.cpuByPhase), but a
   // pass every 50 ms was tried and the kmod domain did not converge (19032
-  // pages moved, its hot region 1344/704 after 470 s on an idle machine): its
+  // pages moved, its hot region 1344/704 after 470 s on an idle machine): most likely its
   // shortest rounds (tens of ms, no DAMON floor) then miss hot pages.
   passMs: 20,
   checkS: 30,
