@@ -491,7 +491,14 @@ async function restartLibvirtd(): Promise<{ seconds: number }> {
 async function libvirtdRestart(domains: NestedDomain[]): Promise<void> {
   const before = domains.map((d) => ({ domain: d.name, manager: d.managerStatus()?.pid, qemu: d.pid, windows: d.managerStatus()?.tiering?.window?.index }));
   const r = await restartLibvirtd();
-  const list = await virsh(['list', '--name']);
+  // libvirtd answers before its reconnect threads have re-attached every running
+  // domain (under load a CI run's first list missed some): wait, bounded, for all
+  const names = async () => (await virsh(['list', '--name'])).stdout.split('\n').map((l) => l.trim());
+  const listedAll = await waitFor('virsh list to name every running domain again', async () => {
+    const now = await names();
+    return domains.every((d) => now.includes(d.name)) ? now : undefined;
+  }, 120000, 1000).catch(() => undefined);
+  const list = { stdout: (listedAll ?? (await names())).join('\n') };
   // a few engine windows later
   const progressed = await waitFor('the managers to close more windows', () => {
     const w = domains.map((d) => d.managerStatus()?.tiering?.window?.index ?? -1);
