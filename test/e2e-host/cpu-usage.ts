@@ -19,7 +19,7 @@ export interface CpuSnapshot {
   byKind: Record<string, number>;
 }
 
-/** The kind a process is counted under, from its command line (undefined: not one we follow, counted as 'other'). */
+/** The kind a process is counted under, from its command name and command line ('other': not one we follow). */
 export function kindOf(comm: string, argv: readonly string[]): string {
   const joined = argv.join(' ');
   if (comm.startsWith('kdamond')) return 'kdamond';

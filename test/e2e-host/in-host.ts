@@ -493,12 +493,10 @@ async function libvirtdRestart(domains: NestedDomain[]): Promise<void> {
   const r = await restartLibvirtd();
   // libvirtd answers before its reconnect threads have re-attached every running
   // domain (under load a CI run's first list missed some): wait, bounded, for all
-  const names = async () => (await virsh(['list', '--name'])).stdout.split('\n').map((l) => l.trim());
-  const listedAll = await waitFor('virsh list to name every running domain again', async () => {
-    const now = await names();
-    return domains.every((d) => now.includes(d.name)) ? now : undefined;
-  }, 120000, 1000).catch(() => undefined);
-  const list = { stdout: (listedAll ?? (await names())).join('\n') };
+  const listed = await waitFor('virsh list to name every running domain again', async () => {
+    const names = (await virsh(['list', '--name'])).stdout.split('\n').map((l) => l.trim());
+    return domains.every((d) => names.includes(d.name));
+  }, 120000, 1000).catch(() => false);
   // a few engine windows later
   const progressed = await waitFor('the managers to close more windows', () => {
     const w = domains.map((d) => d.managerStatus()?.tiering?.window?.index ?? -1);
@@ -508,7 +506,6 @@ async function libvirtdRestart(domains: NestedDomain[]): Promise<void> {
   const checks = await Promise.all(domains.map((d) => d.console!.check().catch((e: Error) => ({ error: e.message }))));
   const after = domains.map((d) => ({ domain: d.name, manager: d.managerStatus()?.pid, state: d.managerStatus()?.state, qemu: d.pid, windows: d.managerStatus()?.tiering?.window?.index }));
   const same = after.every((a, i) => a.manager === before[i]!.manager && a.manager !== undefined && processAlive(a.manager) && a.state === 'running');
-  const listed = domains.every((d) => list.stdout.split('\n').includes(d.name));
   fault('libvirtd-restart-reconnect', same && listed && progressed !== undefined && domains.every((d) => convergedAt.get(d.name) !== undefined) && checks.every((c) => 'hotBad' in c && c.hotBad === 0 && c.coldBad === 0), {
     restartSeconds: r.seconds,
     before,

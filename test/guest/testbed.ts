@@ -175,6 +175,7 @@ export async function bootGuest(opts: BootOptions): Promise<GuestRun> {
   }
 }
 
+/** One boot; `bootPanics`: the earlier boots' panics, carried into the result. */
 async function bootOnce(opts: BootOptions, initrd: string, bootPanics: string[]): Promise<GuestRun> {
   const work = mkdtempSync(join(tmpdir(), 'hmmv-testbed-'));
   const args = qemuArgs(opts, initrd, work);
@@ -222,7 +223,7 @@ async function bootOnce(opts: BootOptions, initrd: string, bootPanics: string[])
         clearTimeout(timer);
         const message = `qemu exited (${code ?? signal}) before the guest program finished: ${err}\nconsole tail:\n${out.slice(-3000)}`;
         const panic = /(Oops|Kernel panic)[^\n]*/.exec(out)?.[0];
-        if (exitCode === undefined && Number.isNaN(bootSeconds) && panic && bootPanics.length === 0) reject(new PanicBeforeInit(message, panic.trim()));
+        if (exitCode === undefined && Number.isNaN(bootSeconds) && panic) reject(new PanicBeforeInit(message, panic.trim()));
         else if (exitCode === undefined) reject(new Error(message));
         else resolve();
       });
