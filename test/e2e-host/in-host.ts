@@ -492,11 +492,17 @@ async function libvirtdRestart(domains: NestedDomain[]): Promise<void> {
   const before = domains.map((d) => ({ domain: d.name, manager: d.managerStatus()?.pid, qemu: d.pid, windows: d.managerStatus()?.tiering?.window?.index }));
   const r = await restartLibvirtd();
   // libvirtd answers before its reconnect threads have re-attached every running
-  // domain (under load a CI run's first list missed some): wait, bounded, for all
+  // domain (under load a CI run's first list missed some, and a later run's
+  // lists missed some for 120 s): wait, bounded, for all, and keep what the
+  // lists said so a failure shows whether virsh failed, hung or left one out
+  const listStart = Date.now();
+  const lists: { atSeconds: number; code: number | null; seconds: number; names: string[]; stderr: string }[] = [];
   const listed = await waitFor('virsh list to name every running domain again', async () => {
-    const names = (await virsh(['list', '--name'])).stdout.split('\n').map((l) => l.trim());
+    const l = await virsh(['list', '--name'], 60000);
+    const names = l.stdout.split('\n').map((n) => n.trim()).filter((n) => n !== '');
+    lists.push({ atSeconds: (Date.now() - listStart) / 1000, code: l.code, seconds: l.seconds, names, stderr: l.stderr.trim().slice(0, 300) });
     return domains.every((d) => names.includes(d.name));
-  }, 120000, 1000).catch(() => false);
+  }, 300000, 1000).catch(() => false);
   // a few engine windows later
   const progressed = await waitFor('the managers to close more windows', () => {
     const w = domains.map((d) => d.managerStatus()?.tiering?.window?.index ?? -1);
@@ -511,6 +517,9 @@ async function libvirtdRestart(domains: NestedDomain[]): Promise<void> {
     before,
     after,
     listedByVirsh: listed,
+    // the first three and the last three answers of the wait above
+    virshLists: lists.length <= 6 ? lists : [...lists.slice(0, 3), ...lists.slice(-3)],
+    virshListCount: lists.length,
     windowsAfter: progressed,
     stillConverged: Object.fromEntries(convergedAt),
     contentChecks: checks,
