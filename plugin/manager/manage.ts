@@ -30,6 +30,7 @@ import { registerKmodBackend } from './kmod-backend.js';
 import { discoverGuest, type GuestInfo } from './guest-discovery.js';
 import { TotalsRate, estimatedSlowdown } from './status-rates.js';
 import { versionInfo } from '../install/version.js';
+import { timedHost } from '../host/timed-host.js';
 import { INCOMING_RUN_STATES, OutgoingMigrationWatch, gatedHost, waitUntilGuestRuns } from './live-migration.js';
 import { incomingMarkerPath, pidfilePath } from '../runtime/paths.js';
 import { removePidfileIfOwn } from '../runtime/pidfile.js';
@@ -159,7 +160,9 @@ export async function runManager(opts: ManageOptions): Promise<number> {
     }
 
     try {
-      host = gatedHost(await openBackend({ domain: opts.domain, config, guest }), migrationWatch, stop.signal);
+      // timed outermost: a migrate held at the gate counts as the wait it is
+      const timed = timedHost(gatedHost(await openBackend({ domain: opts.domain, config, guest }), migrationWatch, stop.signal));
+      host = timed.host;
       const options = defaultEngineOptions(Math.floor(config.dram.quotaBytes / host.pageSizeBytes));
       options.roundsPerWindow = config.tracking.rounds;
       options.roundIntervalNs = (config.tracking.windowMs * 1e6) / config.tracking.rounds;
@@ -173,6 +176,7 @@ export async function runManager(opts: ManageOptions): Promise<number> {
         lastWrite = Date.now();
         status.tiering = tieringStatus(session, page, host!.pageCount, poolSocket, rates);
         status.engine = session.totals();
+        status.hostCalls = timed.tallies();
         writeStatus(status);
       };
       session = startEngineSession({

@@ -213,7 +213,11 @@ function domainRecord(d: NestedDomain, backend: string, secondsToConverge: numbe
     contentChecks: c ? { passed: c.passed, failed: c.failed, guestTotals: c.guestTotals } : undefined,
     guestRunningAtEnd: d.console?.beating() ?? false,
     /** The manager's state as its status file says (with the error if it failed): why a domain did not converge. */
-    manager: ((st) => st && { state: st.state, error: st.error, windows: st.tiering?.window?.index })(backend === d.backend ? d.managerStatus() : undefined),
+    // with how long it has run and where its windows' time went on the host (timed-host.ts)
+    manager: ((st) => st && {
+      state: st.state, error: st.error, windows: st.tiering?.window?.index,
+      secondsInState: (Date.now() - Date.parse(st.since)) / 1000, hostCalls: st.hostCalls,
+    })(backend === d.backend ? d.managerStatus() : undefined),
   };
 }
 
