@@ -133,5 +133,12 @@ export interface MemoryHost {
 
   tierUsage(): Promise<readonly TierUsage[]>;
 
+  /**
+   * Optional: the backend's own counters for the manager's status file (e.g.
+   * the linux host's DAMON snapshots and where their time went). Cheap: read
+   * at most once a second; never needed by the engine.
+   */
+  diagnostics?(): Record<string, number>;
+
   close(): Promise<void>;
 }

@@ -177,6 +177,7 @@ export async function runManager(opts: ManageOptions): Promise<number> {
         status.tiering = tieringStatus(session, page, host!.pageCount, poolSocket, rates);
         status.engine = session.totals();
         status.hostCalls = timed.tallies();
+        status.hostDiagnostics = host!.diagnostics?.();
         writeStatus(status);
       };
       session = startEngineSession({

@@ -54,6 +54,8 @@ export interface ManagerStatus {
   tiering?: TieringStatus;
   /** Wall time of the engine's calls on its memory host so far, per method (timed-host.ts). */
   hostCalls?: Record<string, { calls: number; totalMs: number; maxMs: number }>;
+  /** The backend's own counters (MemoryHost.diagnostics), e.g. the linux host's DAMON snapshot costs. */
+  hostDiagnostics?: Record<string, number>;
   /** A live migration of this domain: incoming (waiting for the guest), or outgoing (QEMU's MIGRATION status). */
   migration?: { direction: 'incoming' | 'outgoing'; status: string; at: string };
   /** Why the manager stopped, when it was not just the domain stopping (e.g. 'migrated'). */

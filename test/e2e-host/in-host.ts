@@ -216,7 +216,7 @@ function domainRecord(d: NestedDomain, backend: string, secondsToConverge: numbe
     // with how long it has run and where its windows' time went on the host (timed-host.ts)
     manager: ((st) => st && {
       state: st.state, error: st.error, windows: st.tiering?.window?.index,
-      secondsInState: (Date.now() - Date.parse(st.since)) / 1000, hostCalls: st.hostCalls,
+      secondsInState: (Date.now() - Date.parse(st.since)) / 1000, hostCalls: st.hostCalls, hostDiagnostics: st.hostDiagnostics,
     })(backend === d.backend ? d.managerStatus() : undefined),
   };
 }

@@ -79,7 +79,7 @@ async function backendScenario(): Promise<void> {
     const damonRegions = host.lastSnapshot
       .filter((d) => d.end > BigInt(w.regions[0]!.start) && d.start < BigInt(w.regions[2]!.start) + BigInt(COLD * 4096))
       .map((d) => `${d.start.toString(16)}-${d.end.toString(16)} n=${d.nrAccesses} age=${d.age}`);
-    report('accessed', { rounds: accessedRounds, callMs: accessedMs, snapshotMs, damonRegionCount: host.lastSnapshot.length, damonRegions, workloadRegions: w.regions });
+    report('accessed', { rounds: accessedRounds, callMs: accessedMs, snapshotMs, damonRegionCount: host.lastSnapshot.length, damonRegions, workloadRegions: w.regions, diagnostics: host.diagnostics() });
 
     // Dirty bits: clear, wait, test; then the emulated dirty log.
     await host.testAndClearDirty(all, createBitmap(host.pageCount));

@@ -34,15 +34,20 @@ export interface DamonAttrs {
 export const defaultDamonAttrs: DamonAttrs = { sampleUs: 5000, aggrUs: 100_000, updateUs: 1_000_000, minRegions: 200, maxRegions: 4000 };
 
 /** Pages per DAMON region at the least, on a guest too small for the default bounds. */
-export const MIN_PAGES_PER_REGION = 8;
+export const MIN_PAGES_PER_REGION = 32;
 
 /**
  * DAMON's region bounds for a target of `pages` 4 KiB pages: the defaults,
  * or on a small guest at most one region per MIN_PAGES_PER_REGION pages (and
- * a tenth of that at the least); the defaults from about 128 MiB up.
- * kdamond's cost is per region per sample, not per page: 4000 regions over a
- * 48 MiB guest (3 pages each) cost what they cost over 64 GiB, for a
- * resolution the engine's rounds do not need.
+ * a tenth of that at the least); the defaults from 500 MiB up. kdamond's
+ * cost is per region per sample and a snapshot's per region (sysfs makes a
+ * directory of four files for each, and the backend reads them all every
+ * round), not per page: 4000 regions over a 48 MiB guest (3 pages each)
+ * cost what they cost over 64 GiB, for a resolution the engine's rounds do
+ * not need. At one region per 8 pages the test bed's 48 MiB guests (1536
+ * regions) took 8.1-8.7 s per snapshot, two kdamonds in turn, under nested
+ * TCG (a window of four rounds took about 40 s); DAMON's own default
+ * maximum is 1000 regions.
  */
 export function regionBoundsFor(pages: number): Pick<DamonAttrs, 'minRegions' | 'maxRegions'> {
   const maxRegions = Math.max(30, Math.min(defaultDamonAttrs.maxRegions, Math.floor(pages / MIN_PAGES_PER_REGION)));
@@ -99,6 +104,8 @@ export class DamonVaddrMonitor {
   startedAt = 0;
   /** How long the last snapshot waited for kdamond and spent reading sysfs (diagnostics). */
   lastSnapshotMs = { lock: 0, request: 0, read: 0 };
+  /** All snapshots so far: their count, the regions they returned, and the time in each part (diagnostics). */
+  readonly snapshotTotals = { snapshots: 0, regions: 0, lockMs: 0, requestMs: 0, readMs: 0 };
 
   private constructor(
     readonly pid: number,
@@ -163,6 +170,12 @@ export class DamonVaddrMonitor {
       const t2 = Date.now();
       const out = readTriedRegions(this.files, `${this.ctx}/schemes/0/tried_regions`);
       this.lastSnapshotMs = { lock: t1 - t0, request: t2 - t1, read: Date.now() - t2 };
+      const t = this.snapshotTotals;
+      t.snapshots++;
+      t.regions += out.length;
+      t.lockMs += this.lastSnapshotMs.lock;
+      t.requestMs += this.lastSnapshotMs.request;
+      t.readMs += this.lastSnapshotMs.read;
       return out;
     }, 'request.lock');
   }

@@ -428,6 +428,22 @@ export class LinuxMemoryHost implements MemoryHost {
     return [usage(Tier.DRAM, this.dramNodes), usage(Tier.NVM, this.nvmNodes)];
   }
 
+  /** DAMON's snapshots so far (count, regions per snapshot, ms per snapshot in each part), busy rounds and units moved. */
+  diagnostics(): Record<string, number> {
+    const t = this.damon.snapshotTotals;
+    const per = (x: number) => (t.snapshots === 0 ? 0 : Math.round(x / t.snapshots));
+    return {
+      damonSnapshots: t.snapshots,
+      damonRegionsPerSnapshot: per(t.regions),
+      damonLockMsPerSnapshot: per(t.lockMs),
+      damonRequestMsPerSnapshot: per(t.requestMs),
+      damonReadMsPerSnapshot: per(t.readMs),
+      damonMaxRegions: this.damon.attrs.maxRegions,
+      busySnapshots: this.busySnapshots,
+      unitMoves: this.unitMoves,
+    };
+  }
+
   /** THP-backed bytes within the guest-RAM mappings, from /proc/PID/smaps. */
   thpBytes(): number {
     return thpBytesIn(parseSmaps(readText(`/proc/${this.pid}/smaps`) ?? ''), this.ram);

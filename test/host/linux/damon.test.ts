@@ -60,10 +60,11 @@ describe('linux host: DAMON monitor set-up', () => {
     assert.equal(processStart(999_999_999), undefined);
   });
 
-  it('bounds the regions by the guest size: the defaults from 128 MiB up, one region per 8 pages at most below, min <= max always', () => {
-    assert.deepEqual(regionBoundsFor(32768), { minRegions: defaultDamonAttrs.minRegions, maxRegions: defaultDamonAttrs.maxRegions });
+  it('bounds the regions by the guest size: the defaults from 500 MiB up, one region per 32 pages at most below, min <= max always', () => {
+    assert.deepEqual(regionBoundsFor(128000), { minRegions: defaultDamonAttrs.minRegions, maxRegions: defaultDamonAttrs.maxRegions });
+    assert.deepEqual(regionBoundsFor(32768), { minRegions: 102, maxRegions: 1024 }); // 128 MiB
     assert.deepEqual(regionBoundsFor(16 << 20), { minRegions: 200, maxRegions: 4000 });
-    assert.deepEqual(regionBoundsFor(12288), { minRegions: 153, maxRegions: 1536 }); // the 48 MiB nested guests of the test bed
+    assert.deepEqual(regionBoundsFor(12288), { minRegions: 38, maxRegions: 384 }); // the 48 MiB nested guests of the test bed
     for (let pages = 1; pages < 100000; pages = Math.ceil(pages * 1.3)) {
       const b = regionBoundsFor(pages);
       assert.ok(b.minRegions >= 3 && b.minRegions <= b.maxRegions && b.maxRegions <= 4000, `${pages}: ${JSON.stringify(b)}`);

@@ -77,6 +77,13 @@ describe('linux host backend in a two-node 6.12 TCG guest', function () {
     assert.ok(Math.min(mean('hot-read'), mean('hot-write')) > mean('cold') + 0.5, JSON.stringify(rounds));
   });
 
+  it("the host's diagnostics count every DAMON snapshot asked for and the regions they returned", () => {
+    const d = result('accessed').diagnostics as Record<string, number>;
+    // four testAndClearAccessed calls 1.5 s apart: each asked for a snapshot (a busy one is counted apart)
+    assert.ok(d['damonSnapshots']! + d['busySnapshots']! >= 4, JSON.stringify(d));
+    assert.ok(d['damonRegionsPerSnapshot']! >= 1 && d['damonRegionsPerSnapshot']! <= d['damonMaxRegions']!, JSON.stringify(d));
+  });
+
   it('soft-dirty shows writes as dirty and reads as clean', () => {
     assert.deepEqual(result('dirty').fraction, { 'hot-read': 0, 'hot-write': 1, cold: 0 });
   });
