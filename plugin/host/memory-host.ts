@@ -135,8 +135,9 @@ export interface MemoryHost {
 
   /**
    * Optional: the backend's own counters for the manager's status file (e.g.
-   * the linux host's DAMON snapshots and where their time went). Cheap: read
-   * at most once a second; never needed by the engine.
+   * the linux host's DAMON snapshots and where their time went). Read each
+   * time the manager writes its status file (a window at most once a second,
+   * and on every quota change), so it must be cheap; never needed by the engine.
    */
   diagnostics?(): Record<string, number>;
 

@@ -52,7 +52,7 @@ export interface ManagerStatus {
   guest?: { ramBytes: number; vcpus: number; memdevs: string[]; ramBlocks: string[] };
   engine?: Record<string, number>;
   tiering?: TieringStatus;
-  /** Wall time of the engine's calls on its memory host so far, per method (timed-host.ts). */
+  /** Wall time of the engine's calls on its memory host so far, per method (timed-host.ts's CallTally, spelled out: runtime imports nothing above util). */
   hostCalls?: Record<string, { calls: number; totalMs: number; maxMs: number }>;
   /** The backend's own counters (MemoryHost.diagnostics), e.g. the linux host's DAMON snapshot costs. */
   hostDiagnostics?: Record<string, number>;
