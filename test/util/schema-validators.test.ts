@@ -333,7 +333,8 @@ describe('util: precompiled schema validators', () => {
       assert.equal(loadValidator(name, dir).origin, 'precompiled', 'control: the copy itself loads');
 
       const other: SchemaName = 'pool-config';
-      writeFileSync(validatorFile(other, dir), built.replace(/schemaStamp = "[0-9a-f]+"/, 'schemaStamp = "0000"'));
+      writeFileSync(validatorFile(other, dir), built.replace(/schemaStamp = .*\n$/, 'schemaStamp = "0000";\n'));
+      assert.notEqual(readFileSync(validatorFile(other, dir), 'utf8'), built, 'the stamp was replaced');
       const stale = loadValidator(other, dir);
       assert.equal(stale.origin, 'runtime');
       sameVerdicts(other, stale.validate);
