@@ -15,8 +15,8 @@
  * into TieringConfig and validated against schemas/tiering-metadata.schema.json.
  * Every problem names the element and attribute and the expected form.
  */
-import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { readSchema, schemaValidator } from '../util/schema-validators.js';
 import { TIERING_DEFAULTS, type TieringConfig } from '../runtime/tiering-config.js';
 import { TIERING_NS } from './namespace.js';
 import { SIZE_FORM, formatSize, parseSize } from './units.js';
@@ -217,10 +217,8 @@ export function parseTieringNode(node: XmlNode): TieringConfig {
 
 // ---- schema validation --------------------------------------------------------------
 
-let validator: ReturnType<Ajv['compile']> | undefined;
-
 export function tieringSchema(): object {
-  return JSON.parse(readFileSync(new URL('../../../schemas/tiering-metadata.schema.json', import.meta.url), 'utf8')) as object;
+  return readSchema('tiering-metadata');
 }
 
 /**
@@ -235,7 +233,8 @@ export function validateTieringConfig(value: unknown, placeOf: (pointer: string)
 }
 
 function schemaProblems(value: unknown, placeOf: (pointer: string) => string): string[] {
-  validator ??= new Ajv({ allErrors: true }).compile(tieringSchema());
+  // Precompiled at build time (plugin/util/schema-validators.ts), loaded on first use.
+  const validator = schemaValidator('tiering-metadata');
   const problems: string[] = [];
   if (!validator(value)) {
     for (const e of relevantErrors(validator.errors ?? [])) {

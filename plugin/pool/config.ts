@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { PoolDaemonOptions } from './daemon.js';
-import { describeErrors, schemaValidator } from './wire.js';
+import { schemaValidator } from '../util/schema-validators.js';
+import { describeErrors } from './wire.js';
 import type { PolicyName } from './policies.js';
 
 export interface PoolConfigFile {

@@ -1,12 +1,14 @@
 /**
  * The pool's wire protocol: JSON messages over a WebSocket, one message per
- * frame, validated with ajv against schemas/pool-*.schema.json. A refused
+ * frame, validated against schemas/pool-*.schema.json (validators precompiled
+ * at build time, see plugin/util/schema-validators.ts). A refused
  * message yields an error naming what was wrong; it never throws.
  */
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { schemaValidator, type SchemaName } from '../util/schema-validators.js';
 import type { PolicyName } from './policies.js';
 import type { CurveSegment } from './curve.js';
 
@@ -110,20 +112,6 @@ export function packageRoot(): string {
   }
 }
 
-const ajv = new Ajv.default({ allErrors: false, discriminator: true, useDefaults: true });
-const compiled = new Map<string, ValidateFunction>();
-
-/** The compiled validator of schemas/<name>.schema.json. */
-export function schemaValidator(name: string): ValidateFunction {
-  let v = compiled.get(name);
-  if (!v) {
-    const schema = JSON.parse(readFileSync(join(packageRoot(), 'schemas', `${name}.schema.json`), 'utf8')) as object;
-    v = ajv.compile(schema);
-    compiled.set(name, v);
-  }
-  return v;
-}
-
 /** One line naming where and what: `/report/curve/3/1 must be >= 0`. */
 export function describeErrors(errors: readonly ErrorObject[] | null | undefined, what: string): string {
   const e = errors?.[0];
@@ -141,7 +129,7 @@ export function describeErrors(errors: readonly ErrorObject[] | null | undefined
 export type Parsed<T> = { ok: true; msg: T } | { ok: false; code: ErrorCode; message: string };
 
 /** Parses and validates one frame with the given schema. */
-export function parseMessage<T>(schema: string, data: string | Buffer, maxBytes: number): Parsed<T> {
+export function parseMessage<T>(schema: SchemaName, data: string | Buffer, maxBytes: number): Parsed<T> {
   const size = typeof data === 'string' ? Buffer.byteLength(data) : data.length;
   if (size > maxBytes) return { ok: false, code: 'too-large', message: `message of ${size} bytes is over the limit of ${maxBytes} bytes` };
   let value: unknown;

@@ -40,7 +40,7 @@ describe('npm pack and a global install', function () {
   it('ships what runs and what an operator reads, not tests, traces or benchmark sources', () => {
     assert.equal(path.basename(tarball), `hmmv-${VERSION}.tgz`);
     for (const f of ['package.json', 'LICENSE', 'README.md', 'dist/plugin/cli.js', 'dist/hooks/qemu.js', 'dist/qmp/client.js',
-      'schemas/tiering-metadata.schema.json', 'schemas/pool-config.schema.json', 'plugin/pool/dashboard/index.html', 'plugin/pool/dashboard/dashboard.js',
+      'schemas/tiering-metadata.schema.json', 'schemas/pool-config.schema.json', 'dist/schemas/validators/tiering-metadata.cjs', 'dist/schemas/validators/pool-config.cjs', 'plugin/pool/dashboard/index.html', 'plugin/pool/dashboard/dashboard.js',
       'packaging/systemd/hmmv-pool.service', 'packaging/tmpfiles.d/hmmv.conf', 'packaging/logrotate.d/hmmv', 'docs/deploying.md', 'docs/live-migration.md'])
       assert.ok(files.includes(f), `${f} is in the package`);
     const unwanted = files.filter((f) => /^(test|bench|traces|\.ci)\/|^dist\/(test|bench)\/|\.ts$|\.map$|^tsconfig|^\.mocharc|^docs\/report\//.test(f));

@@ -1,10 +1,11 @@
 /**
  * The trace header line, '# trace NAME key=value ...': parsing, formatting and
  * validation against schemas/trace-header.schema.json (ajv, values coerced
- * from text to the schema's types).
+ * from text to the schema's types; the validator is precompiled at build time,
+ * see plugin/util/schema-validators.ts, and loaded on first use).
  */
-import { Ajv, type ErrorObject } from 'ajv';
-import schema from '../../../schemas/trace-header.schema.json' with { type: 'json' };
+import type { ErrorObject } from 'ajv';
+import { schemaValidator } from '../../util/schema-validators.js';
 
 export const TRACE_PAGE_SIZE = 4096;
 
@@ -26,8 +27,6 @@ export interface TraceHeader {
   /** Other keys are kept as text. */
   [key: string]: string | number | undefined;
 }
-
-const validate = new Ajv({ coerceTypes: true, allErrors: true }).compile(schema);
 
 const PREFIX = '# trace ';
 
@@ -56,6 +55,7 @@ export function parseHeader(line: string, where: string): TraceHeader {
 /** Validates header fields (coercing numeric text); throws naming each bad field. */
 export function checkHeader(fields: Record<string, unknown>, where: string): TraceHeader {
   const copy = { ...fields };
+  const validate = schemaValidator('trace-header');
   if (!validate(copy)) throw new Error(`${where}: bad trace header: ${describeErrors(validate.errors ?? [])}`);
   return copy as TraceHeader;
 }
