@@ -59,7 +59,11 @@ export interface DamonRegion {
   readonly end: bigint;
   /** Samples (of aggrUs/sampleUs) in the last aggregation interval that found the region accessed. */
   readonly nrAccesses: number;
-  /** Aggregation intervals the region has kept its access pattern. */
+  /**
+   * Aggregation intervals the region has kept its access pattern. Read only
+   * for idle regions (nrAccesses 0), the ones whose last access it dates;
+   * 0 for an accessed one.
+   */
   readonly age: number;
 }
 
@@ -73,9 +77,11 @@ export function runningKdamonds(files: KernelFiles = hostFiles): number[] {
 
 /**
  * The regions of a scheme's tried_regions directory, sorted by address
- * (synchronous reads: a few syscalls each, microseconds on real hardware; the
- * thread pool's per-file overhead made async reads slower). Entries without
- * start/end (a region being torn down) are skipped.
+ * (synchronous reads: a few syscalls each, microseconds on real hardware but
+ * milliseconds under nested emulation; the thread pool's per-file overhead
+ * made async reads slower). Three or four files per region: `age` only where
+ * `nr_accesses` is 0. Entries without start/end (a region being torn down)
+ * are skipped.
  */
 export function readTriedRegions(files: KernelFiles, dir: string): DamonRegion[] {
   const out: DamonRegion[] = [];
@@ -84,7 +90,9 @@ export function readTriedRegions(files: KernelFiles, dir: string): DamonRegion[]
     const start = files.readAttr(`${dir}/${r}/start`);
     const end = files.readAttr(`${dir}/${r}/end`);
     if (start === undefined || end === undefined) continue;
-    out.push({ start: BigInt(start), end: BigInt(end), nrAccesses: Number(files.readAttr(`${dir}/${r}/nr_accesses`) ?? '0'), age: Number(files.readAttr(`${dir}/${r}/age`) ?? '0') });
+    const nrAccesses = Number(files.readAttr(`${dir}/${r}/nr_accesses`) ?? '0');
+    const age = nrAccesses > 0 ? 0 : Number(files.readAttr(`${dir}/${r}/age`) ?? '0');
+    out.push({ start: BigInt(start), end: BigInt(end), nrAccesses, age });
   }
   return out.sort((x, y) => (x.start < y.start ? -1 : x.start > y.start ? 1 : 0));
 }
@@ -147,16 +155,17 @@ export class DamonVaddrMonitor {
     if (!this.running) throw new Error('DAMON monitor is stopped');
     if (readKdamondState(this.files, this.index) === 'off') await this.restartOrFail();
     const t0 = Date.now();
+    let t1 = t0;
     // One request at a time on this host: DAMON's sysfs (6.12) keeps a single
     // global request slot and "regions updating" flag for all kdamonds.
-    return withDamonLock(this.registry.runDir ?? DEFAULT_DAMON_RUN_DIR, 30_000, async () => {
-      const t1 = Date.now();
+    await withDamonLock(this.registry.runDir ?? DEFAULT_DAMON_RUN_DIR, 30_000, async () => {
+      t1 = Date.now();
       // DAMON's sysfs takes its lock with a trylock and answers EBUSY while kdamond
       // (or another sysfs writer) holds it: a transient refusal, so retry briefly.
       for (let attempt = 1; ; attempt++) {
         try {
           await writeFile(this.files.path(`${this.k}/state`), 'update_schemes_tried_regions');
-          break;
+          return;
         } catch (err) {
           const busy = (err as NodeJS.ErrnoException).code === 'EBUSY';
           if (!busy || attempt >= SNAPSHOT_BUSY_RETRIES) {
@@ -167,17 +176,20 @@ export class DamonVaddrMonitor {
           await sleep(SNAPSHOT_BUSY_BACKOFF_MS * attempt);
         }
       }
-      const t2 = Date.now();
-      const out = readTriedRegions(this.files, `${this.ctx}/schemes/0/tried_regions`);
-      this.lastSnapshotMs = { lock: t1 - t0, request: t2 - t1, read: Date.now() - t2 };
-      const t = this.snapshotTotals;
-      t.snapshots++;
-      t.regions += out.length;
-      t.lockMs += this.lastSnapshotMs.lock;
-      t.requestMs += this.lastSnapshotMs.request;
-      t.readMs += this.lastSnapshotMs.read;
-      return out;
     }, 'request.lock');
+    // Read outside the lock: this kdamond's tried_regions directory changes only
+    // at its own next request (this manager's, one at a time), never at another
+    // kdamond's, so other managers' requests need not wait for this read.
+    const t2 = Date.now();
+    const out = readTriedRegions(this.files, `${this.ctx}/schemes/0/tried_regions`);
+    this.lastSnapshotMs = { lock: t1 - t0, request: t2 - t1, read: Date.now() - t2 };
+    const t = this.snapshotTotals;
+    t.snapshots++;
+    t.regions += out.length;
+    t.lockMs += this.lastSnapshotMs.lock;
+    t.requestMs += this.lastSnapshotMs.request;
+    t.readMs += this.lastSnapshotMs.read;
+    return out;
   }
 
   /** kdamonds of dead managers this start reclaimed (for the log). */
