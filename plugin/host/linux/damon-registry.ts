@@ -25,6 +25,8 @@ export interface DamonRegistryOptions {
   readonly slots?: number;
   /** How long to wait for another manager holding the lock (default 10 s). */
   readonly lockTimeoutMs?: number;
+  /** How long a snapshot waits for other managers' requests (default 30 s; then that round has no new evidence). */
+  readonly requestLockTimeoutMs?: number;
 }
 
 const BUSY_RETRIES = 14;
@@ -132,6 +134,9 @@ const LOCK_EX = 2;
 const LOCK_NB = 4;
 const EWOULDBLOCK = 11;
 
+/** Another live manager held a registry lock for the whole wait (a loaded host, or a stuck holder). */
+export class DamonLockTimeoutError extends Error {}
+
 /** Runs `fn` holding a registry lock (flock on RUN_DIR/NAME, released on close or death). */
 export async function withDamonLock<T>(runDir: string, timeoutMs: number, fn: () => Promise<T>, name = 'lock'): Promise<T> {
   try {
@@ -149,7 +154,7 @@ export async function withDamonLock<T>(runDir: string, timeoutMs: number, fn: ()
       if (flock(fd, LOCK_EX | LOCK_NB) === 0) break;
       const errno = libc.errno();
       if (errno !== EWOULDBLOCK) throw new Error(`flock(${lockPath}) failed: errno ${errno}`);
-      if (Date.now() > deadline) throw new Error(`another hmmv manager held ${lockPath} for over ${timeoutMs} ms`);
+      if (Date.now() > deadline) throw new DamonLockTimeoutError(`another hmmv manager held ${lockPath} for over ${timeoutMs} ms`);
       await sleep(20);
     }
     return await fn();

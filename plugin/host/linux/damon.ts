@@ -14,7 +14,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { claimSlot, DAMON_ADMIN, DEFAULT_DAMON_RUN_DIR, readKdamondState, releaseSlot, withDamonLock, writeDamon, type DamonRegistryOptions } from './damon-registry.js';
+import { claimSlot, DAMON_ADMIN, DamonLockTimeoutError, DEFAULT_DAMON_RUN_DIR, readKdamondState, releaseSlot, withDamonLock, writeDamon, type DamonRegistryOptions } from './damon-registry.js';
 import { hostFiles, type KernelFiles } from './sysfs.js';
 
 export { DAMON_ADMIN };
@@ -157,8 +157,11 @@ export class DamonVaddrMonitor {
     const t0 = Date.now();
     let t1 = t0;
     // One request at a time on this host: DAMON's sysfs (6.12) keeps a single
-    // global request slot and "regions updating" flag for all kdamonds.
-    await withDamonLock(this.registry.runDir ?? DEFAULT_DAMON_RUN_DIR, 30_000, async () => {
+    // global request slot and "regions updating" flag for all kdamonds. A lock
+    // held by others through the whole wait is transient too (seen in a loaded
+    // CI run: a manager's first snapshot waited over 30 s and the manager
+    // stopped): this round has no new evidence, the next one asks again.
+    await withDamonLock(this.registry.runDir ?? DEFAULT_DAMON_RUN_DIR, this.registry.requestLockTimeoutMs ?? 30_000, async () => {
       t1 = Date.now();
       // DAMON's sysfs takes its lock with a trylock and answers EBUSY while kdamond
       // (or another sysfs writer) holds it: a transient refusal, so retry briefly.
@@ -176,7 +179,9 @@ export class DamonVaddrMonitor {
           await sleep(SNAPSHOT_BUSY_BACKOFF_MS * attempt);
         }
       }
-    }, 'request.lock');
+    }, 'request.lock').catch((err: unknown) => {
+      throw err instanceof DamonLockTimeoutError ? new DamonBusyError(`asking DAMON for its regions (${this.k}): ${err.message}`) : err;
+    });
     // Read outside the lock: this kdamond's tried_regions directory changes only
     // at its own next request (this manager's, one at a time), never at another
     // kdamond's, so other managers' requests need not wait for this read.

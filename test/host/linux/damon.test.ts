@@ -10,10 +10,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DamonVaddrMonitor, defaultDamonAttrs, MIN_PAGES_PER_REGION, regionBoundsFor, runningKdamonds } from '../../../plugin/host/linux/damon.js';
-import { processStart, readRecords, readSlots } from '../../../plugin/host/linux/damon-registry.js';
+import { DamonBusyError, DamonVaddrMonitor, defaultDamonAttrs, MIN_PAGES_PER_REGION, regionBoundsFor, runningKdamonds } from '../../../plugin/host/linux/damon.js';
+import { DAMON_ADMIN, processStart, readRecords, readSlots, withDamonLock } from '../../../plugin/host/linux/damon-registry.js';
 import { KernelFiles, readKernelConfig } from '../../../plugin/host/linux/sysfs.js';
 import { recordedHost } from './fixtures.js';
+import { writeTree } from './record-tree.js';
 
 describe('linux host: DAMON monitor set-up', () => {
   let runDir = '';
@@ -69,6 +70,70 @@ describe('linux host: DAMON monitor set-up', () => {
       const b = regionBoundsFor(pages);
       assert.ok(b.minRegions >= 3 && b.minRegions <= b.maxRegions && b.maxRegions <= 4000, `${pages}: ${JSON.stringify(b)}`);
       if (pages >= 30 * MIN_PAGES_PER_REGION) assert.ok(b.maxRegions <= pages / MIN_PAGES_PER_REGION, `${pages}: ${JSON.stringify(b)}`);
+    }
+  });
+});
+
+/** A kdamond slot laid out as DAMON's 6.12 sysfs has it, in a plain directory, with `regions` as the scheme's tried regions. */
+function damonTree(regions: { start: number; end: number; nrAccesses: number; age: number }[]): Record<string, string> {
+  const k = `${DAMON_ADMIN}/kdamonds/0`;
+  const ctx = `${k}/contexts/0`;
+  const mon = `${ctx}/monitoring_attrs`;
+  const s = `${ctx}/schemes/0`;
+  const tree: Record<string, string> = {
+    [`${DAMON_ADMIN}/kdamonds/nr_kdamonds`]: '1\n',
+    [`${k}/state`]: 'off\n',
+    [`${k}/contexts/nr_contexts`]: '0\n',
+    [`${ctx}/avail_operations`]: 'vaddr\nfvaddr\npaddr\n',
+    [`${ctx}/operations`]: 'vaddr\n',
+    [`${ctx}/targets/nr_targets`]: '0\n',
+    [`${ctx}/targets/0/pid_target`]: '0\n',
+    [`${ctx}/schemes/nr_schemes`]: '0\n',
+    [`${s}/action`]: 'stat\n',
+  };
+  for (const f of ['intervals/sample_us', 'intervals/aggr_us', 'intervals/update_us', 'nr_regions/max', 'nr_regions/min']) tree[`${mon}/${f}`] = '0\n';
+  for (const key of ['sz', 'nr_accesses', 'age']) for (const end of ['min', 'max']) tree[`${s}/access_pattern/${key}/${end}`] = '0\n';
+  regions.forEach((r, i) => {
+    const d = `${s}/tried_regions/${i}`;
+    Object.assign(tree, { [`${d}/start`]: `${r.start}\n`, [`${d}/end`]: `${r.end}\n`, [`${d}/nr_accesses`]: `${r.nrAccesses}\n`, [`${d}/age`]: `${r.age}\n` });
+  });
+  return tree;
+}
+
+describe('linux host: DAMON snapshots on a recorded layout', () => {
+  let root = '';
+  let runDir = '';
+  beforeEach(() => {
+    root = mkdtempSync(join(tmpdir(), 'hmmv-damon-tree-'));
+    runDir = mkdtempSync(join(tmpdir(), 'hmmv-damon-run-'));
+  });
+  afterEach(() => {
+    rmSync(root, { recursive: true, force: true });
+    rmSync(runDir, { recursive: true, force: true });
+  });
+
+  it("reads a region's age only when it is idle; another manager holding the request lock past the wait is a busy snapshot, not a failure", async () => {
+    writeTree(root, damonTree([
+      { start: 0x2000, end: 0x4000, nrAccesses: 0, age: 9 },
+      { start: 0x1000, end: 0x2000, nrAccesses: 3, age: 7 },
+    ]));
+    const registry = { files: new KernelFiles(root), runDir, slots: 1, requestLockTimeoutMs: 200 };
+    const monitor = await DamonVaddrMonitor.start(process.pid, {}, registry);
+    try {
+      assert.deepEqual(await monitor.snapshot(), [
+        { start: 0x1000n, end: 0x2000n, nrAccesses: 3, age: 0 },
+        { start: 0x2000n, end: 0x4000n, nrAccesses: 0, age: 9 },
+      ]);
+      // another manager's request in flight (flock on its own open file, even in this process)
+      let release = (): void => undefined;
+      const held = withDamonLock(runDir, 1000, () => new Promise<void>((r) => (release = r)), 'request.lock');
+      await assert.rejects(monitor.snapshot(), (e: Error) => e instanceof DamonBusyError && /held .*request\.lock for over 200 ms/.test(e.message));
+      release();
+      await held;
+      assert.equal((await monitor.snapshot()).length, 2, 'the next snapshot, with the lock free, answers');
+      assert.equal(monitor.snapshotTotals.snapshots, 2);
+    } finally {
+      await monitor.stop();
     }
   });
 });
