@@ -13,10 +13,18 @@
  * everyRound (no pass); a later round is one pass of two loads per word (the
  * harvested bits against everyRound) plus a clear of the words of the scratch bitmap that hold bits, and
  * a page leaving the sieve gets its count written into PageState.reads
- * (bit-sliced, 32 pages per word operation). Each dirty-log entry is one
- * bit-sliced increment (O(entries), no pass over the pages). Only when the
- * log overflowed does a full dirty scan go through the scratch bitmap word
- * by word.
+ * (bit-sliced, 32 pages per word operation). Each dirty-log entry costs a
+ * bit test against everyRound (32 at a time, branch-free); with sparse write
+ * counts a seen entry then costs a bit test against PageState.everyWritten
+ * (the pages logged in every round so far, whose count is implicit) and
+ * nothing more in the usual case, a table increment only for a seen page
+ * outside it, and a page that leaves it (not logged this round) one table
+ * insert; finding those is a second pass over the log plus one over the
+ * words everyWritten's summary marks, only in a round where some page left
+ * (addLoggedPagesImplicit). Dense counts take one bit-sliced increment per
+ * seen entry. No pass over all pages either way. Only when the log
+ * overflowed does a full dirty scan go through the scratch bitmap word by
+ * word.
  *
  * A page the queue leaves alone gathers no evidence at all: its accessed bit
  * is not cleared until it is due again, and its logged writes are dropped.
@@ -24,8 +32,8 @@
  * settled at a high level come back with up to 16 windows of writes against
  * one window of reads, and outrank pages read far more often.)
  */
-import type { MemoryHost } from '../host/memory-host.js';
-import { bitmapFill, createBitmap, type Bitmap } from '../util/bitmap.js';
+import type { DirtyLogDrain, MemoryHost } from '../host/memory-host.js';
+import { bitmapFill, createBitmap, popcount32, type Bitmap } from '../util/bitmap.js';
 import type { PageState } from './page-state.js';
 import { incrementPlanes, type WriteCounts } from './write-counts.js';
 
@@ -64,15 +72,26 @@ export class Tracker {
     }
     state.roundsThisWindow++;
 
-    const log = await this.host.drainDirtyLog();
+    let log: DirtyLogDrain;
+    try {
+      log = await this.host.drainDirtyLog();
+    } catch (err) {
+      // No write counted this round: the implicit counts stay at the rounds before it.
+      state.materializeEveryWritten(Math.min(state.roundsThisWindow - 1, 15));
+      throw err;
+    }
+    const hadWrites = state.anyWrites;
     if (log.count > 0 || log.overflowed) state.anyWrites = true;
     if (!log.overflowed) {
       // Writes count for the pages this round saw (everyRound, after the fold).
       const dense = state.writes.dense;
       if (dense !== undefined) addLoggedPages(log.pages, log.count, state.everyRound, dense, state.pageCount);
+      else if (firstRound) startLoggedPages(state, log.pages, log.count, hadWrites);
+      else if (state.everyWrittenLive) addLoggedPagesImplicit(state, log.pages, log.count);
       else addLoggedPagesSparse(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
     } else {
-      // Writes were dropped from the log: a full dirty scan so none is missed.
+      // Writes were dropped from the log: a full dirty scan so none is missed (every count explicit from here on).
+      state.materializeEveryWritten(Math.min(state.roundsThisWindow - 1, 15));
       const dirty = state.scratch;
       markPages(dirty, log.pages, log.count, state.pageCount);
       this.allPages ??= fullBitmap(state.pageCount);
@@ -238,6 +257,113 @@ export function addLoggedPagesSparse(pages: Uint32Array, count: number, seen: Bi
   for (let start = 0; start < count; start += 32) {
     const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
     for (let x = mask; x !== 0; x &= x - 1) writes.increment(pages[start + 31 - Math.clz32(x & -x)]!);
+  }
+}
+
+/**
+ * The window's first round with sparse write counts: each logged page it saw
+ * goes into everyRound's written twin, PageState.everyWritten (its count is
+ * the window's rounds, implicitly), unless it already has a count (only when
+ * something set evidence before the round: then it is counted in the table).
+ */
+function startLoggedPages(state: PageState, pages: Uint32Array, count: number, hadWrites: boolean): void {
+  const { everyRound: seen, pageCount } = state;
+  const map = state.startEveryWritten();
+  for (let start = 0; start < count; start += 32) {
+    const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+    for (let x = mask; x !== 0; x &= x - 1) {
+      const page = pages[start + 31 - Math.clz32(x & -x)]!;
+      // An increment may make the counts dense, which writes everyWritten out (then the rest are counted there too).
+      if (map !== undefined && state.everyWrittenLive && (!hadWrites || state.writes.get(page) === 0)) state.addEveryWritten(page);
+      else state.writes.increment(page);
+    }
+  }
+}
+
+/**
+ * A later round's logged pages with everyWritten in use. A page of
+ * everyWritten logged again costs a bit test (the usual case: nothing else
+ * happens); a seen page outside it is incremented in the table; a page of
+ * everyWritten this round did not log (or did not see) leaves it, its count
+ * (the rounds before this one) written into the table. Cost: one pass over
+ * the log (seenMask, then a bit test per seen entry); only when some page
+ * leaves everyWritten, a second pass marking the kept ones in the scratch
+ * bitmap and one over the words everyWritten's summary marks; only when some
+ * seen page is outside it, a pass with an increment for each. The table is
+ * grown for all of them first (reserve), so its form cannot change midway;
+ * when that takes the dense form, everyWritten is written out and the
+ * round's pages are counted as without it.
+ */
+function addLoggedPagesImplicit(state: PageState, pages: Uint32Array, count: number): void {
+  const { everyRound: seen, pageCount, writes } = state;
+  const map = state.everyWritten!;
+  const before = Math.min(state.roundsThisWindow - 1, 15);
+  let hits = 0;
+  let seenPages = 0;
+  for (let start = 0; start < count; start += 32) {
+    const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+    if (mask === 0) continue;
+    seenPages += popcount32(mask);
+    for (let x = mask; x !== 0; x &= x - 1) {
+      const page = pages[start + 31 - Math.clz32(x & -x)]! | 0;
+      hits += ((map[page >>> 5]! | 0) >>> (page & 31)) & 1;
+    }
+  }
+  const leaving = state.everyWrittenPages - hits;
+  const outside = seenPages - hits;
+  if (leaving === 0 && outside === 0) return;
+  if (!writes.reserve(leaving + outside)) {
+    state.materializeEveryWritten(before);
+    addLoggedPagesSparse(pages, count, seen, writes, pageCount);
+    return;
+  }
+  if (leaving > 0) {
+    const kept = state.scratch; // all zero after the fold
+    for (let start = 0; start < count; start += 32) {
+      const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+      for (let x = mask; x !== 0; x &= x - 1) {
+        const page = pages[start + 31 - Math.clz32(x & -x)]! | 0;
+        const w = page >>> 5;
+        kept[w] = kept[w]! | (map[w]! & (1 << (page & 31)));
+      }
+    }
+    dropUnlogged(map, state.everyWrittenWords!, kept, writes, before);
+    state.everyWrittenPages = hits;
+  }
+  if (outside > 0) {
+    for (let start = 0; start < count; start += 32) {
+      const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+      for (let x = mask; x !== 0; x &= x - 1) {
+        const page = pages[start + 31 - Math.clz32(x & -x)]! | 0;
+        if ((((map[page >>> 5]! | 0) >>> (page & 31)) & 1) === 0) writes.increment(page);
+      }
+    }
+  }
+}
+
+/**
+ * everyWritten keeps the pages marked in `kept` (a subset of it; cleared
+ * here); the others leave with their count, `before`, written into the
+ * table. Visits the words the summary marks, and clears their summary bits
+ * where none is kept.
+ */
+function dropUnlogged(map: Bitmap, summary: Bitmap, kept: Bitmap, writes: WriteCounts, before: number): void {
+  for (let s = 0; s < summary.length; s++) {
+    let y = summary[s]! | 0;
+    if (y === 0) continue;
+    for (let z = y; z !== 0; z &= z - 1) {
+      const bit = 31 - Math.clz32(z & -z);
+      const w = (s << 5) + bit;
+      const all = map[w]! | 0;
+      const keep = kept[w]! | 0;
+      if (keep !== 0) kept[w] = 0;
+      if (keep !== all) {
+        map[w] = keep;
+        for (let x = all & ~keep; x !== 0; x &= x - 1) writes.set((w << 5) + 31 - Math.clz32(x & -x), before);
+      }
+      if (keep === 0) y &= ~(1 << bit);
+    }
+    summary[s] = y;
   }
 }
 
