@@ -56,7 +56,10 @@
  * plus 1/8 for it, plus the table (at most a quarter of the dense planes'
  * half byte while sparse). When the counts go dense, or a round's log
  * overflowed, its pages get their counts written out (materializeEveryWritten)
- * and it is unused for the rest of the window. A page written in every round
+ * and it is unused for the rest of the window; when more of its pages left
+ * it in a round than stayed (a spread of access rates), it is written out
+ * and dropped, and the next few windows count writes in the table only
+ * (everyWrittenBackoff). A page written in every round
  * it was seen in, the usual case, so costs no table operation at all: one
  * bit set in the window's first round, one bit test per round after.
  *
@@ -113,7 +116,7 @@ export class PageState {
   readonly warm: Bitmap;
   /** Blocks of BLOCK_PAGES pages the window pass must visit (see the header); undefined while the write counts are dense. */
   activeBlocks: Bitmap | undefined;
-  /** Pages seen and logged in every round so far (see the header); undefined while the write counts are dense. */
+  /** Pages seen and logged in every round so far (see the header); undefined while the write counts are dense or it is backed off. */
   everyWritten: Bitmap | undefined;
   /** Bit w: word w of everyWritten may hold bits (a superset: cleared lazily). */
   everyWrittenWords: Bitmap | undefined;
@@ -121,6 +124,10 @@ export class PageState {
   everyWrittenPages = 0;
   /** everyWritten holds this window's implicit write counts (set by the window's first round; off once they were written out). */
   everyWrittenLive = false;
+  /** Windows left that count writes without everyWritten (it gave way in a recent window: most of it left). */
+  everyWrittenBackoff = 0;
+  /** The tracker's list of a round's logged pages seen but outside everyWritten (counted in the table after the log's pass). */
+  readonly everyWrittenLeft = new PageList();
   /** Swapped with everyRound by a window's first round (so read it afresh, do not keep it). */
   scratch: Bitmap;
   /** Rounds folded into the evidence so far in this window. */
@@ -181,11 +188,18 @@ export class PageState {
   /**
    * The window's first round starts everyWritten afresh (allocated if the
    * counts are sparse and it was dropped): cleared word by word where its
-   * summary says it may hold bits. Returns it, or undefined while dense.
+   * summary says it may hold bits. Returns it, or undefined while dense or
+   * while it is backed off (everyWrittenBackoff windows after one where it
+   * gave way: then the window counts writes in the table only, as it would
+   * without everyWritten, and pays no fallback).
    */
   startEveryWritten(): Bitmap | undefined {
     this.everyWrittenLive = false;
     if (this.writes.dense !== undefined) return undefined;
+    if (this.everyWrittenBackoff > 0) {
+      this.everyWrittenBackoff--;
+      return undefined;
+    }
     if (this.everyWritten === undefined || this.everyWrittenWords === undefined) {
       this.everyWritten = createBitmap(this.pageCount);
       this.everyWrittenWords = createBitmap(this.words);
@@ -319,7 +333,7 @@ export class PageState {
   bytesPerPage(): number {
     const none = new Uint32Array(0);
     const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.activeBlocks ?? none, this.everyWritten ?? none, this.everyWrittenWords ?? none];
-    const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
+    const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength + this.everyWrittenLeft.pages.byteLength;
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + this.writes.bytes() + lists;
     return bytes / this.pageCount;
   }

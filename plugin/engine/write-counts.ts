@@ -28,7 +28,8 @@
  *
  * The pages written in every round they were seen in have no entry at all
  * while the counts are sparse (PageState.everyWritten holds them, their count
- * implicit); the table holds the others. reserve() grows the table ahead of
+ * implicit, except in the windows it backs off for: see tracker.ts); the
+ * table holds the others. reserve() grows the table ahead of
  * a batch so its form changes only where the caller allows.
  *
  * Cost: increment and get O(1) expected; endWindow O(table) sparse (dense
