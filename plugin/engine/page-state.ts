@@ -12,6 +12,10 @@
  *   everyRound   bitmap  due pages seen in every round of this window so far (the sieve):
  *                        their rounds-seen count is the window's round count, implicitly,
  *                        and their reads planes stay zero until a round misses them
+ *   everyWritten bitmap  (sparse write counts only) pages of everyRound also logged in
+ *                        every round so far: their rounds-written count is the window's
+ *                        round count too, implicitly, and they have no entry in `writes`
+ *                        until a round misses them (then the count goes to the table)
  *   nvm          bitmap  the engine's mirror of the host's tier map (set = slow tier)
  *   scan         bitmap  pages due for scanning in the current window
  *   warm         bitmap  pages with temperature above 0
@@ -46,12 +50,25 @@
  * cold 80% sits in whole blocks then costs the pass two loads per cold word
  * (everyRound, scan; six when some page left the sieve) instead of the fold.
  *
+ * everyWritten (1 bit per page, with a summary of 1 bit per word of it that
+ * may hold bits, 1/32 bit per page) lives only while the write counts are
+ * sparse, as activeBlocks does: 2.5 bytes for the planes and bitmaps above,
+ * plus 1/8 for it, plus the table (at most a quarter of the dense planes'
+ * half byte while sparse). When the counts go dense, or a round's log
+ * overflowed, its pages get their counts written out (materializeEveryWritten)
+ * and it is unused for the rest of the window; when more of its pages left
+ * it in a round than stayed (a spread of access rates), it is written out
+ * and dropped, and the next few windows count writes in the table only
+ * (everyWrittenBackoff). A page written in every round
+ * it was seen in, the usual case, so costs no table operation at all: one
+ * bit set in the window's first round, one bit test per round after.
+ *
  * warm and the OR of the evidence planes let the window pass and the planner
  * find the few pages that need per-page work 32 at a time: a cold page costs
  * a share of a word operation. explicitReads/anyWrites say when all counts
  * are zero, so the window pass need not read them.
  */
-import { bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
+import { bitmapClear, bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../util/bitmap.js';
 import { WriteCounts } from './write-counts.js';
 
 /** Bits of the per-window evidence counters (so they saturate at 15). */
@@ -99,6 +116,18 @@ export class PageState {
   readonly warm: Bitmap;
   /** Blocks of BLOCK_PAGES pages the window pass must visit (see the header); undefined while the write counts are dense. */
   activeBlocks: Bitmap | undefined;
+  /** Pages seen and logged in every round so far (see the header); undefined while the write counts are dense or it is backed off. */
+  everyWritten: Bitmap | undefined;
+  /** Bit w: word w of everyWritten may hold bits (a superset: cleared lazily). */
+  everyWrittenWords: Bitmap | undefined;
+  /** Pages set in everyWritten. */
+  everyWrittenPages = 0;
+  /** everyWritten holds this window's implicit write counts (set by the window's first round; off once they were written out). */
+  everyWrittenLive = false;
+  /** Windows left that count writes without everyWritten (it gave way in a recent window: most of it left). */
+  everyWrittenBackoff = 0;
+  /** The tracker's list of a round's logged pages seen but outside everyWritten (counted in the table after the log's pass). */
+  readonly everyWrittenLeft = new PageList();
   /** Swapped with everyRound by a window's first round (so read it afresh, do not keep it). */
   scratch: Bitmap;
   /** Rounds folded into the evidence so far in this window. */
@@ -123,6 +152,10 @@ export class PageState {
     // The block summary gives way to dense write counts, so the state stays within 3 bytes per page.
     this.writes = new WriteCounts(pageCount, () => {
       this.activeBlocks = undefined;
+      // Between rounds the implicit counts are the window's rounds (the tracker writes them out itself within a round).
+      if (this.everyWrittenLive) this.materializeEveryWritten(Math.min(this.roundsThisWindow, 15));
+      this.everyWritten = undefined;
+      this.everyWrittenWords = undefined;
     });
     this.level = new Uint32Array(LEVEL_BITS * this.words);
     this.everyRound = createBitmap(pageCount);
@@ -152,6 +185,70 @@ export class PageState {
     for (let b = Math.floor(first / BLOCK_PAGES); b <= Math.floor(last / BLOCK_PAGES); b++) bitmapSet(active, b);
   }
 
+  /**
+   * The window's first round starts everyWritten afresh (allocated if the
+   * counts are sparse and it was dropped): cleared word by word where its
+   * summary says it may hold bits. Returns it, or undefined while dense or
+   * while it is backed off (everyWrittenBackoff windows after one where it
+   * gave way: then the window counts writes in the table only, as it would
+   * without everyWritten, and pays no fallback).
+   */
+  startEveryWritten(): Bitmap | undefined {
+    this.everyWrittenLive = false;
+    if (this.writes.dense !== undefined) return undefined;
+    if (this.everyWrittenBackoff > 0) {
+      this.everyWrittenBackoff--;
+      return undefined;
+    }
+    if (this.everyWritten === undefined || this.everyWrittenWords === undefined) {
+      this.everyWritten = createBitmap(this.pageCount);
+      this.everyWrittenWords = createBitmap(this.words);
+    } else {
+      clearBySummary(this.everyWritten, this.everyWrittenWords);
+    }
+    this.everyWrittenPages = 0;
+    this.everyWrittenLive = true;
+    return this.everyWritten;
+  }
+
+  /** Adds a page to everyWritten (it must have no count in `writes`). */
+  addEveryWritten(page: number): void {
+    const map = this.everyWritten!;
+    const w = page >>> 5;
+    const bit = 1 << (page & 31);
+    if ((map[w]! & bit) !== 0) return;
+    map[w] = map[w]! | bit;
+    this.everyWrittenWords![w >>> 5] = this.everyWrittenWords![w >>> 5]! | (1 << (w & 31));
+    this.everyWrittenPages++;
+  }
+
+  /**
+   * Writes every everyWritten page's implicit count out as `count` (the rounds
+   * it was written in so far) into `writes` and stops using everyWritten for
+   * this window. O(words with its bits) plus a count update per page.
+   */
+  materializeEveryWritten(count: number): void {
+    if (!this.everyWrittenLive) return;
+    this.everyWrittenLive = false;
+    const map = this.everyWritten!, summary = this.everyWrittenWords!;
+    this.everyWrittenPages = 0;
+    if (count === 0) return clearBySummary(map, summary);
+    for (let s = 0; s < summary.length; s++) {
+      for (let y = summary[s]! | 0; y !== 0; y &= y - 1) {
+        const w = (s << 5) + 31 - Math.clz32(y & -y);
+        const word = map[w]! | 0;
+        map[w] = 0;
+        for (let x = word; x !== 0; x &= x - 1) this.writes.set((w << 5) + 31 - Math.clz32(x & -x), count);
+      }
+      summary[s] = 0;
+    }
+  }
+
+  /** Whether page is in everyWritten with this window's implicit count. */
+  private inEveryWritten(page: number): boolean {
+    return this.everyWrittenLive && this.roundsThisWindow > 0 && bitmapGet(this.everyWritten!, page);
+  }
+
   /** Queue level of one page (0..MAX_LEVEL). */
   levelOf(page: number): number {
     return sliceAt(this.level, LEVEL_BITS, page);
@@ -170,6 +267,7 @@ export class PageState {
 
   /** Rounds written so far in this window. */
   roundsWritten(page: number): number {
+    if (this.inEveryWritten(page)) return Math.min(this.roundsThisWindow, 15);
     return this.writes.get(page);
   }
 
@@ -179,6 +277,10 @@ export class PageState {
     this.markActive(page);
     this.explicitReads = true;
     this.anyWrites = true;
+    if (this.inEveryWritten(page)) {
+      bitmapClear(this.everyWritten!, page);
+      this.everyWrittenPages--;
+    }
     this.writes.set(page, roundsWritten);
   }
 
@@ -229,10 +331,19 @@ export class PageState {
   }
 
   bytesPerPage(): number {
-    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.activeBlocks ?? new Uint32Array(0)];
-    const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength;
+    const none = new Uint32Array(0);
+    const bitmaps = [this.everyRound, this.nvm, this.scan, this.warm, this.scratch, this.level, this.reads, this.activeBlocks ?? none, this.everyWritten ?? none, this.everyWrittenWords ?? none];
+    const lists = this.movedNow.pages.byteLength + this.movedBefore.pages.byteLength + this.everyWrittenLeft.pages.byteLength;
     const bytes = this.temperature.byteLength + bitmaps.reduce((sum, b) => sum + b.byteLength, 0) + this.writes.bytes() + lists;
     return bytes / this.pageCount;
+  }
+}
+
+/** Clears the words of `map` its summary marks, and the summary. */
+function clearBySummary(map: Bitmap, summary: Bitmap): void {
+  for (let s = 0; s < summary.length; s++) {
+    for (let y = summary[s]! | 0; y !== 0; y &= y - 1) map[(s << 5) + 31 - Math.clz32(y & -y)] = 0;
+    summary[s] = 0;
   }
 }
 

@@ -13,10 +13,22 @@
  * everyRound (no pass); a later round is one pass of two loads per word (the
  * harvested bits against everyRound) plus a clear of the words of the scratch bitmap that hold bits, and
  * a page leaving the sieve gets its count written into PageState.reads
- * (bit-sliced, 32 pages per word operation). Each dirty-log entry is one
- * bit-sliced increment (O(entries), no pass over the pages). Only when the
- * log overflowed does a full dirty scan go through the scratch bitmap word
- * by word.
+ * (bit-sliced, 32 pages per word operation). Each dirty-log entry costs a
+ * bit test against everyRound (32 at a time, branch-free); with sparse write
+ * counts a seen entry then costs a bit test against PageState.everyWritten
+ * (the pages logged in every round so far, whose count is implicit) and
+ * nothing more in the usual case, a table increment only for a seen page
+ * outside it, and a page that leaves it (not logged this round) one table
+ * insert; finding those is a walk over the words everyWritten's summary
+ * marks, only in a round where some page left, plus a second pass over the
+ * log only for a page the round saw but did not log (addLoggedPagesImplicit).
+ * In a round where more of its pages leave than stay, everyWritten is written
+ * out (a table insert per page) and dropped: that window and the next
+ * EVERY_WRITTEN_BACKOFF count with a table increment per seen entry only.
+ * Dense counts take one bit-sliced increment per
+ * seen entry. No pass over all pages either way. Only when the log
+ * overflowed does a full dirty scan go through the scratch bitmap word by
+ * word.
  *
  * A page the queue leaves alone gathers no evidence at all: its accessed bit
  * is not cleared until it is due again, and its logged writes are dropped.
@@ -24,8 +36,8 @@
  * settled at a high level come back with up to 16 windows of writes against
  * one window of reads, and outrank pages read far more often.)
  */
-import type { MemoryHost } from '../host/memory-host.js';
-import { bitmapFill, createBitmap, type Bitmap } from '../util/bitmap.js';
+import type { DirtyLogDrain, MemoryHost } from '../host/memory-host.js';
+import { bitmapFill, createBitmap, popcount32, type Bitmap } from '../util/bitmap.js';
 import type { PageState } from './page-state.js';
 import { incrementPlanes, type WriteCounts } from './write-counts.js';
 
@@ -64,15 +76,26 @@ export class Tracker {
     }
     state.roundsThisWindow++;
 
-    const log = await this.host.drainDirtyLog();
+    let log: DirtyLogDrain;
+    try {
+      log = await this.host.drainDirtyLog();
+    } catch (err) {
+      // No write counted this round: the implicit counts stay at the rounds before it.
+      state.materializeEveryWritten(Math.min(state.roundsThisWindow - 1, 15));
+      throw err;
+    }
+    const hadWrites = state.anyWrites;
     if (log.count > 0 || log.overflowed) state.anyWrites = true;
     if (!log.overflowed) {
       // Writes count for the pages this round saw (everyRound, after the fold).
       const dense = state.writes.dense;
       if (dense !== undefined) addLoggedPages(log.pages, log.count, state.everyRound, dense, state.pageCount);
+      else if (firstRound) startLoggedPages(state, log.pages, log.count, hadWrites);
+      else if (state.everyWrittenLive) addLoggedPagesImplicit(state, log.pages, log.count);
       else addLoggedPagesSparse(log.pages, log.count, state.everyRound, state.writes, state.pageCount);
     } else {
-      // Writes were dropped from the log: a full dirty scan so none is missed.
+      // Writes were dropped from the log: a full dirty scan so none is missed (every count explicit from here on).
+      state.materializeEveryWritten(Math.min(state.roundsThisWindow - 1, 15));
       const dirty = state.scratch;
       markPages(dirty, log.pages, log.count, state.pageCount);
       this.allPages ??= fullBitmap(state.pageCount);
@@ -89,6 +112,9 @@ export class Tracker {
     };
   }
 }
+
+/** Windows without everyWritten after one where most of it left (a retry then costs one more fallback). */
+const EVERY_WRITTEN_BACKOFF = 4;
 
 // Hot loops live in plain functions: V8 optimizes loops inside async functions late.
 
@@ -238,6 +264,151 @@ export function addLoggedPagesSparse(pages: Uint32Array, count: number, seen: Bi
   for (let start = 0; start < count; start += 32) {
     const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
     for (let x = mask; x !== 0; x &= x - 1) writes.increment(pages[start + 31 - Math.clz32(x & -x)]!);
+  }
+}
+
+/**
+ * The window's first round with sparse write counts: each logged page it saw
+ * goes into everyRound's written twin, PageState.everyWritten (its count is
+ * the window's rounds, implicitly), unless it already has a count (only when
+ * something set evidence before the round: then it is counted in the table).
+ */
+function startLoggedPages(state: PageState, pages: Uint32Array, count: number, hadWrites: boolean): void {
+  const { everyRound: seen, pageCount } = state;
+  const map = state.startEveryWritten();
+  for (let start = 0; start < count; start += 32) {
+    const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+    for (let x = mask; x !== 0; x &= x - 1) {
+      const page = pages[start + 31 - Math.clz32(x & -x)]!;
+      // An increment may make the counts dense, which writes everyWritten out (then the rest are counted there too).
+      if (map !== undefined && state.everyWrittenLive && (!hadWrites || state.writes.get(page) === 0)) state.addEveryWritten(page);
+      else state.writes.increment(page);
+    }
+  }
+}
+
+/**
+ * A later round's logged pages with everyWritten in use. A page of
+ * everyWritten logged again costs a bit test (the usual case: nothing else
+ * happens); a seen page outside it is listed (PageState.everyWrittenLeft)
+ * and incremented in the table after the pass; a page of everyWritten this
+ * round did not log leaves it, its count (the rounds before this one)
+ * written into the table. Cost: one pass over the log (seenMask, then a bit
+ * test per seen entry); only when some page leaves everyWritten, a walk over
+ * the words its summary marks that takes out the pages the round did not
+ * see (two loads a word: the usual leavers, pages that left the sieve), and
+ * only when some seen page was not logged, a second pass over the log
+ * marking the kept ones in the scratch bitmap and a second walk. The table
+ * is grown for all of them first (reserve), so its form cannot change
+ * midway; when that takes the dense form, or when more pages leave
+ * everyWritten than stay (a spread of access rates: each round's leavers
+ * would cost a walk of its summary, where a table increment per seen page
+ * is cheaper once few are left), everyWritten is written out (one table
+ * insert per page) and this round's and the window's later logs are counted
+ * as without it (a second pass over this round's log); after it gave way so,
+ * the next EVERY_WRITTEN_BACKOFF windows do without it from their first
+ * round (PageState.everyWrittenBackoff), at the table's cost only.
+ */
+function addLoggedPagesImplicit(state: PageState, pages: Uint32Array, count: number): void {
+  const { everyRound: seen, pageCount, writes } = state;
+  const map = state.everyWritten!;
+  const before = Math.min(state.roundsThisWindow - 1, 15);
+  const outside = state.everyWrittenLeft;
+  outside.length = 0;
+  let hits = 0;
+  for (let start = 0; start < count; start += 32) {
+    const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+    for (let x = mask; x !== 0; x &= x - 1) {
+      const page = pages[start + 31 - Math.clz32(x & -x)]! | 0;
+      if ((((map[page >>> 5]! | 0) >>> (page & 31)) & 1) !== 0) hits++;
+      else outside.push(page);
+    }
+  }
+  const leaving = state.everyWrittenPages - hits;
+  if (leaving === 0 && outside.length === 0) return;
+  // Most of it leaving (pages with a spread of rates leave the sieve round by round): everyWritten no longer pays for its
+  // walks, so its counts go to the table for the rest of the window, as does a batch that takes the dense form.
+  if (leaving > hits || !writes.reserve(leaving + outside.length)) {
+    outside.length = 0;
+    state.materializeEveryWritten(before);
+    if (leaving > hits) {
+      // Backed off: its bitmaps go too (allocated again by the window that tries it next).
+      state.everyWrittenBackoff = EVERY_WRITTEN_BACKOFF;
+      state.everyWritten = undefined;
+      state.everyWrittenWords = undefined;
+    }
+    addLoggedPagesSparse(pages, count, seen, writes, pageCount);
+    return;
+  }
+  // First the pages that left the sieve this round (no pass over the log); only if some seen page was not logged, the kept ones marked.
+  if (leaving > 0 && dropUnseenWritten(map, state.everyWrittenWords!, seen, writes, before) < leaving) {
+    const kept = state.scratch; // all zero after the fold
+    for (let start = 0; start < count; start += 32) {
+      const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
+      for (let x = mask; x !== 0; x &= x - 1) {
+        const page = pages[start + 31 - Math.clz32(x & -x)]! | 0;
+        const w = page >>> 5;
+        kept[w] = kept[w]! | (map[w]! & (1 << (page & 31)));
+      }
+    }
+    dropUnlogged(map, state.everyWrittenWords!, kept, writes, before);
+  }
+  state.everyWrittenPages = hits;
+  for (let i = 0; i < outside.length; i++) writes.increment(outside.pages[i]!);
+  outside.length = 0;
+}
+
+/**
+ * Takes the pages of everyWritten that are no longer in `seen` (they left
+ * the sieve this round) out of it, their count, `before`, written into the
+ * table. Visits the words the summary marks (two loads each), and clears
+ * their summary bits where no page is left. Returns how many pages left.
+ */
+function dropUnseenWritten(map: Bitmap, summary: Bitmap, seen: Bitmap, writes: WriteCounts, before: number): number {
+  let dropped = 0;
+  for (let s = 0; s < summary.length; s++) {
+    let y = summary[s]! | 0;
+    if (y === 0) continue;
+    for (let z = y; z !== 0; z &= z - 1) {
+      const bit = 31 - Math.clz32(z & -z);
+      const w = (s << 5) + bit;
+      const all = map[w]! | 0;
+      const lost = all & ~seen[w]!;
+      if (lost !== 0) {
+        map[w] = all & ~lost;
+        dropped += popcount32(lost);
+        for (let x = lost; x !== 0; x &= x - 1) writes.set((w << 5) + 31 - Math.clz32(x & -x), before);
+      }
+      if ((all & ~lost) === 0) y &= ~(1 << bit);
+    }
+    summary[s] = y;
+  }
+  return dropped;
+}
+
+/**
+ * everyWritten keeps the pages marked in `kept` (a subset of it; cleared
+ * here); the others leave with their count, `before`, written into the
+ * table. Visits the words the summary marks, and clears their summary bits
+ * where none is kept.
+ */
+function dropUnlogged(map: Bitmap, summary: Bitmap, kept: Bitmap, writes: WriteCounts, before: number): void {
+  for (let s = 0; s < summary.length; s++) {
+    let y = summary[s]! | 0;
+    if (y === 0) continue;
+    for (let z = y; z !== 0; z &= z - 1) {
+      const bit = 31 - Math.clz32(z & -z);
+      const w = (s << 5) + bit;
+      const all = map[w]! | 0;
+      const keep = kept[w]! | 0;
+      if (keep !== 0) kept[w] = 0;
+      if (keep !== all) {
+        map[w] = keep;
+        for (let x = all & ~keep; x !== 0; x &= x - 1) writes.set((w << 5) + 31 - Math.clz32(x & -x), before);
+      }
+      if (keep === 0) y &= ~(1 << bit);
+    }
+    summary[s] = y;
   }
 }
 

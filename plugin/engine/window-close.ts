@@ -13,7 +13,8 @@
  *
  * Cost: one pass of O(pages / 32) word operations (a word with no page due
  * reads its 3 level planes and writes its scan word; a scanned word also reads
- * its 8 evidence planes, everyRound and warm bits), plus per-page work only
+ * its 8 evidence planes, everyRound and warm bits, and everyWritten's word
+ * where it has worked pages), plus per-page work only
  * for scanned pages that were seen or are still warm (found 32 at a time),
  * plus O(pages moved lately) to mark moved pages blocked and take them out of
  * the movable histograms. Hot pages that settled high are not visited. Pages
@@ -150,13 +151,19 @@ function blockMoved(state: PageState, list: PageList, movableNvm: Uint32Array, m
  * histograms move bucket by bucket after the pass. A written page (few)
  * computes its own and moves the histograms itself.
  *
- * Write counts (write-counts.ts): dense planes are read in the pass (when
+ * Pages of PageState.everyWritten (seen and written in every round, no
+ * count stored) take a table row of their own, as unwritten pages do: no
+ * look-up. Explicit write counts (write-counts.ts): dense planes are read in the pass (when
  * some page was written) and cleared where they are not zero; a sparse table
  * marks its pages in the scratch bitmap first (all zero here, the pass
  * clears it again), so the pass reads 1 bit per page, and looks a count up
  * only for a written page it needs it for.
  */
 const CHUNK_WORDS = 1024;
+
+/** Rows of the pass's temperature table: rounds accessed 0..15 of unwritten pages, then EVERY_WRITTEN_ROW. */
+const EVERY_WRITTEN_ROW = 16;
+const TABLE_ROWS = 17;
 
 /**
  * Whether a page with any warmth or evidence always comes out warm (a new
@@ -192,6 +199,9 @@ class WindowFold {
   readonly sparse: boolean;
   readonly written: Uint32Array;
   readonly useEveryRound: boolean;
+  /** Pages written in every round (PageState.everyWritten, while it holds this window's implicit counts), else empty. */
+  readonly everyWritten: Uint32Array;
+  readonly useEveryWritten: boolean;
   readonly e0: number;
   readonly e1: number;
   readonly e2: number;
@@ -202,9 +212,13 @@ class WindowFold {
   readonly m2: number;
   readonly m3: number;
   readonly m4: number;
-  /** nextTemperature of unwritten pages, [rounds accessed][t]; pages leaving each temperature so, [rounds][tier][t]. */
-  readonly unwritten = new Uint8Array(16 * TEMPERATURE_LEVELS);
-  readonly moved = new Int32Array(16 * 2 * TEMPERATURE_LEVELS);
+  /**
+   * nextTemperature of unwritten pages, [rounds accessed][t], and in row
+   * EVERY_WRITTEN_ROW of pages seen and written in every round; pages leaving
+   * each temperature so, [row][tier][t].
+   */
+  readonly unwritten = new Uint8Array(TABLE_ROWS * TEMPERATURE_LEVELS);
+  readonly moved = new Int32Array(TABLE_ROWS * 2 * TEMPERATURE_LEVELS);
   /** Whether a new temperature is held at level 0. */
   readonly held = new Uint8Array(TEMPERATURE_LEVELS);
   /** Some temperature is held (else the pass does not look `held` up). */
@@ -240,6 +254,9 @@ class WindowFold {
     this.e2 = (rounds & 4) !== 0 ? -1 : 0;
     this.e3 = (rounds & 8) !== 0 ? -1 : 0;
     this.useEveryRound = rounds !== 0;
+    const everyWritten = rounds !== 0 && state.everyWrittenLive && state.everyWrittenPages > 0 ? state.everyWritten : undefined;
+    this.useEveryWritten = everyWritten !== undefined;
+    this.everyWritten = everyWritten ?? new Uint32Array(0);
     // Without explicit counts, a page's rounds accessed is `rounds` if in everyRound, else 0: hot iff rounds >= hotRounds.
     this.everyIsHot = hotRounds <= 1 || rounds >= hotRounds ? -1 : 0;
     this.hotRounds = hotRounds;
@@ -249,6 +266,7 @@ class WindowFold {
     this.m4 = PHASE_MASKS[4]![next & 15]! | 0;
     const TL = TEMPERATURE_LEVELS;
     for (let r = 0; r < 16; r++) for (let t = 0; t < TL; t++) this.unwritten[r * TL + t] = nextTemperature(t, r, 0);
+    for (let t = 0; t < TL; t++) this.unwritten[EVERY_WRITTEN_ROW * TL + t] = nextTemperature(t, rounds, rounds);
     for (let t = 0; t < TL; t++) this.held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
     this.anyHeld = this.held.includes(1);
     this.everyCount = rounds;
@@ -298,6 +316,7 @@ function finishWindow(state: PageState, f: WindowFold): void {
   // All evidence is folded in (or was for pages not due, and is dropped): clear the counters.
   if (state.explicitReads) state.reads.fill(0);
   if (state.anyWrites) writeCounts.endWindow(f.isDense ? f.writtenPages : writeCounts.size);
+  state.everyWrittenLive = false;
   state.explicitReads = false;
   state.anyWrites = false;
 }
@@ -334,7 +353,7 @@ function foldBlocks(f: WindowFold, first: number, end: number, words: number, ta
 function applyMoves(f: WindowFold): void {
   const { unwritten, moved, histDram, histNvm } = f;
   const TL = TEMPERATURE_LEVELS;
-  for (let r = 0; r < 16; r++) {
+  for (let r = 0; r < TABLE_ROWS; r++) {
     for (let t = 0; t < TL; t++) {
       moveBucket(histDram, t, unwritten[r * TL + t]!, moved[2 * r * TL + t]!);
       moveBucket(histNvm, t, unwritten[r * TL + t]!, moved[(2 * r + 1) * TL + t]!);
@@ -356,8 +375,8 @@ function moveBucket(h: Uint32Array, from: number, to: number, pages: number): vo
  * after window).
  */
 function foldWords(f: WindowFold, from: number, to: number): void {
-  const { temperature, warm, scan, nvm, reads, level, everyRound, written, dense, unwritten, moved, held, histNvm, histDram, writeCounts } = f;
-  const { explicitReads, isDense, sparse, useEveryRound, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyCount } = f;
+  const { temperature, warm, scan, nvm, reads, level, everyRound, written, dense, unwritten, moved, held, histNvm, histDram, writeCounts, everyWritten } = f;
+  const { explicitReads, isDense, sparse, useEveryRound, useEveryWritten, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyCount } = f;
   const TL = TEMPERATURE_LEVELS;
   let { settledScanned, settledDown, writtenPages } = f;
   const { activeBlocks, trackBlocks } = f;
@@ -404,14 +423,18 @@ function foldWords(f: WindowFold, from: number, to: number): void {
         const base = w << 5;
         // Scanned pages not seen have 0 rounds accessed (their planes bits are clear within `scanned`).
         const sa = ra & scanned, sb = rb & scanned, sc = rc & scanned, sd = rd & scanned;
+        // Pages written in every round they were seen in (everyRound's too): their row of the table.
+        // Their row is picked per page in the one loop below (no loop of their own: fewer live values in the pass).
+        const implicit = useEveryWritten ? work & everyWritten[w]! : 0;
         // Unwritten pages (nearly all): the next temperature from the table, the histogram move counted in `moved`.
         for (let x = work & ~writtenWord; x !== 0; x &= x - 1) {
           const bit = 31 - Math.clz32(x & -x);
           const t = temperature[base + bit]!;
           // Without explicit counts a worked page was seen in every round (everyCount) or in none.
-          const reads = explicitReads
+          const count = explicitReads
             ? ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3)
             : ((every >>> bit) & 1) * everyCount;
+          const reads = ((implicit >>> bit) & 1) !== 0 ? EVERY_WRITTEN_ROW : count;
           const nt = unwritten[reads * TL + t]!;
           moved[(2 * reads + ((inNvm >>> bit) & 1)) * TL + t]!++;
           if (anyHeld) hold |= held[nt]! << bit;

@@ -26,6 +26,12 @@
  * the table may grow to 512 Ki slots (256 Ki written pages) before the
  * counts go dense (it was 64 Ki slots, 320 KiB, sized for a core's L2).
  *
+ * The pages written in every round they were seen in have no entry at all
+ * while the counts are sparse (PageState.everyWritten holds them, their count
+ * implicit, except in the windows it backs off for: see tracker.ts); the
+ * table holds the others. reserve() grows the table ahead of
+ * a batch so its form changes only where the caller allows.
+ *
  * Cost: increment and get O(1) expected; endWindow O(table) sparse (dense
  * planes are cleared by the window pass as it reads them).
  */
@@ -130,6 +136,22 @@ export class WriteCounts {
     }
   }
 
+  /**
+   * Makes room for `n` more pages in the sparse table (grown at once, so no
+   * increment or set of up to `n` new pages grows it, or changes its form).
+   * Returns false, changing nothing, when that much room takes the dense
+   * form (the caller then decides when to go dense); true when dense already.
+   */
+  reserve(n: number): boolean {
+    if (this.dense !== undefined) return true;
+    let capacity = this.keys.length;
+    while (this.size + n > (capacity - 1) >>> 1) capacity *= 2;
+    if (capacity === this.keys.length) return true;
+    if (capacity * 5 > this.denseBytes || capacity > MAX_SPARSE_SLOTS) return false;
+    this.rehash(capacity);
+    return true;
+  }
+
   /** Calls fn(page, count) for every page with a count (sparse: table order; dense: page order). */
   forEach(fn: (page: number, count: number) => void): void {
     const dense = this.dense;
@@ -200,6 +222,10 @@ export class WriteCounts {
       this.goDense();
       return;
     }
+    this.rehash(capacity);
+  }
+
+  private rehash(capacity: number): void {
     const { keys, counts } = this;
     this.allocate(capacity);
     for (let i = 0; i < keys.length; i++) {
