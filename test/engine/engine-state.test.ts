@@ -1,51 +1,12 @@
 import assert from 'node:assert/strict';
-import type { DirtyLogDrain, MemoryHost, MigrationResult, TierUsage } from '../../plugin/host/memory-host.js';
 import { TemperatureHistograms } from '../../plugin/engine/histograms.js';
 import { COUNTER_BITS, PageState, sliceAt } from '../../plugin/engine/page-state.js';
 import { nextTemperature } from '../../plugin/engine/temperature.js';
 import { addLoggedPages, Tracker } from '../../plugin/engine/tracker.js';
 import { closeWindow, createWindowStats, levelCounts } from '../../plugin/engine/window-close.js';
-import { bitmapCount, bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../../plugin/util/bitmap.js';
+import { bitmapCount, bitmapFill, bitmapGet, bitmapSet, createBitmap } from '../../plugin/util/bitmap.js';
 import { ReferenceEngine, rng } from './reference.js';
-
-/** A host whose accessed bits, dirty bits and dirty log are set by the test, round by round. */
-class ScriptedHost implements MemoryHost {
-  readonly kind = 'scripted';
-  readonly pageSizeBytes = 4096;
-  readonly vcpuCount = 1;
-  readonly accessedBits: Bitmap;
-  readonly dirtyBits: Bitmap;
-  log: number[] = [];
-  overflowed = false;
-
-  constructor(readonly pageCount: number) {
-    this.accessedBits = createBitmap(pageCount);
-    this.dirtyBits = createBitmap(pageCount);
-  }
-  regions() { return [{ name: 'ram', firstPage: 0, pageCount: this.pageCount }]; }
-  async readTierMap(): Promise<void> { throw new Error('not used'); }
-  async testAndClearAccessed(scan: Bitmap, accessed: Bitmap): Promise<number> { return testAndClear(scan, accessed, this.accessedBits); }
-  async testAndClearDirty(scan: Bitmap, dirty: Bitmap): Promise<number> { return testAndClear(scan, dirty, this.dirtyBits); }
-  async drainDirtyLog(): Promise<DirtyLogDrain> {
-    const pages = Uint32Array.from(this.log);
-    this.log = [];
-    return { pages, count: pages.length, overflowed: this.overflowed, bufferFullExits: 0 };
-  }
-  async migrate(): Promise<MigrationResult> { throw new Error('not used'); }
-  async tierUsage(): Promise<TierUsage[]> { return []; }
-  async close(): Promise<void> {}
-}
-
-function testAndClear(scan: Bitmap, out: Bitmap, bits: Bitmap): number {
-  let n = 0;
-  for (let p = 0; p < scan.length * 32; p++) {
-    if (!bitmapGet(scan, p)) continue;
-    n++;
-    if (bitmapGet(bits, p)) bitmapSet(out, p);
-    bits[p >>> 5]! &= ~(1 << (p & 31));
-  }
-  return n;
-}
+import { ScriptedHost } from './scripted-host.js';
 
 function sample(random: () => number, n: number, p: number): number[] {
   const out: number[] = [];

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { DirtyLogDrain, MemoryHost, MigrationResult, TierUsage } from '../../plugin/host/memory-host.js';
 import { TemperatureHistograms } from '../../plugin/engine/histograms.js';
 import { PageState } from '../../plugin/engine/page-state.js';
 import { nextTemperature } from '../../plugin/engine/temperature.js';
 import { Tracker } from '../../plugin/engine/tracker.js';
 import { closeWindow, createWindowStats } from '../../plugin/engine/window-close.js';
-import { bitmapFill, bitmapGet, bitmapSet, createBitmap, type Bitmap } from '../../plugin/util/bitmap.js';
+import { bitmapFill, bitmapGet, bitmapSet } from '../../plugin/util/bitmap.js';
 import { ReferenceEngine, rng } from './reference.js';
+import { ScriptedHost } from './scripted-host.js';
 
 /**
  * PageState.everyWritten (pages seen and logged in every round so far, their
@@ -20,44 +20,6 @@ import { ReferenceEngine, rng } from './reference.js';
  * now and then, evidence is set from outside between windows, and busy
  * windows push the counts dense (everyWritten written out) and back.
  */
-
-/** Accessed bits and logs as a script says, round by round; a due page's accessed bit is harvested (and cleared) once. */
-class ScriptHost implements MemoryHost {
-  readonly kind = 'script';
-  readonly pageSizeBytes = 4096;
-  readonly vcpuCount = 1;
-  readonly accessedBits: Bitmap;
-  readonly dirtyBits: Bitmap;
-  log: number[] = [];
-  overflowed = false;
-  constructor(readonly pageCount: number) {
-    this.accessedBits = createBitmap(pageCount);
-    this.dirtyBits = createBitmap(pageCount);
-  }
-  regions() { return [{ name: 'ram', firstPage: 0, pageCount: this.pageCount }]; }
-  async readTierMap(): Promise<void> {}
-  async testAndClearAccessed(scan: Bitmap, out: Bitmap): Promise<number> { return testAndClear(scan, out, this.accessedBits); }
-  async testAndClearDirty(scan: Bitmap, out: Bitmap): Promise<number> { return testAndClear(scan, out, this.dirtyBits); }
-  async drainDirtyLog(): Promise<DirtyLogDrain> {
-    const pages = Uint32Array.from(this.log);
-    this.log = [];
-    return { pages, count: pages.length, overflowed: this.overflowed, bufferFullExits: 0 };
-  }
-  async migrate(): Promise<MigrationResult> { throw new Error('not used'); }
-  async tierUsage(): Promise<TierUsage[]> { return []; }
-  async close(): Promise<void> {}
-}
-
-function testAndClear(scan: Bitmap, out: Bitmap, bits: Bitmap): number {
-  let n = 0;
-  for (let p = 0; p < scan.length * 32; p++) {
-    if (!bitmapGet(scan, p)) continue;
-    n++;
-    if (bitmapGet(bits, p)) bitmapSet(out, p);
-    bits[p >>> 5]! &= ~(1 << (p & 31));
-  }
-  return n;
-}
 
 interface Script {
   pageCount: number;
@@ -77,7 +39,7 @@ async function runScript(s: Script): Promise<Set<string>> {
   const { pageCount } = s;
   const state = new PageState(pageCount);
   const ref = new ReferenceEngine(pageCount, nextTemperature);
-  const host = new ScriptHost(pageCount);
+  const host = new ScriptedHost(pageCount);
   bitmapFill(state.scan, pageCount);
   const hist = new TemperatureHistograms();
   hist.recount(state);
