@@ -341,7 +341,7 @@ function addLoggedPagesImplicit(state: PageState, pages: Uint32Array, count: num
     return;
   }
   // First the pages that left the sieve this round (no pass over the log); only if some seen page was not logged, the kept ones marked.
-  if (leaving > 0 && dropUnseenWritten(map, state.everyWrittenWords!, seen, writes, before) < leaving) {
+  if (leaving > 0 && keepEveryWritten(map, state.everyWrittenWords!, seen, false, writes, before) < leaving) {
     const kept = state.scratch; // all zero after the fold
     for (let start = 0; start < count; start += 32) {
       const mask = seenMask(pages, start, start + 32 <= count ? 32 : count - start, seen, pageCount);
@@ -351,7 +351,7 @@ function addLoggedPagesImplicit(state: PageState, pages: Uint32Array, count: num
         kept[w] = kept[w]! | (map[w]! & (1 << (page & 31)));
       }
     }
-    dropUnlogged(map, state.everyWrittenWords!, kept, writes, before);
+    keepEveryWritten(map, state.everyWrittenWords!, kept, true, writes, before);
   }
   state.everyWrittenPages = hits;
   for (let i = 0; i < outside.length; i++) writes.increment(outside.pages[i]!);
@@ -359,12 +359,14 @@ function addLoggedPagesImplicit(state: PageState, pages: Uint32Array, count: num
 }
 
 /**
- * Takes the pages of everyWritten that are no longer in `seen` (they left
- * the sieve this round) out of it, their count, `before`, written into the
- * table. Visits the words the summary marks (two loads each), and clears
- * their summary bits where no page is left. Returns how many pages left.
+ * Keeps in everyWritten only its pages that are also in `keep`; the others
+ * leave it, their count, `before`, written into the table. Visits the words
+ * the summary marks (two loads each), and clears their summary bits where no
+ * page is left. `clearKeep`: `keep` is scratch (the kept pages marked in it,
+ * a subset of everyWritten, so within those words), zeroed on the way.
+ * Returns how many pages left.
  */
-function dropUnseenWritten(map: Bitmap, summary: Bitmap, seen: Bitmap, writes: WriteCounts, before: number): number {
+function keepEveryWritten(map: Bitmap, summary: Bitmap, keep: Bitmap, clearKeep: boolean, writes: WriteCounts, before: number): number {
   let dropped = 0;
   for (let s = 0; s < summary.length; s++) {
     let y = summary[s]! | 0;
@@ -373,43 +375,19 @@ function dropUnseenWritten(map: Bitmap, summary: Bitmap, seen: Bitmap, writes: W
       const bit = 31 - Math.clz32(z & -z);
       const w = (s << 5) + bit;
       const all = map[w]! | 0;
-      const lost = all & ~seen[w]!;
+      const stay = all & keep[w]!;
+      if (clearKeep) keep[w] = 0;
+      const lost = all & ~stay;
       if (lost !== 0) {
-        map[w] = all & ~lost;
+        map[w] = stay;
         dropped += popcount32(lost);
         for (let x = lost; x !== 0; x &= x - 1) writes.set((w << 5) + 31 - Math.clz32(x & -x), before);
       }
-      if ((all & ~lost) === 0) y &= ~(1 << bit);
+      if (stay === 0) y &= ~(1 << bit);
     }
     summary[s] = y;
   }
   return dropped;
-}
-
-/**
- * everyWritten keeps the pages marked in `kept` (a subset of it; cleared
- * here); the others leave with their count, `before`, written into the
- * table. Visits the words the summary marks, and clears their summary bits
- * where none is kept.
- */
-function dropUnlogged(map: Bitmap, summary: Bitmap, kept: Bitmap, writes: WriteCounts, before: number): void {
-  for (let s = 0; s < summary.length; s++) {
-    let y = summary[s]! | 0;
-    if (y === 0) continue;
-    for (let z = y; z !== 0; z &= z - 1) {
-      const bit = 31 - Math.clz32(z & -z);
-      const w = (s << 5) + bit;
-      const all = map[w]! | 0;
-      const keep = kept[w]! | 0;
-      if (keep !== 0) kept[w] = 0;
-      if (keep !== all) {
-        map[w] = keep;
-        for (let x = all & ~keep; x !== 0; x &= x - 1) writes.set((w << 5) + 31 - Math.clz32(x & -x), before);
-      }
-      if (keep === 0) y &= ~(1 << bit);
-    }
-    summary[s] = y;
-  }
 }
 
 /** Bit j: log entry start + j (j < n) is a guest page set in `seen`. */
