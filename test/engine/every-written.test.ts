@@ -5,7 +5,7 @@ import { PageState } from '../../plugin/engine/page-state.js';
 import { nextTemperature } from '../../plugin/engine/temperature.js';
 import { Tracker } from '../../plugin/engine/tracker.js';
 import { closeWindow, createWindowStats } from '../../plugin/engine/window-close.js';
-import { bitmapFill, bitmapGet, bitmapSet } from '../../plugin/util/bitmap.js';
+import { bitmapCount, bitmapFill, bitmapGet, bitmapSet } from '../../plugin/util/bitmap.js';
 import { ReferenceEngine, rng } from './reference.js';
 import { ScriptedHost } from './scripted-host.js';
 
@@ -87,6 +87,8 @@ async function runScript(s: Script): Promise<Set<string>> {
       ref.round(harvested, written);
       if (host.overflowed) host.dirtyBits.fill(0);
       forms.add(state.writes.dense !== undefined ? 'dense' : state.everyWrittenLive ? 'implicit' : 'sparse');
+      // Between rounds the scratch bitmap is all zero (the next harvest ORs into it; the tracker borrows it within a round).
+      assert.equal(bitmapCount(state.scratch), 0, `window ${w} round ${r}: scratch left non-zero`);
       for (let p = 0; p < pageCount; p++) {
         assert.equal(state.roundsWritten(p), ref.writes[p], `window ${w} round ${r}: page ${p} rounds written`);
         assert.equal(state.roundsAccessed(p), ref.reads[p], `window ${w} round ${r}: page ${p} rounds accessed`);
