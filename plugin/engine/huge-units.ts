@@ -363,6 +363,7 @@ class UnitView implements MemoryHost {
     let moved = 0;
     let busy = 0;
     let failed = 0;
+    let absent = 0;
     const firstEntry = new Int32Array(request.length).fill(-1);
     for (let i = 0; i < pages.length; i++) {
       const o = inner.outcome[requestOf[i]!]! as MigrationOutcome;
@@ -370,10 +371,11 @@ class UnitView implements MemoryHost {
       if (o === MigrationOutcome.Moved) moved++;
       else if (o === MigrationOutcome.Busy) busy++;
       else if (o === MigrationOutcome.Failed) failed++;
+      else if (o === MigrationOutcome.Absent) absent++;
       if (firstEntry[requestOf[i]!] === -1) firstEntry[requestOf[i]!] = i;
     }
     const failures = inner.failures.map((f) => ({ index: firstEntry[f.index]!, reason: f.reason }));
-    return { ...inner, outcome, failures, moved, busy, failed };
+    return { ...inner, outcome, failures, moved, busy, failed, absent };
   }
 
   tierUsage() {

@@ -19,6 +19,8 @@ export interface MigrationTotals {
   demoted: number;
   busy: number;
   failed: number;
+  /** Pages the host found absent (never touched): nothing to move, not failures. */
+  absent: number;
   recopies: number;
   bytesCopied: number;
   pauseNs: number;
@@ -28,7 +30,7 @@ export interface MigrationTotals {
 }
 
 export function emptyMigrationTotals(): MigrationTotals {
-  return { promoted: 0, demoted: 0, busy: 0, failed: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [] };
+  return { promoted: 0, demoted: 0, busy: 0, failed: 0, absent: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [] };
 }
 
 const MAX_KEPT_FAILURES = 8;
@@ -62,7 +64,9 @@ export class Migrator {
       for (let i = 0; i < batch.length; i++) {
         const page = batch[i]!;
         const outcome = result.outcome[i];
-        if (outcome === MigrationOutcome.Moved || outcome === MigrationOutcome.AlreadyThere) {
+        // An absent page takes no memory anywhere: the mirror puts it where it was asked to go (so the
+        // planner does not ask again every window; a tier refresh sees it again if the guest touches it).
+        if (outcome === MigrationOutcome.Moved || outcome === MigrationOutcome.AlreadyThere || outcome === MigrationOutcome.Absent) {
           const toNvm = target === Tier.NVM;
           if (bitmapGet(state.nvm, page) !== toNvm) {
             this.histograms.changeTier(state.temperature[page]!, toNvm);
@@ -77,6 +81,7 @@ export class Migrator {
       else totals.demoted += result.moved;
       totals.busy += result.busy;
       totals.failed += result.failed;
+      totals.absent += result.absent ?? 0;
       totals.recopies += result.recopies;
       totals.bytesCopied += result.bytesCopied;
       totals.pauseNs += result.pauseNs;

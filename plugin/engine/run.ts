@@ -162,7 +162,7 @@ export function startEngine(host: MemoryHost, clock: Clock, options: EngineOptio
   const tracker = new Tracker(units?.host ?? host, state);
   const totals: EngineTotals = {
     windows: 0, rounds: 0, pagesScanned: 0, dirtyLogEntries: 0, fullDirtyScans: 0, bufferFullExits: 0, revalidations: 0,
-    promoted: 0, demoted: 0, busy: 0, failed: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [],
+    promoted: 0, demoted: 0, busy: 0, failed: 0, absent: 0, recopies: 0, bytesCopied: 0, pauseNs: 0, maxPauseNs: 0, lastFailures: [],
   };
   const histograms = new TemperatureHistograms();
   const migrator = new Migrator(units?.host ?? host, state, histograms, clock, () => options.migrationBytesPerSec, totals);

@@ -56,8 +56,13 @@ export interface DirtyLogDrain {
   readonly bufferFullExits: number;
 }
 
-/** Per-page outcome of a migration request. */
-export const MigrationOutcome = { Moved: 0, AlreadyThere: 1, Busy: 2, Failed: 3 } as const;
+/**
+ * Per-page outcome of a migration request. Absent: no memory stands behind
+ * the page (never touched by the guest, as the guest-invisible VGA window of a
+ * PC's low RAM, or swapped out): there is nothing to move and nothing is
+ * wrong; it takes memory where the guest's first touch puts it.
+ */
+export const MigrationOutcome = { Moved: 0, AlreadyThere: 1, Busy: 2, Failed: 3, Absent: 4 } as const;
 export type MigrationOutcome = (typeof MigrationOutcome)[keyof typeof MigrationOutcome];
 
 /** Pages in one huge-page unit: a 2 MiB page of 4 KiB pages. */
@@ -72,6 +77,8 @@ export interface MigrationResult {
   readonly moved: number;
   readonly busy: number;
   readonly failed: number;
+  /** Pages found absent (MigrationOutcome.Absent; not failures). Omitted: none. */
+  readonly absent?: number;
   readonly bytesCopied: number;
   /** Copies repeated because the guest wrote the page while it was being copied. */
   readonly recopies: number;

@@ -29,7 +29,7 @@ export class ScriptedHost implements MemoryHost {
     this.log = [];
     return { pages, count: pages.length, overflowed: this.overflowed, bufferFullExits: 0 };
   }
-  async migrate(): Promise<MigrationResult> { throw new Error('not used'); }
+  async migrate(_pages: Uint32Array): Promise<MigrationResult> { throw new Error('not used'); }
   async tierUsage(): Promise<TierUsage[]> { return []; }
   async close(): Promise<void> {}
 }

@@ -23,6 +23,7 @@ import { IOC, LOG_ENTRIES, MAX_THREADS, MIG_ALREADY, MIG_BUSY, MIG_MOVED, NvmKin
 import { KmodControl, NativeBuffer, migrateFailure, type RegionInfo } from './control.js';
 
 const MIGRATE_BATCH = 4096;
+const ENOENT = 2;
 
 export interface KmodHostOptions {
   /** The region's name (/dev/hmmv/NAME). */
@@ -119,7 +120,7 @@ export class KmodMemoryHost implements MemoryHost {
   async migrate(pages: Uint32Array, target: Tier, signal?: AbortSignal): Promise<MigrationResult> {
     const outcome = new Uint8Array(pages.length);
     const failures: { index: number; reason: string }[] = [];
-    const tally = { moved: 0, busy: 0, failed: 0, bytesCopied: 0, recopies: 0, pauseNs: 0, maxPauseNs: 0 };
+    const tally = { moved: 0, busy: 0, failed: 0, absent: 0, bytesCopied: 0, recopies: 0, pauseNs: 0, maxPauseNs: 0 };
     const status = this.migStatus.i32();
     const list = this.migPages.u32();
     for (let at = 0; at < pages.length; at += MIGRATE_BATCH) {
@@ -134,19 +135,26 @@ export class KmodMemoryHost implements MemoryHost {
       }
       list.set(pages.subarray(at, at + n));
       const t = await this.mig.migrate(this.migPages, this.migStatus, n, target === Tier.NVM ? TIER_NVM : TIER_DRAM, this.opts.maxRecopies ?? 2);
+      let absent = 0;
       for (let i = 0; i < n; i++) {
         const s = status[i]!;
         if (s === MIG_MOVED) outcome[at + i] = MigrationOutcome.Moved;
         else if (s === MIG_ALREADY) outcome[at + i] = MigrationOutcome.AlreadyThere;
         else if (s === MIG_BUSY) outcome[at + i] = MigrationOutcome.Busy;
-        else {
+        else if (s === -ENOENT) {
+          // never touched (the module allocates a frame at first touch): nothing to move
+          outcome[at + i] = MigrationOutcome.Absent;
+          absent++;
+        } else {
           outcome[at + i] = MigrationOutcome.Failed;
           failures.push({ index: at + i, reason: migrateFailure(s) });
         }
       }
       tally.moved += t.moved;
       tally.busy += t.busy;
-      tally.failed += t.failed;
+      // the module counts an absent page among its failures
+      tally.failed += t.failed - absent;
+      tally.absent += absent;
       tally.bytesCopied += t.bytesCopied;
       tally.recopies += t.recopies;
       tally.pauseNs += t.pauseNs;

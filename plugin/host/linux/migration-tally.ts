@@ -7,7 +7,8 @@
  * says.
  *
  * Statuses: the node the page is on, or a negative errno. Before moving, a
- * query (nodes = NULL) sorts entries into already there / busy / failed / to
+ * query (nodes = NULL) sorts entries into already there / busy / absent
+ * (-ENOENT: never touched or swapped out, nothing to move) / failed / to
  * move. After moving, the status is the node the page is on now; -EBUSY and
  * -EAGAIN are busy, but the kernel also answers -EBUSY for a huge page it did
  * move (the test bed saw it), so busy entries are re-queried and those found
@@ -24,6 +25,7 @@ export class MigrationTally {
   moved = 0;
   busy = 0;
   failed = 0;
+  absent = 0;
   pauseNs = 0;
   maxPauseNs = 0;
 
@@ -39,6 +41,7 @@ export class MigrationTally {
     const pages = this.pagesOf(entry);
     if (outcome === MigrationOutcome.Moved) this.moved += pages;
     else if (outcome === MigrationOutcome.Busy) this.busy += pages;
+    else if (outcome === MigrationOutcome.Absent) this.absent += pages;
     else if (outcome === MigrationOutcome.Failed) {
       this.failed += pages;
       this.failures.push({ index: entry, reason: reason ?? 'failed' });
@@ -61,6 +64,7 @@ export class MigrationTally {
       const s = status[k]!;
       if (s >= 0 && targetNodes.includes(s)) this.mark(e, MigrationOutcome.AlreadyThere);
       else if (s === -Errno.EBUSY) this.mark(e, MigrationOutcome.Busy);
+      else if (s === -Errno.ENOENT) this.mark(e, MigrationOutcome.Absent);
       else if (s < 0) this.mark(e, MigrationOutcome.Failed, statusReason(s));
       else toMove.push(e);
     }
@@ -80,6 +84,7 @@ export class MigrationTally {
       const s = status[k]!;
       if (s === node) this.mark(e, MigrationOutcome.Moved);
       else if (s === -Errno.EBUSY || s === -Errno.EAGAIN) busy.push(e);
+      else if (s === -Errno.ENOENT) this.mark(e, MigrationOutcome.Absent);
       else this.mark(e, MigrationOutcome.Failed, s >= 0 ? `stayed on node ${s}` : statusReason(s));
     }
     this.notePause(this.moved - movedBefore, callNs);
@@ -108,7 +113,7 @@ export class MigrationTally {
   }
 
   result(): MigrationResult {
-    const { outcome, failures, moved, busy, failed, pauseNs, maxPauseNs } = this;
-    return { outcome, failures, moved, busy, failed, bytesCopied: moved * PAGE, recopies: 0, pauseNs, maxPauseNs };
+    const { outcome, failures, moved, busy, failed, absent, pauseNs, maxPauseNs } = this;
+    return { outcome, failures, moved, busy, failed, absent, bytesCopied: moved * PAGE, recopies: 0, pauseNs, maxPauseNs };
   }
 }

@@ -5,12 +5,23 @@ import { MigrationTally } from '../../../plugin/host/linux/migration-tally.js';
 import { Errno } from '../../../plugin/host/linux/move-pages.js';
 
 describe('linux host: move_pages outcomes', () => {
-  it('sorts the query into already there, busy, failed (with the reason) and to move', () => {
-    const t = new MigrationTally(5);
-    const toMove = t.fromQuery([0, 1, 2, 3, 4], Int32Array.of(1, 0, -Errno.EBUSY, -Errno.ENOENT, 0), [1]);
+  it('sorts the query into already there, busy, absent, failed (with the reason) and to move', () => {
+    const t = new MigrationTally(6);
+    const toMove = t.fromQuery([0, 1, 2, 3, 4, 5], Int32Array.of(1, 0, -Errno.EBUSY, -Errno.EACCES, 0, -Errno.ENOENT), [1]);
     assert.deepEqual(toMove, [1, 4]);
-    assert.deepEqual(Array.from(t.outcome.subarray(0, 4)), [MigrationOutcome.AlreadyThere, 0, MigrationOutcome.Busy, MigrationOutcome.Failed]);
-    assert.deepEqual(t.failures, [{ index: 3, reason: 'not present (never touched, or swapped out)' }]);
+    assert.deepEqual(Array.from(t.outcome), [MigrationOutcome.AlreadyThere, 0, MigrationOutcome.Busy, MigrationOutcome.Failed, 0, MigrationOutcome.Absent]);
+    assert.equal(t.failures.length, 1);
+    assert.equal(t.failures[0]!.index, 3);
+    const r = t.result();
+    assert.deepEqual([r.busy, r.failed, r.absent], [1, 1, 1], 'a page never touched (-ENOENT) is absent, not a failure');
+  });
+
+  it('a page gone between the query and the move (-ENOENT) is absent too', () => {
+    const t = new MigrationTally(2);
+    t.fromMove([0, 1], Int32Array.of(1, -Errno.ENOENT), 1, 100);
+    const r = t.result();
+    assert.deepEqual(Array.from(r.outcome), [MigrationOutcome.Moved, MigrationOutcome.Absent]);
+    assert.deepEqual([r.moved, r.failed, r.absent, r.failures.length], [1, 0, 1, 0]);
   });
 
   it('counts -EBUSY for a page that did move (re-query shows it on the target) as moved, the rest as busy', () => {
