@@ -133,6 +133,10 @@ export interface CollectInput {
  * the cuts four at a time (SWAR on their bytes, atLeastMask) and only pages
  * that pass are looked at one by one: a promotion cut high in the histogram
  * skips the many warm pages below it at about one word operation per four.
+ * Once the pages at a cut are all taken (promoteAtCut, demoteAtCut), the
+ * comparison moves one past the cut, so the rest of the pass skips that
+ * bucket too: the pass costs O(words visited) plus O(pages taken), not a
+ * look at every page of the cut's bucket up to where the other list fills.
  */
 export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationPlan {
   const promote = new Uint32Array(counts.promote);
@@ -148,11 +152,16 @@ export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationP
   let dAtCut = 0;
   const words = (pageCount + 31) >>> 5;
   const tailBits = pageCount & 31;
-  // The SWAR constants of each cut once per plan (quadFlags), for cuts of 1..128 (every cut the planner makes today).
-  const promoteLow = promoteCut >= 1 && promoteCut <= 128;
-  const promoteK = Math.imul(128 - promoteCut, 0x01010101);
-  const demoteLow = demoteCut + 1 >= 1 && demoteCut + 1 <= 128;
-  const demoteK = Math.imul(128 - (demoteCut + 1), 0x01010101);
+  // The lowest temperature a promotion may still take, and the one a demotion must stay below: the cut
+  // itself while pages at the cut may be taken, then one past it (the filter then skips the cut's bucket,
+  // which can be most of the warm pages: else each of them was looked at and turned down, to the end).
+  let pFrom = promoteAtCut > 0 ? promoteCut : promoteCut + 1;
+  let dBelow = demoteAtCut > 0 ? demoteCut + 1 : demoteCut;
+  // Their SWAR constants (quadFlags), for cuts of 1..128 (every cut the planner makes today).
+  let pLow = pFrom >= 1 && pFrom <= 128;
+  let pK = Math.imul(128 - pFrom, 0x01010101);
+  let dLow = dBelow >= 1 && dBelow <= 128;
+  let dK = Math.imul(128 - dBelow, 0x01010101);
   for (let w = 0; w < words && (p < promote.length || d < demote.length); w++) {
     let movable = ~blocked[w]!;
     if (w === words - 1 && tailBits !== 0) movable &= (1 << tailBits) - 1;
@@ -162,8 +171,8 @@ export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationP
     if ((promotable | demotable) === 0) continue;
     if (w < quadWords) {
       const q = w << 3;
-      if (promotable !== 0) promotable &= promoteLow ? pageOrder(quadFlags(quads!, q, promoteK)) : atLeastMask(quads!, q, promoteCut);
-      if (demotable !== 0 && demoteCut < LEVELS - 1) demotable &= ~(demoteLow ? pageOrder(quadFlags(quads!, q, demoteK)) : atLeastMask(quads!, q, demoteCut + 1));
+      if (promotable !== 0) promotable &= pLow ? pageOrder(quadFlags(quads!, q, pK)) : atLeastMask(quads!, q, pFrom);
+      if (demotable !== 0 && dBelow < LEVELS) demotable &= ~(dLow ? pageOrder(quadFlags(quads!, q, dK)) : atLeastMask(quads!, q, dBelow));
     }
     for (let x = promotable | demotable; x !== 0; x &= x - 1) {
       const bit = 31 - Math.clz32(x & -x);
@@ -174,6 +183,16 @@ export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationP
       } else if (d < demote.length && (t < demoteCut || (t === demoteCut && dAtCut++ < demoteAtCut))) {
         demote[d++] = page;
       }
+    }
+    if (pFrom === promoteCut && pAtCut >= promoteAtCut) {
+      pFrom = promoteCut + 1;
+      pLow = pFrom <= 128;
+      pK = Math.imul(128 - pFrom, 0x01010101);
+    }
+    if (dBelow === demoteCut + 1 && dAtCut >= demoteAtCut) {
+      dBelow = demoteCut;
+      dLow = dBelow >= 1 && dBelow <= 128;
+      dK = Math.imul(128 - dBelow, 0x01010101);
     }
   }
   return { promote: promote.subarray(0, p), demote: demote.subarray(0, d) };
