@@ -21,9 +21,10 @@
  * page whose temperature comes out the same moves no histogram bucket),
  * plus O(pages moved lately) to mark moved pages blocked and take them out of
  * the movable histograms. Hot pages that settled high are not visited. Pages
- * per tier come from the histograms. Levels, scan words, warm words and
- * temperatures are stored only where they change, so the lines of a word
- * that keeps its state (a cold word, a settled one) are not written back.
+ * per tier come from the histograms. Levels, warm words and temperatures
+ * are stored only where they change, so the lines of a word that keeps its
+ * state (a cold word, a settled one) are not written back; scan words are
+ * stored in every word visited (1 bit per page).
  */
 import { popcount32 } from '../util/bitmap.js';
 import { counterAtLeast } from './evidence.js';
@@ -516,7 +517,9 @@ function foldWords(f: WindowFold, from: number, to: number): void {
       }
     }
     const due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
-    if (due !== scanned) scan[w] = due;
+    // Stored unconditionally: whether a word's scan set changes is as random as its pages at levels
+    // above 0 in this window's phase (mispredicted about half the time in a guest of scattered hot pages).
+    scan[w] = due;
   }
   f.settledScanned = settledScanned;
   f.settledDown = settledDown;
