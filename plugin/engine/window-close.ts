@@ -168,6 +168,8 @@ const CHUNK_WORDS = 1024;
 /** Rows of the pass's temperature table: rounds accessed 0..15 of unwritten pages, then EVERY_WRITTEN_ROW. */
 const EVERY_WRITTEN_ROW = 16;
 const TABLE_ROWS = 17;
+/** Where EVERY_WRITTEN_ROW starts in the table (row times TEMPERATURE_LEVELS). */
+const EVERY_WRITTEN_OFFSET = EVERY_WRITTEN_ROW * TEMPERATURE_LEVELS;
 
 /**
  * Whether a page with any warmth or evidence always comes out warm (a new
@@ -229,6 +231,8 @@ class WindowFold {
   readonly anyHeld: boolean;
   /** Rounds accessed of a page seen in every round (the window's rounds, at most 15). */
   readonly everyCount: number;
+  /** everyCount's row in the table (times TEMPERATURE_LEVELS). */
+  readonly everyRow: number;
   readonly histNvm: Uint32Array;
   readonly histDram: Uint32Array;
   /** The block summary the pass keeps (trackBlocks), else empty. */
@@ -274,6 +278,7 @@ class WindowFold {
     for (let t = 0; t < TL; t++) this.held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
     this.anyHeld = this.held.includes(1);
     this.everyCount = rounds;
+    this.everyRow = rounds * TEMPERATURE_LEVELS;
     this.histNvm = hist.nvm;
     this.histDram = hist.dram;
   }
@@ -380,7 +385,7 @@ function moveBucket(h: Uint32Array, from: number, to: number, pages: number): vo
  */
 function foldWords(f: WindowFold, from: number, to: number): void {
   const { temperature, warm, scan, nvm, reads, level, everyRound, written, dense, unwritten, moved, held, histNvm, histDram, writeCounts, everyWritten } = f;
-  const { explicitReads, isDense, sparse, useEveryRound, useEveryWritten, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyCount } = f;
+  const { explicitReads, isDense, sparse, useEveryRound, useEveryWritten, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyRow } = f;
   const TL = TEMPERATURE_LEVELS;
   let { settledScanned, settledDown, writtenPages } = f;
   const { activeBlocks, trackBlocks } = f;
@@ -436,25 +441,31 @@ function foldWords(f: WindowFold, from: number, to: number): void {
           // Their row is picked per page in the one loop below (no loop of their own: fewer live values in the pass).
           const implicit = useEveryWritten ? work & everyWritten[w]! : 0;
           // Unwritten pages (nearly all): the next temperature from the table, the histogram move counted in `moved`.
+          // The pages that come out cold (temperature 0: a cooled page without evidence), for the warm word.
+          let cold = 0;
           for (let x = work & ~writtenWord; x !== 0; x &= x - 1) {
             const bit = 31 - Math.clz32(x & -x);
             const t = temperature[base + bit]!;
-            // Without explicit counts a worked page was seen in every round (everyCount) or in none.
-            const count = explicitReads
-              ? ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3)
-              : ((every >>> bit) & 1) * everyCount;
-            // Row EVERY_WRITTEN_ROW for a page of everyWritten, without a branch (its bit is as random as the page).
-            const reads = count + ((implicit >>> bit) & 1) * (EVERY_WRITTEN_ROW - count);
-            const nt = unwritten[reads * TL + t]!;
+            // The page's table row (times TL) by masks, not branches or multiplications: its bits are as random as
+            // the page. Without explicit counts a worked page was seen in every round (everyCount) or in none; a page
+            // of everyWritten takes row EVERY_WRITTEN_ROW.
+            let row = explicitReads
+              ? (((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3)) * TL
+              : -((every >>> bit) & 1) & everyRow;
+            row ^= -((implicit >>> bit) & 1) & (row ^ EVERY_WRITTEN_OFFSET);
+            const nt = unwritten[row + t]!;
             if (anyHeld) hold |= held[nt]! << bit;
             // A page that keeps its temperature (a settled page seen as often as before) moves no histogram:
             // its bucket's move in applyMoves would be from t to t.
             if (nt !== t) {
               temperature[base + bit] = nt;
-              moved[(2 * reads + ((inNvm >>> bit) & 1)) * TL + t]!++;
+              // Bucket (2 * row + tier) * TL + t of `moved`.
+              moved[2 * row + ((inNvm >>> bit) & 1) * TL + t]!++;
             }
-            if (!WORKED_STAY_WARM) warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
+            cold |= ((nt - 1) >>> 31) << bit;
           }
+          // Every worked unwritten page is warm after the window unless it came out cold.
+          warmWord = (warmWord | (work & ~writtenWord)) & ~cold;
           // Written pages (few): their own next temperature and histogram move.
           for (let x = work & writtenWord; x !== 0; x &= x - 1) {
             const bit = 31 - Math.clz32(x & -x);
