@@ -137,6 +137,8 @@ export interface CollectInput {
  * comparison moves one past the cut, so the rest of the pass skips that
  * bucket too: the pass costs O(words visited) plus O(pages taken), not a
  * look at every page of the cut's bucket up to where the other list fills.
+ * While only promotions are left to find, a word is first tested on its
+ * temperatures alone (one array read): most words hold none above the cut.
  */
 export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationPlan {
   const promote = new Uint32Array(counts.promote);
@@ -163,6 +165,12 @@ export function collectPlan(pages: CollectInput, counts: PlanCounts): MigrationP
   let dLow = dBelow >= 1 && dBelow <= 128;
   let dK = Math.imul(128 - dBelow, 0x01010101);
   for (let w = 0; w < words && (p < promote.length || d < demote.length); w++) {
+    if (d >= demote.length && pLow) {
+      // Promotions only: words with no temperature at or above pFrom have nothing to take, and
+      // finding them reads one array (V8 checks each array a loop reads once per iteration).
+      while (w < quadWords && quadFlags(quads!, w << 3, pK) === 0) w++;
+      if (w >= words) break;
+    }
     let movable = ~blocked[w]!;
     if (w === words - 1 && tailBits !== 0) movable &= (1 << tailBits) - 1;
     const inNvm = nvm[w]! | 0;
