@@ -14,13 +14,17 @@
  * Cost: one pass of O(pages / 32) word operations (a word with no page due
  * reads its 3 level planes and writes its scan word; a scanned word also reads
  * its 8 evidence planes, everyRound and warm bits, and everyWritten's word
- * where it has worked pages), plus per-page work only
- * for scanned pages that were seen or are still warm (found 32 at a time),
+ * where it has worked pages; a word whose due pages are all at level 0, cold
+ * and without evidence stops there: nothing of it changes but its scan word),
+ * plus per-page work only
+ * for scanned pages that were seen or are still warm (found 32 at a time; a
+ * page whose temperature comes out the same moves no histogram bucket),
  * plus O(pages moved lately) to mark moved pages blocked and take them out of
  * the movable histograms. Hot pages that settled high are not visited. Pages
- * per tier come from the histograms. Levels, scan words, warm words and
- * temperatures are stored only where they change, so the lines of a word
- * that keeps its state (a cold word, a settled one) are not written back.
+ * per tier come from the histograms. Levels, warm words and temperatures
+ * are stored only where they change, so the lines of a word that keeps its
+ * state (a cold word, a settled one) are not written back; scan words are
+ * stored in every word visited (1 bit per page).
  */
 import { popcount32 } from '../util/bitmap.js';
 import { counterAtLeast } from './evidence.js';
@@ -164,6 +168,8 @@ const CHUNK_WORDS = 1024;
 /** Rows of the pass's temperature table: rounds accessed 0..15 of unwritten pages, then EVERY_WRITTEN_ROW. */
 const EVERY_WRITTEN_ROW = 16;
 const TABLE_ROWS = 17;
+/** Where EVERY_WRITTEN_ROW starts in the table (row times TEMPERATURE_LEVELS). */
+const EVERY_WRITTEN_OFFSET = EVERY_WRITTEN_ROW * TEMPERATURE_LEVELS;
 
 /**
  * Whether a page with any warmth or evidence always comes out warm (a new
@@ -225,6 +231,8 @@ class WindowFold {
   readonly anyHeld: boolean;
   /** Rounds accessed of a page seen in every round (the window's rounds, at most 15). */
   readonly everyCount: number;
+  /** everyCount's row in the table (times TEMPERATURE_LEVELS). */
+  readonly everyRow: number;
   readonly histNvm: Uint32Array;
   readonly histDram: Uint32Array;
   /** The block summary the pass keeps (trackBlocks), else empty. */
@@ -270,6 +278,7 @@ class WindowFold {
     for (let t = 0; t < TL; t++) this.held[t] = t >= holdFrom && t <= holdTo ? 1 : 0;
     this.anyHeld = this.held.includes(1);
     this.everyCount = rounds;
+    this.everyRow = rounds * TEMPERATURE_LEVELS;
     this.histNvm = hist.nvm;
     this.histDram = hist.dram;
   }
@@ -376,7 +385,7 @@ function moveBucket(h: Uint32Array, from: number, to: number, pages: number): vo
  */
 function foldWords(f: WindowFold, from: number, to: number): void {
   const { temperature, warm, scan, nvm, reads, level, everyRound, written, dense, unwritten, moved, held, histNvm, histDram, writeCounts, everyWritten } = f;
-  const { explicitReads, isDense, sparse, useEveryRound, useEveryWritten, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyCount } = f;
+  const { explicitReads, isDense, sparse, useEveryRound, useEveryWritten, e0, e1, e2, e3, everyIsHot, hotRounds, m1, m2, m3, m4, anyHeld, everyRow } = f;
   const TL = TEMPERATURE_LEVELS;
   let { settledScanned, settledDown, writtenPages } = f;
   const { activeBlocks, trackBlocks } = f;
@@ -416,70 +425,87 @@ function foldWords(f: WindowFold, from: number, to: number): void {
       // Only scanned pages with evidence or warmth need per-page work.
       const warmBefore = warm[w]! | 0;
       const work = seen | (scanned & warmBefore);
-      let hold = 0;
-      if (work !== 0) {
-        let warmWord = warmBefore;
-        const inNvm = nvm[w]! | 0;
-        const base = w << 5;
-        // Scanned pages not seen have 0 rounds accessed (their planes bits are clear within `scanned`).
-        const sa = ra & scanned, sb = rb & scanned, sc = rc & scanned, sd = rd & scanned;
-        // Pages written in every round they were seen in (everyRound's too): their row of the table.
-        // Their row is picked per page in the one loop below (no loop of their own: fewer live values in the pass).
-        const implicit = useEveryWritten ? work & everyWritten[w]! : 0;
-        // Unwritten pages (nearly all): the next temperature from the table, the histogram move counted in `moved`.
-        for (let x = work & ~writtenWord; x !== 0; x &= x - 1) {
-          const bit = 31 - Math.clz32(x & -x);
-          const t = temperature[base + bit]!;
-          // Without explicit counts a worked page was seen in every round (everyCount) or in none.
-          const count = explicitReads
-            ? ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3)
-            : ((every >>> bit) & 1) * everyCount;
-          const reads = ((implicit >>> bit) & 1) !== 0 ? EVERY_WRITTEN_ROW : count;
-          const nt = unwritten[reads * TL + t]!;
-          moved[(2 * reads + ((inNvm >>> bit) & 1)) * TL + t]!++;
-          if (anyHeld) hold |= held[nt]! << bit;
-          if (nt !== t) temperature[base + bit] = nt;
-          if (!WORKED_STAY_WARM) warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
-        }
-        // Written pages (few): their own next temperature and histogram move.
-        for (let x = work & writtenWord; x !== 0; x &= x - 1) {
-          const bit = 31 - Math.clz32(x & -x);
-          const t = temperature[base + bit]!;
-          const reads = ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3);
-          const writes = isDense
-            ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
-            : writeCounts.get(base + bit);
-          const nt = nextTemperature(t, reads, writes);
-          const h = ((inNvm >>> bit) & 1) !== 0 ? histNvm : histDram;
-          h[t]!--;
-          h[nt]!++;
-          hold |= held[nt]! << bit;
-          if (nt !== t) temperature[base + bit] = nt;
-          warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
-        }
-        const warmAfter = WORKED_STAY_WARM ? warmWord | work : warmWord;
-        if (warmAfter !== warmBefore) warm[w] = warmAfter;
-        busy |= warmAfter;
-      } else {
+      if ((work | (scanned & (a | b | c))) === 0) {
+        // Every due page is at level 0, cold and without evidence: none of its state changes
+        // (it stays at level 0, is not settled, stays cold), so the level update is skipped.
         busy |= warmBefore;
+      } else {
+        let hold = 0;
+        if (work !== 0) {
+          let warmWord = warmBefore;
+          const inNvm = nvm[w]! | 0;
+          const base = w << 5;
+          // Scanned pages not seen have 0 rounds accessed (their planes bits are clear within `scanned`).
+          const sa = ra & scanned, sb = rb & scanned, sc = rc & scanned, sd = rd & scanned;
+          // Pages written in every round they were seen in (everyRound's too): their row of the table.
+          // Their row is picked per page in the one loop below (no loop of their own: fewer live values in the pass).
+          const implicit = useEveryWritten ? work & everyWritten[w]! : 0;
+          // Unwritten pages (nearly all): the next temperature from the table, the histogram move counted in `moved`.
+          // The pages that come out cold (temperature 0: a cooled page without evidence), for the warm word.
+          let cold = 0;
+          for (let x = work & ~writtenWord; x !== 0; x &= x - 1) {
+            const bit = 31 - Math.clz32(x & -x);
+            const t = temperature[base + bit]!;
+            // The page's table row (times TL) by masks, not branches or multiplications: its bits are as random as
+            // the page. Without explicit counts a worked page was seen in every round (everyCount) or in none; a page
+            // of everyWritten takes row EVERY_WRITTEN_ROW.
+            let row = explicitReads
+              ? (((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3)) * TL
+              : -((every >>> bit) & 1) & everyRow;
+            row ^= -((implicit >>> bit) & 1) & (row ^ EVERY_WRITTEN_OFFSET);
+            const nt = unwritten[row + t]!;
+            if (anyHeld) hold |= held[nt]! << bit;
+            // A page that keeps its temperature (a settled page seen as often as before) moves no histogram:
+            // its bucket's move in applyMoves would be from t to t.
+            if (nt !== t) {
+              temperature[base + bit] = nt;
+              // Bucket (2 * row + tier) * TL + t of `moved`.
+              moved[2 * row + ((inNvm >>> bit) & 1) * TL + t]!++;
+            }
+            cold |= ((nt - 1) >>> 31) << bit;
+          }
+          // Every worked unwritten page is warm after the window unless it came out cold.
+          warmWord = (warmWord | (work & ~writtenWord)) & ~cold;
+          // Written pages (few): their own next temperature and histogram move.
+          for (let x = work & writtenWord; x !== 0; x &= x - 1) {
+            const bit = 31 - Math.clz32(x & -x);
+            const t = temperature[base + bit]!;
+            const reads = ((sa >>> bit) & 1) | (((sb >>> bit) & 1) << 1) | (((sc >>> bit) & 1) << 2) | (((sd >>> bit) & 1) << 3);
+            const writes = isDense
+              ? ((wa >>> bit) & 1) | (((wb >>> bit) & 1) << 1) | (((wc >>> bit) & 1) << 2) | (((wd >>> bit) & 1) << 3)
+              : writeCounts.get(base + bit);
+            const nt = nextTemperature(t, reads, writes);
+            const h = ((inNvm >>> bit) & 1) !== 0 ? histNvm : histDram;
+            h[t]!--;
+            h[nt]!++;
+            hold |= held[nt]! << bit;
+            if (nt !== t) temperature[base + bit] = nt;
+            warmWord = nt === 0 ? warmWord & ~(1 << bit) : warmWord | (1 << bit);
+          }
+          const warmAfter = WORKED_STAY_WARM ? warmWord | work : warmWord;
+          if (warmAfter !== warmBefore) warm[w] = warmAfter;
+          busy |= warmAfter;
+        } else {
+          busy |= warmBefore;
+        }
+        // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
+        const up = (hotRounds <= 1 ? seen : seen & hot) & ~hold;
+        const down = scanned & ~up;
+        // Pages at level >= 2 (bit 1 or bit 2 of the level) that were due: the queue's sample of its settled pages.
+        // Unconditional (as the stores below): whether a word has any is as random as the pages due.
+        const settled = scanned & (b | c);
+        settledScanned += popcount32(settled);
+        if ((settled & down) !== 0) settledDown += popcount32(settled & down);
+        const stay = ~scanned;
+        const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
+        const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
+        const nc = (c & stay) | (up & ((a & b) | c));
+        // Stored only where changed (most words keep their levels): a clean cache line is not written back.
+        if (na !== a) level[li] = na;
+        if (nb !== b) level[li + 1] = nb;
+        if (nc !== c) level[li + 2] = nc;
+        a = na; b = nb; c = nc;
       }
-      // Queue levels, 32 pages at once: hot -> up (saturating at MAX_LEVEL), else down (at 0).
-      const up = (hotRounds <= 1 ? seen : seen & hot) & ~hold;
-      const down = scanned & ~up;
-      // Pages at level >= 2 (bit 1 or bit 2 of the level) that were due: the queue's sample of its settled pages.
-      // Unconditional (as the stores below): whether a word has any is as random as the pages due.
-      const settled = scanned & (b | c);
-      settledScanned += popcount32(settled);
-      if ((settled & down) !== 0) settledDown += popcount32(settled & down);
-      const stay = ~scanned;
-      const na = (a & stay) | (up & ~a & ~c) | (down & ((~a & b) | c));
-      const nb = (b & stay) | (up & (a ^ b)) | (down & ((a & b) | c));
-      const nc = (c & stay) | (up & ((a & b) | c));
-      // Stored only where changed (most words keep their levels): a clean cache line is not written back.
-      if (na !== a) level[li] = na;
-      if (nb !== b) level[li + 1] = nb;
-      if (nc !== c) level[li + 2] = nc;
-      a = na; b = nb; c = nc;
     } else if (isDense) {
       // Writes of pages not due are dropped (a host may report accessed pages outside the scan set).
       const ci = w << 2;
@@ -502,7 +528,9 @@ function foldWords(f: WindowFold, from: number, to: number): void {
       }
     }
     const due = ~(a | b | c) | (a & ~b & m1) | (~a & b & m2) | (a & b & m3) | (c & m4);
-    if (due !== scanned) scan[w] = due;
+    // Stored unconditionally: whether a word's scan set changes is as random as its pages at levels
+    // above 0 in this window's phase (mispredicted about half the time in a guest of scattered hot pages).
+    scan[w] = due;
   }
   f.settledScanned = settledScanned;
   f.settledDown = settledDown;

@@ -128,6 +128,45 @@ describe('engine/planner', () => {
     }
   });
 
+  it('collects the pages a per-page pass collects when most pages sit at the cuts and few of them may be taken', () => {
+    // The cut's bucket is most of the pages: once its share is taken the pass filters one past the cut.
+    const random = rng(12);
+    for (let trial = 0; trial < 300; trial++) {
+      const n = 1 + Math.floor(random() * 4000);
+      const state = new PageState(n);
+      const cut = Math.floor(random() * 256);
+      for (let i = 0; i < n; i++) {
+        const r = random();
+        const t = Math.max(0, Math.min(255, r < 0.8 ? cut : r < 0.9 ? cut + 1 : cut - 1));
+        state.temperature[i] = t;
+        if (t > 0) bitmapSet(state.warm, i);
+        if (random() < 0.5) bitmapSet(state.nvm, i);
+        if (random() < 0.05) bitmapSet(state.blocked, i);
+      }
+      const counts = {
+        promote: Math.floor(random() * n), demote: Math.floor(random() * n),
+        promoteCut: cut, promoteAtCut: Math.floor(random() * 5), demoteCut: cut, demoteAtCut: Math.floor(random() * 5),
+      };
+      const plan = collectPlan(state, counts);
+      const promote: number[] = [];
+      const demote: number[] = [];
+      let promotedAtCut = 0;
+      let demotedAtCut = 0;
+      for (let i = 0; i < n; i++) {
+        const has = (map: Uint32Array) => (map[i >>> 5]! & (1 << (i & 31))) !== 0;
+        if (has(state.blocked)) continue;
+        const t = state.temperature[i]!;
+        if (has(state.nvm)) {
+          if (has(state.warm) && promote.length < counts.promote && (t > cut || (t === cut && promotedAtCut++ < counts.promoteAtCut))) promote.push(i);
+        } else if (demote.length < counts.demote && (t < cut || (t === cut && demotedAtCut++ < counts.demoteAtCut))) {
+          demote.push(i);
+        }
+      }
+      assert.deepEqual(Array.from(plan.promote), promote, `trial ${trial}: promoted pages`);
+      assert.deepEqual(Array.from(plan.demote), demote, `trial ${trial}: demoted pages`);
+    }
+  });
+
   it('keeps near-equal pages where they are (hysteresis)', () => {
     const c: Case = { temps: Uint8Array.from([12, 10]), inNvm: [true, false], movable: [true, true], quota: 1, budget: 10, hysteresis: 4 };
     assert.equal(run(c).plan.promote.length, 0);
