@@ -56,7 +56,7 @@ process.stdout.write(b.toString("base64").replace(/.{76}/g, "$&\n"));' > "$work/
 # A 1 MiB cache filter (an LLC-sized share, as kvstore's in make-traces.sh): these footprints exceed it.
 # pyenv and similar put a shell script in front of python: trace the interpreter itself
 py=$("${PYTHON:-python3}" -c 'import sys; print(sys.executable)')
-trace python-dict 1024 2000 "$py" "$work/dict.py"
-trace sqlite 1024 2000 sqlite3 :memory: -init "$work/db.sql" .quit
-trace xz 1024 2000 xz -6 -c "$work/data.txt"
 trace bzip2 1024 2000 bzip2 -9 -c "$work/data.txt"
+trace xz 1024 2000 xz -6 -c "$work/data.txt"
+trace sqlite 1024 2000 sqlite3 :memory: -init "$work/db.sql" .quit
+trace python-dict 1024 2000 "$py" "$work/dict.py"
