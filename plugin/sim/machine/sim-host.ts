@@ -19,6 +19,7 @@
  *             tier[]): the runner's fast loop reads a page's tier from it, an
  *             8 KiB bitmap per 64 Ki pages that stays in the L1 cache where
  *             the 64 KiB tier[] missed it on every random access
+ * (onNvm, dirty, accessed and inFlight are views of one array, pageBits.)
  * The guest side (vm-runner.ts) reads and writes these arrays directly in its
  * hot loop and calls back here only on the slow paths (first touch, PML log).
  * Management work is charged as CPU time the VM loses (costs.ts).
@@ -131,6 +132,15 @@ export class SimHost implements PolicyHost {
   readonly version: Int32Array;
   readonly inFlight: Bitmap;
   readonly onNvm: Bitmap;
+  /**
+   * onNvm, dirty, accessed and inFlight are views of this one array (the
+   * runner's fast loop touches three of them per access, and V8 checks each
+   * array an access touches): bitmap c of the four (in that order) at
+   * [c * pageBitsStride, c * pageBitsStride + words); the stride is a power of
+   * two, so word | (c * stride) is its index.
+   */
+  readonly pageBits: Uint32Array;
+  readonly pageBitsStride: number;
   /** Pages not touched yet (tier[] UNALLOCATED); 0 lets the fast loop skip tier[]. */
   untouchedPages: number;
   /** Pages whose inFlight bit is set; 0 lets the fast loop skip inFlight. */
@@ -193,10 +203,15 @@ export class SimHost implements PolicyHost {
     this.copyBytesPerSec = options.copyBytesPerSec ?? DEFAULT_COPY_BYTES_PER_SEC;
     this.maxRecopies = options.maxRecopies ?? DEFAULT_MAX_RECOPIES;
     this.tier = new Uint8Array(pageCount).fill(UNALLOCATED);
-    this.accessed = createBitmap(pageCount);
-    this.dirty = createBitmap(pageCount);
-    this.inFlight = createBitmap(pageCount);
-    this.onNvm = createBitmap(pageCount);
+    const words = createBitmap(pageCount).length;
+    let stride = 1;
+    while (stride < words) stride *= 2;
+    this.pageBitsStride = stride;
+    this.pageBits = new Uint32Array(4 * stride);
+    this.onNvm = this.pageBits.subarray(0, words);
+    this.dirty = this.pageBits.subarray(stride, stride + words);
+    this.accessed = this.pageBits.subarray(2 * stride, 2 * stride + words);
+    this.inFlight = this.pageBits.subarray(3 * stride, 3 * stride + words);
     this.untouchedPages = pageCount;
     this.drainSeen = createBitmap(pageCount);
     this.version = new Int32Array(pageCount);
