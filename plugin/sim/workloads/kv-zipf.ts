@@ -26,7 +26,7 @@
  * handling of an in-process store with no network: MICA-class stores serve a
  * few million requests per second per core), 2 accesses (index slot + record).
  */
-import { encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
+import { lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
 import { BufferedDraws, Prng } from './prng.js';
@@ -133,23 +133,28 @@ export class KvZipfWorkload implements Workload {
       for (let i = 0; i < block; i++) {
         const record = recordOfRank[ranks[i]!]!;
         const u = updates[i]!;
-        const update = u < updateThreshold;
+        // Update or get without a branch (half of each, at random: a branch would be mispredicted on every other
+        // operation): the write bit as a number, the descriptor picked with its mask.
+        const update = +(u < updateThreshold);
+        const field = recordDescriptor ^ ((fieldDescriptors[((u & 0xffff) * fields) >>> 16]! ^ recordDescriptor) & -update);
         // A hash of the record picks its index slot: the page from the hash's value (multiply-shift), the line from its top bits.
         let h = Math.imul(record ^ salt, 0x9e3779b1);
         h ^= h >>> 15;
-        out[o] = ((Math.floor((h >>> 0) * indexScale)) << 1) >>> 0;
+        out[o] = Math.floor((h >>> 0) * indexScale) << 1;
         lines[o++] = h >>> 26;
-        const page = indexPages + record;
-        const field = update ? fieldDescriptors[((u & 0xffff) * fields) >>> 16]! : recordDescriptor;
-        out[o] = encodeAccess(page, false);
-        lines[o++] = recordDescriptor;
-        for (let a = 2; a < per; a++) {
-          out[o] = encodeAccess(page, update);
+        const recordAccess = (indexPages + record) << 1;
+        if (per === 2) {
+          // The record access is the update itself (a write of the field) or the get.
+          out[o] = recordAccess | update;
           lines[o++] = field;
-        }
-        if (update && per === 2) {
-          out[o - 1] = encodeAccess(page, true);
-          lines[o - 1] = field;
+        } else {
+          // The record's header is read first, then the field written (or the record read again).
+          out[o] = recordAccess;
+          lines[o++] = recordDescriptor;
+          for (let a = 2; a < per; a++) {
+            out[o] = recordAccess | update;
+            lines[o++] = field;
+          }
         }
       }
       done += block;

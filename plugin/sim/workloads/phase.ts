@@ -134,7 +134,8 @@ export class PhaseWorkload implements Workload {
           page = Math.floor(d1 * 2.3283064365386963e-10 * n);
         }
         // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
-        out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
+        // The write bit as a number, without a branch (a third of the accesses write, at random).
+        out[o] = (page << 1) | +(w < writeThreshold);
         lines[o++] = w & 63;
       }
       done += chunk;
