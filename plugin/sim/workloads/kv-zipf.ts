@@ -29,7 +29,7 @@
 import { lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
-import { BufferedDraws, Prng } from './prng.js';
+import { Prng } from './prng.js';
 import { ZipfSampler, thetaForShare } from './zipf.js';
 
 export const KV_ZIPF_PARAMS: readonly ParamSpec[] = [
@@ -61,7 +61,7 @@ export class KvZipfWorkload implements Workload {
   readonly stateBytes: number;
   /** Draws for the update decisions and fields (one per operation), and the Zipf sampler's own. */
   private readonly rng: Prng;
-  private readonly zipfDraws: BufferedDraws;
+  private readonly zipfRng: Prng;
   private readonly zipf: ZipfSampler;
   /** Scratch: one batch's ranks and update draws. */
   private readonly ranks = new Uint32Array(DRAW_BLOCK);
@@ -90,8 +90,8 @@ export class KvZipfWorkload implements Workload {
     this.recordOfRank = randomPermutation(this.recordPages, new Prng(spec.seed, 1));
     this.indexSalt = new Prng(spec.seed, 2).nextU32();
     this.rng = new Prng(spec.seed, 0);
-    this.zipfDraws = new BufferedDraws(new Prng(spec.seed, 3));
-    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes + 4 * this.zipfDraws.draws.length + 8 * DRAW_BLOCK;
+    this.zipfRng = new Prng(spec.seed, 3);
+    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes + 8 * DRAW_BLOCK;
     this.updateThreshold = this.updateShare * 2 ** 32;
     const recordLines = p.num('recordLines');
     const fields = p.num('fields');
@@ -128,7 +128,7 @@ export class KvZipfWorkload implements Workload {
     let o = 0;
     for (let done = 0; done < ops; ) {
       const block = Math.min(ops - done, DRAW_BLOCK);
-      zipf.fill(this.zipfDraws, ranks, block);
+      zipf.fill(this.zipfRng, ranks, block);
       rng.fillU32(updates, 0, block);
       for (let i = 0; i < block; i++) {
         const record = recordOfRank[ranks[i]!]!;
