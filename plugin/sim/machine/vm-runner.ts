@@ -18,13 +18,13 @@
  *
  * Cost per access: a handful of typed-array loads and stores, no allocation
  * (the fast loop, fastAccesses: loads of the access, its descriptor, two
- * words of SimHost.pageBits and three cost-table entries, one store; about
- * 120 x86 instructions in Node 20, most of them V8's checks of the four
- * arrays).
+ * words of SimHost.pageBits in one cache line and three cost-table entries,
+ * one store; about 120 x86 instructions in Node 20, many of them V8's checks
+ * of the four arrays).
  */
 import type { Workload } from '../workloads/workload.js';
 import { WRITE_BACK_ONLY } from '../workloads/workload.js';
-import type { AccessHook, SimHost } from './sim-host.js';
+import { ACCESSED, DIRTY, IN_FLIGHT, ON_NVM, pageBitsIndex, type AccessHook, type SimHost } from './sim-host.js';
 import { ACCESS_COSTS_TRAFFIC, type TierLoad } from './tier-load.js';
 import { PACKED_MAX_ACCESSES, PACKED_WRITE_UNIT, TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
 
@@ -46,11 +46,7 @@ const F_PAGE_COUNT = 8;
 const F_PER_OP = 9;
 const F_IN_FLIGHT = 10;
 const F_STOP = 11;
-/** Where the dirty, accessed and in-flight bitmaps start in SimHost.pageBits (onNvm at 0). */
-const F_DIRTY_AT = 12;
-const F_ACCESSED_AT = 13;
-const F_IN_FLIGHT_AT = 14;
-const F_INTS = 15;
+const F_INTS = 12;
 // ... and of its Float64Array.
 const F_NOW = 0;
 const F_END_NS = 1;
@@ -195,9 +191,6 @@ export class VmRunner {
     ints[F_PER_OP] = this.workload.accessesPerOp;
     // Nothing is migrated while the loop runs (migrations advance between slices): without pages in flight, no version to bump.
     ints[F_IN_FLIGHT] = host.inFlightPages !== 0 ? 1 : 0;
-    ints[F_DIRTY_AT] = host.pageBitsStride;
-    ints[F_ACCESSED_AT] = 2 * host.pageBitsStride;
-    ints[F_IN_FLIGHT_AT] = 3 * host.pageBitsStride;
     floats[F_NOW] = this.clockNs[0]!;
     floats[F_END_NS] = endNs;
     floats[F_OP_MEM_NS] = 0;
@@ -241,7 +234,7 @@ export class VmRunner {
           host.allocateOnTouch(page);
           ints[F_UNTOUCHED] = host.untouchedPages;
         } else {
-          host.dirty[page >>> 5]! |= 1 << (page & 31);
+          host.pageBits[pageBitsIndex(page, DIRTY)]! |= 1 << (page & 31);
           host.logWrite(page, vcpu);
         }
       }
@@ -268,10 +261,8 @@ export class VmRunner {
   private runGeneral(endNs: number, hook: AccessHook | undefined): void {
     const host = this.host;
     const tier = host.tier;
-    const accessedBits = host.accessed;
-    const dirtyBits = host.dirty;
+    const bits = host.pageBits;
     const version = host.version;
-    const inFlight = host.inFlight;
     const everyWrite = host.contentTracking;
     const load = this.load;
     const latency = load.latencyNs;
@@ -348,12 +339,12 @@ export class VmRunner {
         opMemNs += (d & writeBackOnly) === 0 ? latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]! : writeBackWait[t]!;
         prev = page;
         nvm += t;
-        accessedBits[word]! |= bit;
+        bits[(word << 2) | ACCESSED]! |= bit;
         if (write !== 0) {
           writes++;
-          if (everyWrite || (inFlight[word]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
-          if ((dirtyBits[word]! & bit) === 0) {
-            dirtyBits[word]! |= bit;
+          if (everyWrite || (bits[(word << 2) | IN_FLIGHT]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
+          if ((bits[(word << 2) | DIRTY]! & bit) === 0) {
+            bits[(word << 2) | DIRTY]! |= bit;
             host.logWrite(page, vcpu);
           }
         }
@@ -438,8 +429,9 @@ function emptyStats(): VmRunStats {
 }
 
 // fastAccesses writes the table layouts as literals (a module constant costs a load and a check per use in V8).
-if (TRAFFIC_TIER_SHIFT !== 14 || TRAFFIC_WRITE !== 1 << 13 || ACCESS_COSTS_TRAFFIC !== 8 || WRITE_BACK_ONLY !== 1 << 12) {
-  throw new Error('vm-runner: fastAccesses assumes the traffic table layout of line-traffic.ts and tier-load.ts');
+if (TRAFFIC_TIER_SHIFT !== 14 || TRAFFIC_WRITE !== 1 << 13 || ACCESS_COSTS_TRAFFIC !== 8 || WRITE_BACK_ONLY !== 1 << 12
+  || ON_NVM !== 0 || DIRTY !== 1 || ACCESSED !== 2 || IN_FLIGHT !== 3) {
+  throw new Error('vm-runner: fastAccesses assumes the table layouts of line-traffic.ts and tier-load.ts and the bitmap planes of sim-host.ts');
 }
 
 /**
@@ -451,18 +443,20 @@ if (TRAFFIC_TIER_SHIFT !== 14 || TRAFFIC_WRITE !== 1 << 13 || ACCESS_COSTS_TRAFF
  * state is in `ints` and `floats` (F_* slots) between calls.
  *
  * How it is shaped for V8 (Node 20's TurboFan): one loop in a function of its
- * own, with few live values, so they stay in registers (inside runPlain's
- * nested loops most of them were spilled to the stack, and the typed arrays
- * reloaded and checked there on every access); no call and no store to an
- * object in the loop; floating-point values reach no call or object field
- * (V8 would box them, a HeapNumber per access) but through `floats`; every
- * table offset and shift a literal. Per access: one load each of the access,
- * its descriptor, the onNvm and dirty words, three of the cost table (two
- * traffic figures, one latency), one read-modify-write of the accessed word.
- * A page's tier comes from the host's onNvm bitmap (1 bit per page, in the L1
- * cache with the accessed and dirty words the access touches anyway), not
- * from tier[] (a byte per page: an L1 miss on most random accesses); tier[]
- * is read only while some page is still untouched.
+ * own, with fewer live values (inside runPlain's nested loops most of them
+ * were spilled to the stack and reloaded on every access); no call and no
+ * store to an object in the loop; floating-point values reach no call or
+ * object field (V8 would box them, a HeapNumber per access) but through
+ * `floats`; every table offset and shift a literal. TurboFan still checks
+ * each typed array's map, length and base on every access (the loop's stack
+ * check keeps it from hoisting them), so the access touches as few arrays as
+ * it can: four. Per access: one load each of the access and its descriptor,
+ * the onNvm and dirty words and a read-modify-write of the accessed word (one
+ * cache line of SimHost.pageBits: interleaved, the three were three L1 misses
+ * on a random access), three loads of the cost table (two traffic figures,
+ * one latency). A page's tier comes from the onNvm bit, not from tier[] (a
+ * byte per page: an L1 miss on most random accesses); tier[] is read only
+ * while some page is still untouched.
  */
 function fastAccesses(
   buf: Uint32Array,
@@ -486,10 +480,6 @@ function fastAccesses(
   const perOp = ints[9]! | 0;
   const anyInFlight = ints[10]! | 0;
   const stop = ints[11]! | 0;
-  // Bitmap offsets in `bits` (onNvm at 0): powers of two above every word index, so an index is word | offset.
-  const dirtyAt = ints[12]! | 0;
-  const accessedAt = ints[13]! | 0;
-  const inFlightAt = ints[14]! | 0;
   let now = floats[0]!;
   const endNs = floats[1]!;
   let opMemNs = floats[2]!;
@@ -502,7 +492,7 @@ function fastAccesses(
   const minOpNs = floats[8]!;
   // Reading each array's length here lets TurboFan check its map once, before the loop, instead of on every access
   // (the loop does nothing that could change a map). The lengths hold anyway.
-  if (end > buf.length || end > lines.length || ((pageCount + 31) >>> 5) + inFlightAt > bits.length || pageCount > version.length
+  if (end > buf.length || end > lines.length || ((pageCount + 31) >>> 5) << 2 > bits.length || pageCount > version.length
     || pageCount > tier.length || costs.length < 8 + (2 << 15)) {
     throw new Error('fastAccesses: arrays shorter than the VM');
   }
@@ -518,13 +508,14 @@ function fastAccesses(
       event = 2;
       break;
     }
-    const word = page >>> 5;
-    const t = (bits[word]! >>> (page & 31)) & 1;
+    // The page's word of each bitmap in SimHost.pageBits: onNvm at w, dirty w | 1, accessed w | 2, inFlight w | 3.
+    const w = (page >>> 5) << 2;
+    const t = (bits[w]! >>> (page & 31)) & 1;
     const write = access & 1;
     const bit = 1 << (page & 31);
     // Writes only (write is 0 or 1): rare, well-predicted branches.
     const writeBit = bit & -write;
-    if ((bits[word | dirtyAt]! & writeBit) !== writeBit) {
+    if ((bits[w | 1]! & writeBit) !== writeBit) {
       event = 3;
       break;
     }
@@ -539,9 +530,9 @@ function fastAccesses(
     opMemNs += costs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
     prev = page;
     nvm += t;
-    bits[word | accessedAt]! |= bit;
+    bits[w | 2]! |= bit;
     writes += write;
-    if (anyInFlight !== 0 && (bits[word | inFlightAt]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
+    if (anyInFlight !== 0 && (bits[w | 3]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
     if (++j === perOp) {
       j = 0;
       ops++;
