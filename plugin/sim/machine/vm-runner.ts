@@ -490,8 +490,8 @@ function fastAccesses(
   const cpuNsPerOp = floats[6]!;
   const perVcpu = floats[7]!;
   const minOpNs = floats[8]!;
-  // Reading each array's length here lets TurboFan check its map once, before the loop, instead of on every access
-  // (the loop does nothing that could change a map). The lengths hold anyway.
+  // The lengths hold anyway; reading them here has TurboFan check once, before the loop, that each array is an object
+  // (it did on every access). It still checks their maps, lengths and bases per access.
   if (end > buf.length || end > lines.length || ((pageCount + 31) >>> 5) << 2 > bits.length || pageCount > version.length
     || pageCount > tier.length || costs.length < 8 + (2 << 15)) {
     throw new Error('fastAccesses: arrays shorter than the VM');
