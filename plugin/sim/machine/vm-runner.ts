@@ -16,11 +16,15 @@
  * access puts its media traffic on its tier from the tier-load tables
  * (line-traffic.ts): lines for DRAM, 256 B XPLines for Optane.
  *
- * Cost per access: a handful of typed-array loads and stores, no allocation.
+ * Cost per access: a handful of typed-array loads and stores, no allocation
+ * (the fast loop, fastAccesses: loads of the access, its descriptor, two
+ * words of SimHost.pageBits in one cache line and three cost-table entries,
+ * one store; about 120 x86 instructions in Node 20, many of them V8's checks
+ * of the four arrays).
  */
 import type { Workload } from '../workloads/workload.js';
 import { WRITE_BACK_ONLY } from '../workloads/workload.js';
-import type { AccessHook, SimHost } from './sim-host.js';
+import { ACCESSED, DIRTY, IN_FLIGHT, ON_NVM, pageBitsIndex, type AccessHook, type SimHost } from './sim-host.js';
 import { ACCESS_COSTS_TRAFFIC, type TierLoad } from './tier-load.js';
 import { PACKED_MAX_ACCESSES, PACKED_WRITE_UNIT, TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
 
@@ -28,6 +32,35 @@ import { PACKED_MAX_ACCESSES, PACKED_WRITE_UNIT, TRAFFIC_TIER_SHIFT, TRAFFIC_WRI
 const BATCH_ACCESSES = 4096;
 /** Shortest operation, ns (about a cycle). */
 export const MIN_OP_NS = 0.5;
+
+// fastAccesses' state: slots of its Int32Array ...
+const F_POS = 0;
+const F_END = 1;
+const F_PREV = 2;
+const F_OP_ACCESS = 3;
+const F_OPS = 4;
+const F_NVM = 5;
+const F_WRITES = 6;
+const F_UNTOUCHED = 7;
+const F_PAGE_COUNT = 8;
+const F_PER_OP = 9;
+const F_IN_FLIGHT = 10;
+const F_STOP = 11;
+const F_INTS = 12;
+// ... and of its Float64Array.
+const F_NOW = 0;
+const F_END_NS = 1;
+const F_OP_MEM_NS = 2;
+const F_MEMORY_NS = 3;
+const F_DRAM_SUM = 4;
+const F_NVM_SUM = 5;
+const F_CPU_NS_PER_OP = 6;
+const F_PER_VCPU = 7;
+const F_MIN_OP_NS = 8;
+const F_FLOATS = 9;
+/** The rare events fastAccesses leaves for (0: an operation ended and the loop is to stop). */
+const EVENT_OUT_OF_RANGE = 1;
+const EVENT_FIRST_TOUCH = 2;
 
 export interface VmRunStats {
   ops: number;
@@ -66,6 +99,9 @@ export class VmRunner {
   private readonly packedSums = new Float64Array(2);
   /** A loop's floating-point results on their way to finish(): VM clock, memory ns, management ns. */
   private readonly loopOut = new Float64Array(3);
+  /** fastAccesses' state between its calls (F_* slots): integers, and floating-point values (kept unboxed). */
+  private readonly fastInts = new Int32Array(F_INTS);
+  private readonly fastFloats = new Float64Array(F_FLOATS);
   /** Next unused operation in `buffer`, and how many the buffer holds. */
   private nextOp = 0;
   private bufferedOps = 0;
@@ -124,165 +160,93 @@ export class VmRunner {
    * figures are the ones the plain formulas give (the same values added in
    * the same order).
    *
-   * How the loop is shaped for V8 (Node 20's TurboFan):
-   * - The innermost loop makes no call and stores to no object, only to typed
-   *   arrays and locals. The rare events leave it before the access has any
-   *   effect and are handled outside: a page never touched (backed now), a
-   *   page past the end (an error), a write that sets a dirty bit (logged in
-   *   the vCPU's PML buffer, which may charge a VM exit); the access then runs
-   *   again with nothing rare left. The loop also leaves at an operation's end
-   *   when the slice is over, the batch is used up or management CPU time may
-   *   be pending, which the outer loop takes before the next operation, as
-   *   before. (TurboFan still checks each typed array's map, length and base
-   *   per access, calls or not: it does not hoist them out of loops. So the
-   *   number of arrays an access touches counts: 7 here, from 10.)
-   * - Floating-point running values (clock, sums) never reach a call or an
-   *   object field but through a Float64Array (`loopOut`, `packedSums`): a
-   *   value that does is kept boxed, a HeapNumber allocated per access.
-   * - Integers from fields are made int32 (`| 0`) before the loop, or each use
-   *   checks and untags them.
-   * And one for the cache: a page's tier comes from the host's onNvm bitmap
-   * (1 bit per page, in the L1 cache with the accessed and dirty words the
-   * access touches anyway), not from tier[] (a byte per page: an L1 miss on
-   * most random accesses, a fifth of the loop's time); tier[] is read only
-   * while some page is still untouched.
+   * The accesses themselves run in fastAccesses (below), a function of its
+   * own with one loop; this method takes what happens between operations
+   * (management CPU time, refills) and the rare events fastAccesses leaves
+   * for before the access has any effect: a page never touched (backed now),
+   * a page past the end (an error), a write that sets a dirty bit (logged in
+   * the vCPU's PML buffer, which may charge a VM exit); the access then runs
+   * again with nothing rare left. After an event the loop stops at the
+   * operation's end (management CPU time may be pending), which the outer
+   * loop takes before the next operation, as before.
    */
   private runPlain(endNs: number): void {
     const host = this.host;
-    const tier = host.tier;
-    const onNvm = host.onNvm;
-    let untouched = host.untouchedPages | 0;
-    const accessedBits = host.accessed;
-    const dirtyBits = host.dirty;
-    const inFlight = host.inFlight;
-    const version = host.version;
-    const load = this.load;
-    // Latencies at [0, 8), packed traffic pairs from `trafficAt` (tier-load.ts).
-    const costs = load.accessCosts;
-    const trafficAt = ACCESS_COSTS_TRAFFIC | 0;
-    // Nothing is migrated while the loop runs (migrations advance between slices): without pages in flight, no version to bump.
-    const anyInFlight = host.inFlightPages !== 0;
-    const pageCount = host.pageCount | 0;
-    const vcpus = host.vcpuCount | 0;
-    const perVcpu = 1 / vcpus;
-    const perOp = this.workload.accessesPerOp | 0;
-    const cpuNsPerOp = +this.workload.cpuNsPerOp;
+    const ints = this.fastInts;
+    const floats = this.fastFloats;
     const buf = this.buffer;
     const lines = this.lines;
-    const packedSums = this.packedSums;
-    const loopOut = this.loopOut;
-    // Module constants as locals: imported bindings are live and cost a load and a check per use.
-    const tierShift = TRAFFIC_TIER_SHIFT | 0;
-    const writeIndex = TRAFFIC_WRITE | 0;
-    const minOpNs = +MIN_OP_NS;
-    let now = this.clockNs[0]!;
-    let prev = this.prevPage | 0;
-    let vcpu = this.vcpu | 0;
-    let pos = (this.nextOp * perOp) | 0;
-    let end = (this.bufferedOps * perOp) | 0;
-    let memoryNs = 0;
-    let nvm = 0;
-    let writes = 0;
-    let ops = 0;
-    let managementNs = 0;
-    // Packed media traffic (64 B units, line-traffic.ts) of the accesses since the last unpack.
-    let dramSum = 0;
-    let nvmSum = 0;
+    const costs = this.load.accessCosts;
+    const vcpus = host.vcpuCount | 0;
+    const perVcpu = 1 / vcpus;
+    ints[F_POS] = this.nextOp * this.workload.accessesPerOp;
+    ints[F_END] = this.bufferedOps * this.workload.accessesPerOp;
+    ints[F_PREV] = this.prevPage;
+    ints[F_OP_ACCESS] = 0;
+    ints[F_OPS] = 0;
+    ints[F_NVM] = 0;
+    ints[F_WRITES] = 0;
+    ints[F_UNTOUCHED] = host.untouchedPages;
+    ints[F_PAGE_COUNT] = host.pageCount;
+    ints[F_PER_OP] = this.workload.accessesPerOp;
+    // Nothing is migrated while the loop runs (migrations advance between slices): without pages in flight, no version to bump.
+    ints[F_IN_FLIGHT] = host.inFlightPages !== 0 ? 1 : 0;
+    floats[F_NOW] = this.clockNs[0]!;
+    floats[F_END_NS] = endNs;
+    floats[F_OP_MEM_NS] = 0;
+    floats[F_MEMORY_NS] = 0;
+    floats[F_DRAM_SUM] = 0;
+    floats[F_NVM_SUM] = 0;
+    floats[F_CPU_NS_PER_OP] = this.workload.cpuNsPerOp;
+    floats[F_PER_VCPU] = perVcpu;
+    floats[F_MIN_OP_NS] = MIN_OP_NS;
     this.traffic.fill(0);
-    // The operation under way: its next access and its memory time so far (kept across the rare events).
-    let j = 0;
-    let opMemNs = 0;
+    let vcpu = this.vcpu | 0;
+    let managementNs = 0;
 
-    // Set when a rare event's call may have charged management CPU time (the loop below stops at the operation's end).
-    let charged = false;
-
-    while (now < endNs) {
-      charged = false;
+    while (floats[F_NOW]! < endNs) {
       if (host.pendingCpuNs > 0) {
         const ns = this.takePendingCpuNs();
         managementNs += ns;
-        now += ns * perVcpu;
+        floats[F_NOW]! += ns * perVcpu;
         continue;
       }
-      if (pos === end) {
-        packedSums[0] = dramSum;
-        packedSums[1] = nvmSum;
+      if (ints[F_POS] === ints[F_END]) {
+        this.packedSums[0] = floats[F_DRAM_SUM]!;
+        this.packedSums[1] = floats[F_NVM_SUM]!;
         this.unpackSums();
-        dramSum = 0;
-        nvmSum = 0;
-        end = this.refill() | 0;
-        pos = 0;
+        floats[F_DRAM_SUM] = 0;
+        floats[F_NVM_SUM] = 0;
+        ints[F_END] = this.refill();
+        ints[F_POS] = 0;
       }
+      ints[F_STOP] = 0;
       for (;;) {
-        // 0: an operation ended (back to the outer loop); else the rare event the access at `pos` needs first.
-        let event = 0;
-        for (;;) {
-          const access = buf[pos]!;
-          const page = access >>> 1;
-          if (page >= pageCount) {
-            event = 1;
-            break;
-          }
-          // tier[] only while some page is untouched (the warm-up); onNvm is the same and stays in the L1 cache.
-          if (untouched !== 0 && tier[page]! > 1) {
-            event = 2;
-            break;
-          }
-          const word = page >>> 5;
-          const t = (onNvm[word]! >>> (page & 31)) & 1;
-          const write = access & 1;
-          const bit = 1 << (page & 31);
-          // Writes only (write is 0 or 1): rare, well-predicted branches.
-          const writeBit = bit & -write;
-          if ((dirtyBits[word]! & writeBit) !== writeBit) {
-            event = 3;
-            break;
-          }
-          const d = lines[pos]!;
-          pos++;
-          const k = (t << tierShift) | (write * writeIndex) | d;
-          dramSum += costs[trafficAt + 2 * k]!;
-          nvmSum += costs[trafficAt + 2 * k + 1]!;
-          // Random unless the page is the last one or the next: (page - prev) in {0, 1}.
-          const step = (page - prev) >>> 1;
-          opMemNs += costs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
-          prev = page;
-          nvm += t;
-          accessedBits[word]! |= bit;
-          writes += write;
-          if (anyInFlight && (inFlight[word]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
-          if (++j === perOp) {
-            j = 0;
-            if (++vcpu === vcpus) vcpu = 0;
-            ops++;
-            memoryNs += opMemNs;
-            const opNs = cpuNsPerOp + opMemNs;
-            opMemNs = 0;
-            now += Math.max(opNs, minOpNs) * perVcpu;
-            if (now >= endNs || pos === end || charged) break;
-          }
-        }
+        const opsBefore = ints[F_OPS]!;
+        const event = fastAccesses(buf, lines, host.pageBits, host.version, host.tier, costs, ints, floats);
+        // The vCPUs take operations in turn: the one under way runs on this one.
+        vcpu = (vcpu + ints[F_OPS]! - opsBefore) % vcpus;
         if (event === 0) break;
-        // Only these calls charge management CPU time within the loop: look for it at the operation's end.
-        charged = true;
-        const page = buf[pos]! >>> 1;
-        if (event === 1) this.pageOutOfRange(page);
-        else if (event === 2) {
+        ints[F_STOP] = 1;
+        const page = buf[ints[F_POS]!]! >>> 1;
+        if (event === EVENT_OUT_OF_RANGE) this.pageOutOfRange(page);
+        else if (event === EVENT_FIRST_TOUCH) {
           host.allocateOnTouch(page);
-          untouched = host.untouchedPages | 0;
+          ints[F_UNTOUCHED] = host.untouchedPages;
         } else {
-          dirtyBits[page >>> 5]! |= 1 << (page & 31);
+          host.pageBits[pageBitsIndex(page, DIRTY)]! |= 1 << (page & 31);
           host.logWrite(page, vcpu);
         }
       }
     }
-    packedSums[0] = dramSum;
-    packedSums[1] = nvmSum;
+    this.packedSums[0] = floats[F_DRAM_SUM]!;
+    this.packedSums[1] = floats[F_NVM_SUM]!;
     this.unpackSums();
-    loopOut[0] = now;
-    loopOut[1] = memoryNs;
+    const loopOut = this.loopOut;
+    loopOut[0] = floats[F_NOW]!;
+    loopOut[1] = floats[F_MEMORY_NS]!;
     loopOut[2] = managementNs;
-    this.finish(pos, end, prev, vcpu, ops, writes, nvm);
+    this.finish(ints[F_POS]!, ints[F_END]!, ints[F_PREV]!, vcpu, ints[F_OPS]!, ints[F_WRITES]!, ints[F_NVM]!);
   }
 
   /**
@@ -297,10 +261,8 @@ export class VmRunner {
   private runGeneral(endNs: number, hook: AccessHook | undefined): void {
     const host = this.host;
     const tier = host.tier;
-    const accessedBits = host.accessed;
-    const dirtyBits = host.dirty;
+    const bits = host.pageBits;
     const version = host.version;
-    const inFlight = host.inFlight;
     const everyWrite = host.contentTracking;
     const load = this.load;
     const latency = load.latencyNs;
@@ -377,12 +339,12 @@ export class VmRunner {
         opMemNs += (d & writeBackOnly) === 0 ? latency[t * 2 + (page === prev || page === prev + 1 ? 0 : 1)]! : writeBackWait[t]!;
         prev = page;
         nvm += t;
-        accessedBits[word]! |= bit;
+        bits[(word << 2) | ACCESSED]! |= bit;
         if (write !== 0) {
           writes++;
-          if (everyWrite || (inFlight[word]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
-          if ((dirtyBits[word]! & bit) === 0) {
-            dirtyBits[word]! |= bit;
+          if (everyWrite || (bits[(word << 2) | IN_FLIGHT]! & bit) !== 0) version[page] = (version[page]! + 1) | 0;
+          if ((bits[(word << 2) | DIRTY]! & bit) === 0) {
+            bits[(word << 2) | DIRTY]! |= bit;
             host.logWrite(page, vcpu);
           }
         }
@@ -464,4 +426,133 @@ export class VmRunner {
 
 function emptyStats(): VmRunStats {
   return { ops: 0, accesses: 0, writes: 0, memoryNs: 0, cpuNs: 0, managementNs: 0, dramAccesses: 0, nvmAccesses: 0 };
+}
+
+// fastAccesses writes the table layouts as literals (a module constant costs a load and a check per use in V8).
+if (TRAFFIC_TIER_SHIFT !== 14 || TRAFFIC_WRITE !== 1 << 13 || ACCESS_COSTS_TRAFFIC !== 8 || WRITE_BACK_ONLY !== 1 << 12
+  || ON_NVM !== 0 || DIRTY !== 1 || ACCESSED !== 2 || IN_FLIGHT !== 3) {
+  throw new Error('vm-runner: fastAccesses assumes the table layouts of line-traffic.ts and tier-load.ts and the bitmap planes of sim-host.ts');
+}
+
+/**
+ * The fast loop's accesses (VmRunner.runPlain), from ints[F_POS] on: runs
+ * whole operations until one ends at or past floats[F_END_NS], at the end of
+ * the buffer, or (with ints[F_STOP] set) at the first; returns 0 then.
+ * Returns an event (EVENT_OUT_OF_RANGE, EVENT_FIRST_TOUCH, 3: a write that
+ * sets a dirty bit) before the access at ints[F_POS] has any effect. Its
+ * state is in `ints` and `floats` (F_* slots) between calls.
+ *
+ * How it is shaped for V8 (Node 20's TurboFan): one loop in a function of its
+ * own, with fewer live values (inside runPlain's nested loops most of them
+ * were spilled to the stack and reloaded on every access); no call and no
+ * store to an object in the loop; floating-point values reach no call or
+ * object field (V8 would box them, a HeapNumber per access) but through
+ * `floats`; every table offset and shift a literal. TurboFan still checks
+ * each typed array's map, length and base on every access (the loop's stack
+ * check keeps it from hoisting them), so the access touches as few arrays as
+ * it can: four. Per access: one load each of the access and its descriptor,
+ * the onNvm and dirty words and a read-modify-write of the accessed word (one
+ * cache line of SimHost.pageBits: interleaved, the three were three L1 misses
+ * on a random access), three loads of the cost table (two traffic figures,
+ * one latency). A page's tier comes from the onNvm bit, not from tier[] (a
+ * byte per page: an L1 miss on most random accesses); tier[] is read only
+ * while some page is still untouched.
+ */
+function fastAccesses(
+  buf: Uint32Array,
+  lines: Uint16Array,
+  bits: Uint32Array,
+  version: Int32Array,
+  tier: Uint8Array,
+  costs: Float64Array,
+  ints: Int32Array,
+  floats: Float64Array,
+): number {
+  let pos = ints[0]! | 0;
+  const end = ints[1]! | 0;
+  let prev = ints[2]! | 0;
+  let j = ints[3]! | 0;
+  let ops = ints[4]! | 0;
+  let nvm = ints[5]! | 0;
+  let writes = ints[6]! | 0;
+  const untouched = ints[7]! | 0;
+  const pageCount = ints[8]! | 0;
+  const perOp = ints[9]! | 0;
+  const anyInFlight = ints[10]! | 0;
+  const stop = ints[11]! | 0;
+  let now = floats[0]!;
+  const endNs = floats[1]!;
+  let opMemNs = floats[2]!;
+  let memoryNs = floats[3]!;
+  // Packed media traffic (64 B units, line-traffic.ts) of the accesses since the last unpack.
+  let dramSum = floats[4]!;
+  let nvmSum = floats[5]!;
+  const cpuNsPerOp = floats[6]!;
+  const perVcpu = floats[7]!;
+  const minOpNs = floats[8]!;
+  // The lengths hold anyway; reading them here has TurboFan check once, before the loop, that each array is an object
+  // (it did on every access). It still checks their maps, lengths and bases per access.
+  if (end > buf.length || end > lines.length || ((pageCount + 31) >>> 5) << 2 > bits.length || pageCount > version.length
+    || pageCount > tier.length || costs.length < 8 + (2 << 15)) {
+    throw new Error('fastAccesses: arrays shorter than the VM');
+  }
+  let event = 0;
+  for (;;) {
+    const access = buf[pos]!;
+    const page = access >>> 1;
+    if (page >= pageCount) {
+      event = 1;
+      break;
+    }
+    if (untouched !== 0 && tier[page]! > 1) {
+      event = 2;
+      break;
+    }
+    // The page's word of each bitmap in SimHost.pageBits: onNvm at w, dirty w | 1, accessed w | 2, inFlight w | 3.
+    const w = (page >>> 5) << 2;
+    const t = (bits[w]! >>> (page & 31)) & 1;
+    const write = access & 1;
+    const bit = 1 << (page & 31);
+    // Writes only (write is 0 or 1): rare, well-predicted branches.
+    const writeBit = bit & -write;
+    if ((bits[w | 1]! & writeBit) !== writeBit) {
+      event = 3;
+      break;
+    }
+    const d = lines[pos]!;
+    pos++;
+    // Traffic pair of (t << 14) | (write << 13) | d at 8 + 2 * that; latency at t * 4 + (write-back only ? 2 : 0) + random.
+    const k = (t << 15) | (write << 14) | (d << 1);
+    dramSum += costs[k + 8]!;
+    nvmSum += costs[k + 9]!;
+    // Random unless the page is the last one or the next: (page - prev) in {0, 1}.
+    const step = (page - prev) >>> 1;
+    opMemNs += costs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
+    prev = page;
+    nvm += t;
+    bits[w | 2]! |= bit;
+    writes += write;
+    if (anyInFlight !== 0 && (bits[w | 3]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
+    if (++j === perOp) {
+      j = 0;
+      ops++;
+      memoryNs += opMemNs;
+      const opNs = cpuNsPerOp + opMemNs;
+      opMemNs = 0;
+      now += Math.max(opNs, minOpNs) * perVcpu;
+      if (now >= endNs || pos === end || stop !== 0) break;
+    }
+  }
+  ints[0] = pos;
+  ints[2] = prev;
+  ints[3] = j;
+  ints[4] = ops;
+  ints[5] = nvm;
+  ints[6] = writes;
+  floats[0] = now;
+  floats[2] = opMemNs;
+  floats[3] = memoryNs;
+  floats[4] = dramSum;
+  floats[5] = nvmSum;
+  return event;
 }

@@ -26,10 +26,10 @@
  * handling of an in-process store with no network: MICA-class stores serve a
  * few million requests per second per core), 2 accesses (index slot + record).
  */
-import { encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
+import { lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { randomPermutation } from './permutation.js';
-import { BufferedDraws, Prng } from './prng.js';
+import { Prng } from './prng.js';
 import { ZipfSampler, thetaForShare } from './zipf.js';
 
 export const KV_ZIPF_PARAMS: readonly ParamSpec[] = [
@@ -61,7 +61,7 @@ export class KvZipfWorkload implements Workload {
   readonly stateBytes: number;
   /** Draws for the update decisions and fields (one per operation), and the Zipf sampler's own. */
   private readonly rng: Prng;
-  private readonly zipfDraws: BufferedDraws;
+  private readonly zipfRng: Prng;
   private readonly zipf: ZipfSampler;
   /** Scratch: one batch's ranks and update draws. */
   private readonly ranks = new Uint32Array(DRAW_BLOCK);
@@ -90,8 +90,8 @@ export class KvZipfWorkload implements Workload {
     this.recordOfRank = randomPermutation(this.recordPages, new Prng(spec.seed, 1));
     this.indexSalt = new Prng(spec.seed, 2).nextU32();
     this.rng = new Prng(spec.seed, 0);
-    this.zipfDraws = new BufferedDraws(new Prng(spec.seed, 3));
-    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes + 4 * this.zipfDraws.draws.length + 8 * DRAW_BLOCK;
+    this.zipfRng = new Prng(spec.seed, 3);
+    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes + 8 * DRAW_BLOCK;
     this.updateThreshold = this.updateShare * 2 ** 32;
     const recordLines = p.num('recordLines');
     const fields = p.num('fields');
@@ -128,28 +128,33 @@ export class KvZipfWorkload implements Workload {
     let o = 0;
     for (let done = 0; done < ops; ) {
       const block = Math.min(ops - done, DRAW_BLOCK);
-      zipf.fill(this.zipfDraws, ranks, block);
+      zipf.fill(this.zipfRng, ranks, block);
       rng.fillU32(updates, 0, block);
       for (let i = 0; i < block; i++) {
         const record = recordOfRank[ranks[i]!]!;
         const u = updates[i]!;
-        const update = u < updateThreshold;
+        // Update or get without a branch (half of each, at random: a branch would be mispredicted on every other
+        // operation): the write bit as a number, the descriptor picked with its mask.
+        const update = +(u < updateThreshold);
+        const field = recordDescriptor ^ ((fieldDescriptors[((u & 0xffff) * fields) >>> 16]! ^ recordDescriptor) & -update);
         // A hash of the record picks its index slot: the page from the hash's value (multiply-shift), the line from its top bits.
         let h = Math.imul(record ^ salt, 0x9e3779b1);
         h ^= h >>> 15;
-        out[o] = ((Math.floor((h >>> 0) * indexScale)) << 1) >>> 0;
+        out[o] = Math.floor((h >>> 0) * indexScale) << 1;
         lines[o++] = h >>> 26;
-        const page = indexPages + record;
-        const field = update ? fieldDescriptors[((u & 0xffff) * fields) >>> 16]! : recordDescriptor;
-        out[o] = encodeAccess(page, false);
-        lines[o++] = recordDescriptor;
-        for (let a = 2; a < per; a++) {
-          out[o] = encodeAccess(page, update);
+        const recordAccess = (indexPages + record) << 1;
+        if (per === 2) {
+          // The record access is the update itself (a write of the field) or the get.
+          out[o] = recordAccess | update;
           lines[o++] = field;
-        }
-        if (update && per === 2) {
-          out[o - 1] = encodeAccess(page, true);
-          lines[o - 1] = field;
+        } else {
+          // The record's header is read first, then the field written (or the record read again).
+          out[o] = recordAccess;
+          lines[o++] = recordDescriptor;
+          for (let a = 2; a < per; a++) {
+            out[o] = recordAccess | update;
+            lines[o++] = field;
+          }
         }
       }
       done += block;

@@ -125,16 +125,15 @@ export class PhaseWorkload implements Workload {
         s0 ^= s3;
         s2 ^= t;
         s3 = (s3 << 11) | (s3 >>> 21);
-        let page: number;
-        if (d0 < hotThreshold) {
-          let slot = start + Math.floor(d1 * 2.3283064365386963e-10 * hot);
-          if (slot >= n) slot -= n;
-          page = order[slot]!;
-        } else {
-          page = Math.floor(d1 * 2.3283064365386963e-10 * n);
-        }
+        // Hot or not without a branch (a tenth of the accesses are not, at random): both pages, one picked by a mask.
+        let slot = start + Math.floor(d1 * 2.3283064365386963e-10 * hot);
+        if (slot >= n) slot -= n;
+        const hotPage = order[slot]!;
+        const anyPage = Math.floor(d1 * 2.3283064365386963e-10 * n);
+        const page = anyPage ^ ((hotPage ^ anyPage) & -+(d0 < hotThreshold));
         // One 8 B item at a random place in the page: one line (from the low bits of the write draw).
-        out[o] = ((page << 1) | (w < writeThreshold ? 1 : 0)) >>> 0;
+        // The write bit as a number, without a branch (a third of the accesses write, at random).
+        out[o] = (page << 1) | +(w < writeThreshold);
         lines[o++] = w & 63;
       }
       done += chunk;

@@ -45,7 +45,8 @@ export class Prng {
   fillU32(out: Uint32Array, start = 0, end = out.length): void {
     if (!(start >= 0 && start <= end && end <= out.length)) throw new Error(`Prng.fillU32: range [${start}, ${end}) is not within ${out.length} entries`);
     const s = this.s;
-    let s0 = s[0]!, s1 = s[1]!, s2 = s[2]!, s3 = s[3]!;
+    // As int32 (| 0): a Uint32Array load is uint32, and a loop variable that is uint32 on entry and int32 after an xor is kept as a float64.
+    let s0 = s[0]! | 0, s1 = s[1]! | 0, s2 = s[2]! | 0, s3 = s[3]! | 0;
     for (let i = start; i < end; i++) {
       out[i] = Math.imul(rotl(Math.imul(s1, 5), 7), 9);
       const t = s1 << 9;

@@ -21,7 +21,7 @@
  * the prefetched ones (16 lines per access at the default 4), so a scanned
  * page moves all 64 lines.
  */
-import { LINES_PER_PAGE, encodeAccess, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
+import { LINES_PER_PAGE, lineSpan, type Workload, type WorkloadSpec } from './workload.js';
 import { Params, checkOutput, checkPageCount, costParams, type ParamSpec } from './params.js';
 import { Prng } from './prng.js';
 
@@ -80,29 +80,76 @@ export class ScanWorkload implements Workload {
   nextOps(ops: number, out: Uint32Array, lines: Uint16Array): void {
     checkOutput(this.name, ops, this.accessesPerOp, out, lines);
     const chunks = this.chunks;
-    const rng = this.rng;
-    const n = this.pageCount;
-    const per = this.accessesPerOp;
+    const n = this.pageCount | 0;
+    const per = this.accessesPerOp | 0;
+    const windowPages = this.windowPages | 0;
+    const stepPages = this.stepPages | 0;
+    // Prng.nextFloat() < share, as a threshold on the 32-bit draw (d * 2^-32 < share <=> d < share * 2^32, exactly).
+    const coldShare = this.coldShare;
+    const coldThreshold = coldShare * 2 ** 32;
+    const writeShare = this.writeShare;
+    const writeThreshold = writeShare * 2 ** 32;
+    let windowStart = this.windowStart | 0;
+    let windowPos = this.windowPos | 0;
+    let coldCursor = this.coldCursor | 0;
+    // xoshiro128** inline (Prng.fillU32's steps, the state in locals), one draw per test as Prng.nextFloat made it.
+    const state = this.rng.state;
+    let s0 = state[0]! | 0;
+    let s1 = state[1]! | 0;
+    let s2 = state[2]! | 0;
+    let s3 = state[3]! | 0;
     let o = 0;
     for (let i = 0; i < ops; i++) {
       let page: number;
-      if (this.coldShare > 0 && rng.nextFloat() < this.coldShare) {
-        page = this.coldCursor;
-        this.coldCursor = page + 1 === n ? 0 : page + 1;
+      let cold = false;
+      if (coldShare > 0) {
+        const m = Math.imul(s1, 5);
+        const draw = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
+        cold = draw < coldThreshold;
+      }
+      if (cold) {
+        page = coldCursor;
+        coldCursor = page + 1 === n ? 0 : page + 1;
       } else {
-        page = this.windowStart + this.windowPos;
+        page = windowStart + windowPos;
         if (page >= n) page -= n;
-        if (++this.windowPos === this.windowPages) {
-          this.windowPos = 0;
-          this.windowStart = (this.windowStart + this.stepPages) % n;
+        if (++windowPos === windowPages) {
+          windowPos = 0;
+          windowStart = (windowStart + stepPages) % n;
         }
       }
-      const write = this.writeShare > 0 && rng.nextFloat() < this.writeShare;
-      const access = encodeAccess(page, write);
+      let write = 0;
+      if (writeShare > 0) {
+        const m = Math.imul(s1, 5);
+        const draw = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
+        write = draw < writeThreshold ? 1 : 0;
+      }
+      const access = ((page << 1) | write) >>> 0;
       for (let a = 0; a < per; a++) {
         out[o] = access;
         lines[o++] = chunks[a]!;
       }
     }
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = s3;
+    this.windowStart = windowStart;
+    this.windowPos = windowPos;
+    this.coldCursor = coldCursor;
   }
 }

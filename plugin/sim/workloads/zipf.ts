@@ -30,11 +30,11 @@
  * ranks. The draws are 32-bit, so every probability here is
  * exact to about 2^-32 (the column, the coin's threshold, the acceptance).
  *
- * sample(rng) takes its draws from a Prng one by one; fill(draws, out, count)
- * takes them from a BufferedDraws (the same sequence, a block at a time, no
- * call per draw) and is the one to use in a workload's batch.
+ * sample(rng) takes its draws from a Prng one by one; fill(rng, out, count)
+ * gives the same ranks with the Prng's steps inline (no call per draw) and is
+ * the one to use in a workload's batch.
  */
-import type { BufferedDraws, Prng } from './prng.js';
+import type { Prng } from './prng.js';
 
 /** Ranks that get a block each, and the width of a block of rank s beyond: floor(s / SPAN). */
 export const ZIPF_SPAN = 64;
@@ -106,75 +106,109 @@ export class ZipfSampler {
   }
 
   /**
-   * The next `count` ranks into out[0 .. count), from `source`'s draws (the
-   * same ranks sample() gives on its Prng). The loop over ranks makes no
-   * call: it leaves for a refill of the draws and for a rejected proposal
-   * (about 1 rank in 100), which the outer loop finishes, refilling as it
-   * goes.
+   * The next `count` ranks into out[0 .. count), from `rng`'s draws (the
+   * same ranks, and the same draws taken, as that many calls of sample(rng)).
+   * The draws are xoshiro128** steps inline with the state in locals (as
+   * Prng.fillU32 makes them), so a rank's four draws are neither stored nor
+   * loaded, and the loop over ranks makes no call; a rejected proposal
+   * (about 1 rank in 100) gives the state back to `rng` and finishes with
+   * sample()'s own steps, then takes it again.
    */
-  fill(source: BufferedDraws, out: Uint32Array, count: number): void {
+  fill(rng: Prng, out: Uint32Array, count: number): void {
     if (count > out.length) throw new Error(`Zipf: ${count} ranks do not fit in ${out.length}`);
-    const draws = source.draws;
-    const size = draws.length | 0;
     const blocks = this.blocks;
     const table = this.table;
     const theta = +this.theta;
-    // The row layout as locals (module constants cost a load and a check per use).
+    // The row layout and constants as locals (module constants cost a load and a check per use).
     const rowSize = ROW | 0;
     const aliasAt = ALIAS | 0;
     const coinAt = COIN | 0;
     const startAt = START | 0;
     const widthAt = WIDTH | 0;
     const squeezeAt = SQUEEZE | 0;
-    let pos = source.pos | 0;
-    let i = 0;
-    while (i < count) {
-      if (pos + 4 > size) {
-        source.pos = pos;
-        source.refill();
-        pos = 0;
-      }
-      // The block and proposal of rank i when it leaves the loop rejected.
-      let rejected = false;
-      let row = 0;
-      let s = 0;
-      let w = 0;
-      for (; i < count; i++) {
-        if (pos + 4 > size) break;
-        // Every rank takes the same steps, a single-rank block too (its proposal is its rank, always
-        // accepted): no branch on the block's kind, which the draws would make unpredictable.
-        const column = Math.floor(draws[pos]! * INV_2_32 * blocks) | 0;
-        const other = table[column * rowSize + aliasAt]! | 0;
-        row = (other + (column - other) * +(draws[pos + 1]! < table[column * rowSize + coinAt]!)) * rowSize;
-        s = table[row + startAt]!;
-        w = table[row + widthAt]!;
-        const k = s + Math.floor(draws[pos + 2]! * INV_2_32 * w);
-        const u = draws[pos + 3]!;
-        pos += 4;
-        if (u >= table[row + squeezeAt]! && u >= TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
-          rejected = true;
-          break;
-        }
+    const inv232 = +INV_2_32;
+    const two32 = +TWO_32;
+    const state = rng.state;
+    let s0 = state[0]! | 0;
+    let s1 = state[1]! | 0;
+    let s2 = state[2]! | 0;
+    let s3 = state[3]! | 0;
+    for (let i = 0; i < count; i++) {
+      // Every rank takes the same steps, a single-rank block too (its proposal is its rank, always
+      // accepted): no branch on the block's kind, which the draws would make unpredictable.
+      let m = Math.imul(s1, 5);
+      const columnDraw = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      let t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      m = Math.imul(s1, 5);
+      const coinDraw = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      m = Math.imul(s1, 5);
+      const proposalDraw = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      m = Math.imul(s1, 5);
+      const u = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+      t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      const column = Math.floor(columnDraw * inv232 * blocks) | 0;
+      const other = table[column * rowSize + aliasAt]! | 0;
+      const row = (other + (column - other) * +(coinDraw < table[column * rowSize + coinAt]!)) * rowSize;
+      const s = table[row + startAt]!;
+      const w = table[row + widthAt]!;
+      const k = s + Math.floor(proposalDraw * inv232 * w);
+      if (u < table[row + squeezeAt]! || u < two32 * Math.pow((k + 1) / (s + 1), -theta)) {
         out[i] = k;
+        continue;
       }
-      if (!rejected) continue;
-      // Another rank of the same block until one is accepted.
-      for (;;) {
-        if (pos + 2 > size) {
-          source.pos = pos;
-          source.refill();
-          pos = 0;
-        }
-        const k = s + Math.floor(draws[pos]! * INV_2_32 * w);
-        const u = draws[pos + 1]!;
-        pos += 2;
-        if (u < table[row + squeezeAt]! || u < TWO_32 * Math.pow((k + 1) / (s + 1), -theta)) {
-          out[i++] = k;
-          break;
-        }
-      }
+      // Rejected: another rank of the same block until one is accepted, with the Prng's own steps.
+      state[0] = s0;
+      state[1] = s1;
+      state[2] = s2;
+      state[3] = s3;
+      out[i] = this.acceptInBlock(rng, row);
+      s0 = state[0]! | 0;
+      s1 = state[1]! | 0;
+      s2 = state[2]! | 0;
+      s3 = state[3]! | 0;
     }
-    source.pos = pos;
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = s3;
+  }
+
+  /** A rank of the block at `row`, proposed and tested with draws of `rng` until one is accepted (sample()'s loop). */
+  private acceptInBlock(rng: Prng, row: number): number {
+    const t = this.table;
+    const s = t[row + START]!;
+    const width = t[row + WIDTH]!;
+    for (;;) {
+      const k = s + Math.floor(rng.nextU32() * INV_2_32 * width);
+      const u = rng.nextU32();
+      if (u < t[row + SQUEEZE]! || u < TWO_32 * Math.pow((k + 1) / (s + 1), -this.theta)) return k;
+    }
   }
 
   /** Block b's ranks, 0-based [first, first + width) (for tests). */

@@ -4,7 +4,7 @@ import { bitmapFill, bitmapGet, bitmapSet, createBitmap } from '../../../plugin/
 import { PML_BUFFER_ENTRIES, TLB_FLUSH_NS_PER_VCPU, SCAN_NS_PER_PAGE } from '../../../plugin/sim/machine/costs.js';
 import { SimMachine } from '../../../plugin/sim/machine/machine.js';
 import type { Policy } from '../../../plugin/sim/machine/policy.js';
-import { SimHost } from '../../../plugin/sim/machine/sim-host.js';
+import { ACCESSED, DIRTY, SimHost } from '../../../plugin/sim/machine/sim-host.js';
 import { TierLoad } from '../../../plugin/sim/machine/tier-load.js';
 import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
 import { VirtualClock } from '../../../plugin/sim/machine/virtual-clock.js';
@@ -27,10 +27,10 @@ function guestWrite(host: SimHost, page: number, vcpu = 0): void {
   if (host.tier[page]! > 1) host.allocateOnTouch(page);
   const word = page >>> 5;
   const bit = 1 << (page & 31);
-  host.accessed[word]! |= bit;
+  host.pageBits[(word << 2) | ACCESSED]! |= bit;
   host.version[page]!++;
-  if ((host.dirty[word]! & bit) === 0) {
-    host.dirty[word]! |= bit;
+  if ((host.pageBits[(word << 2) | DIRTY]! & bit) === 0) {
+    host.pageBits[(word << 2) | DIRTY]! |= bit;
     host.logWrite(page, vcpu);
   }
 }

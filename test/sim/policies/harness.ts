@@ -2,7 +2,7 @@
  * Drives a policy by hand for the baselines' tests: sim hosts on one tier load
  * and a virtual clock, no VM runner (the tests play the guest's accesses).
  */
-import { SimHost } from '../../../plugin/sim/machine/sim-host.js';
+import { ACCESSED, SimHost } from '../../../plugin/sim/machine/sim-host.js';
 import { TierLoad } from '../../../plugin/sim/machine/tier-load.js';
 import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
 import { VirtualClock } from '../../../plugin/sim/machine/virtual-clock.js';
@@ -53,6 +53,6 @@ export function guestAccess(host: SimHost, page: number, nowNs: number, write = 
   const bit = 1 << (page & 31);
   const hook = host.accessHook;
   const t = hook && (hook.watched === null || (hook.watched[word]! & bit) !== 0) ? hook.access(page, lines, write, nowNs) : host.tier[page]!;
-  host.accessed[word]! |= bit;
+  host.pageBits[(word << 2) | ACCESSED]! |= bit;
   return t;
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { Tier } from '../../../plugin/host/memory-host.js';
 import { damonPolicy, feedLoopNextInput } from '../../../plugin/sim/policies/damon.js';
 import { heatClass, MEMTIERD_E2E_IDLEPAGE_CONFIG, MEMTIERD_SAMPLE_CONFIG, memtierdPolicy, nextHeat } from '../../../plugin/sim/policies/memtierd.js';
-import type { SimHost } from '../../../plugin/sim/machine/sim-host.js';
+import { ACCESSED, pageBitsIndex, type SimHost } from '../../../plugin/sim/machine/sim-host.js';
 import { startHarness, type Harness } from './harness.js';
 
 const MS = 1e6;
@@ -10,7 +10,7 @@ const MS = 1e6;
 /** Plays a guest that touches `pages` every millisecond until `untilNs`. */
 async function touchUntil(h: Harness, host: SimHost, pages: readonly number[], untilNs: number): Promise<void> {
   while (h.clock.now() < untilNs) {
-    for (const p of pages) host.accessed[p >>> 5]! |= 1 << (p & 31);
+    for (const p of pages) host.pageBits[pageBitsIndex(p, ACCESSED)]! |= 1 << (p & 31);
     await h.clock.advanceTo(Math.min(untilNs, h.clock.now() + MS));
   }
 }

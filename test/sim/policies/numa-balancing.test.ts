@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { Tier } from '../../../plugin/host/memory-host.js';
 import { NUMA_HINT_FAULT_NS, numaBalancingPolicy, watermarks } from '../../../plugin/sim/policies/numa-balancing.js';
 import { guestAccess, startHarness } from './harness.js';
+import { ACCESSED, pageBitsIndex } from '../../../plugin/sim/machine/sim-host.js';
 
 const MS = 1e6;
 
@@ -56,7 +57,7 @@ describe('sim/policies/numa-balancing', () => {
     const host = h.hosts[0]!;
     assert.equal(h.load.freePages(Tier.DRAM), 0, 'first touch filled DRAM');
     // Pages 0..99 are in use: their accessed bits are set.
-    for (let p = 0; p < 100; p++) host.accessed[p >>> 5]! |= 1 << (p & 31);
+    for (let p = 0; p < 100; p++) host.pageBits[pageBitsIndex(p, ACCESSED)]! |= 1 << (p & 31);
     await h.clock.advanceTo(20 * MS);
     assert.ok(h.load.freePages(Tier.DRAM) >= wm.promo, `free ${h.load.freePages(Tier.DRAM)} >= promo watermark ${wm.promo}`);
     assert.ok(h.load.freePages(Tier.DRAM) < wm.promo + 10, 'and not much more');

@@ -130,7 +130,7 @@ describe('sim/workloads: PRNG, permutations and Zipf', () => {
     const n = 5_000_000;
     const theta = 0.86;
     const z = new ZipfSampler(n, theta);
-    const source = new BufferedDraws(new Prng(5));
+    const source = new Prng(5);
     const draws = 1_000_000;
     const ranks = new Uint32Array(draws);
     z.fill(source, ranks, draws);
@@ -177,7 +177,7 @@ describe('sim/workloads: PRNG, permutations and Zipf', () => {
       expectedFlat += (block * Math.floor(width / 2)) / width;
     }
     let lowerCount = 0;
-    const source = new BufferedDraws(new Prng(12));
+    const source = new Prng(12);
     const ranks = new Uint32Array(1 << 20);
     for (let done = 0; done < draws; done += ranks.length) {
       z.fill(source, ranks, ranks.length);
@@ -194,13 +194,15 @@ describe('sim/workloads: PRNG, permutations and Zipf', () => {
       const z = new ZipfSampler(n, theta);
       const r = new Prng(8, 1);
       const expected = Array.from({ length: 20_000 }, () => z.sample(r));
-      const source = new BufferedDraws(new Prng(8, 1), 100);
+      const source = new Prng(8, 1);
       const got = new Uint32Array(20_000);
       for (let at = 0, step = 1; at < 20_000; at += step, step = step * 2 + 1) {
         const c = Math.min(step, 20_000 - at);
         z.fill(source, got.subarray(at, at + c), c);
       }
       assert.deepEqual(Array.from(got), expected, `n ${n} theta ${theta}`);
+      // And it took the same draws: the two Prngs are in the same state.
+      assert.deepEqual(Array.from(source.state), Array.from(r.state), `n ${n} theta ${theta}: the draws taken`);
     }
   });
 
