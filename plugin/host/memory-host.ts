@@ -60,7 +60,7 @@ export interface DirtyLogDrain {
  * Per-page outcome of a migration request. Absent: no memory stands behind
  * the page (never touched by the guest, as the guest-invisible VGA window of a
  * PC's low RAM, or swapped out): there is nothing to move and nothing is
- * wrong; it takes memory where the guest's first touch puts it.
+ * wrong; it takes memory where the guest's next touch puts it.
  */
 export const MigrationOutcome = { Moved: 0, AlreadyThere: 1, Busy: 2, Failed: 3, Absent: 4 } as const;
 export type MigrationOutcome = (typeof MigrationOutcome)[keyof typeof MigrationOutcome];

@@ -142,7 +142,8 @@ export class KmodMemoryHost implements MemoryHost {
         else if (s === MIG_ALREADY) outcome[at + i] = MigrationOutcome.AlreadyThere;
         else if (s === MIG_BUSY) outcome[at + i] = MigrationOutcome.Busy;
         else if (s === -ENOENT) {
-          // never touched (the module allocates a frame at first touch): nothing to move
+          // never touched (the module allocates a frame at first touch), or the region has no mapper
+          // (its QEMU is gone: the manager stops on the QMP socket's close): nothing to move
           outcome[at + i] = MigrationOutcome.Absent;
           absent++;
         } else {
