@@ -8,8 +8,9 @@
  *
  * Statuses: the node the page is on, or a negative errno. Before moving, a
  * query (nodes = NULL) sorts entries into already there / busy / absent
- * (-ENOENT: never touched or swapped out, nothing to move) / failed / to
- * move. After moving, the status is the node the page is on now; -EBUSY and
+ * (nothing to move: -ENOENT, never touched or swapped out; -EFAULT, the
+ * shared zero page of a page read but never written, since every address
+ * asked about lies in a guest-RAM mapping) / failed / to move. After moving, the status is the node the page is on now; -EBUSY and
  * -EAGAIN are busy, but the kernel also answers -EBUSY for a huge page it did
  * move (the test bed saw it), so busy entries are re-queried and those found
  * on the target count as moved.
@@ -18,6 +19,9 @@ import { MigrationOutcome, type MigrationResult } from '../memory-host.js';
 import { Errno, statusReason } from './move-pages.js';
 
 const PAGE = 4096;
+
+/** A status that says no private page stands behind the address: nothing to move. */
+const isAbsent = (status: number): boolean => status === -Errno.ENOENT || status === -Errno.EFAULT;
 
 export class MigrationTally {
   readonly outcome: Uint8Array;
@@ -64,7 +68,7 @@ export class MigrationTally {
       const s = status[k]!;
       if (s >= 0 && targetNodes.includes(s)) this.mark(e, MigrationOutcome.AlreadyThere);
       else if (s === -Errno.EBUSY) this.mark(e, MigrationOutcome.Busy);
-      else if (s === -Errno.ENOENT) this.mark(e, MigrationOutcome.Absent);
+      else if (isAbsent(s)) this.mark(e, MigrationOutcome.Absent);
       else if (s < 0) this.mark(e, MigrationOutcome.Failed, statusReason(s));
       else toMove.push(e);
     }
@@ -84,7 +88,7 @@ export class MigrationTally {
       const s = status[k]!;
       if (s === node) this.mark(e, MigrationOutcome.Moved);
       else if (s === -Errno.EBUSY || s === -Errno.EAGAIN) busy.push(e);
-      else if (s === -Errno.ENOENT) this.mark(e, MigrationOutcome.Absent);
+      else if (isAbsent(s)) this.mark(e, MigrationOutcome.Absent);
       else this.mark(e, MigrationOutcome.Failed, s >= 0 ? `stayed on node ${s}` : statusReason(s));
     }
     this.notePause(this.moved - movedBefore, callNs);

@@ -16,12 +16,14 @@ describe('linux host: move_pages outcomes', () => {
     assert.deepEqual([r.busy, r.failed, r.absent], [1, 1, 1], 'a page never touched (-ENOENT) is absent, not a failure');
   });
 
-  it('a page gone between the query and the move (-ENOENT) is absent too', () => {
-    const t = new MigrationTally(2);
+  it('a page gone between the query and the move (-ENOENT), or the shared zero page (-EFAULT), is absent too', () => {
+    const t = new MigrationTally(3);
+    const toMove = t.fromQuery([0, 1, 2], Int32Array.of(0, 0, -Errno.EFAULT), [1]);
+    assert.deepEqual(toMove, [0, 1]);
     t.fromMove([0, 1], Int32Array.of(1, -Errno.ENOENT), 1, 100);
     const r = t.result();
-    assert.deepEqual(Array.from(r.outcome), [MigrationOutcome.Moved, MigrationOutcome.Absent]);
-    assert.deepEqual([r.moved, r.failed, r.absent, r.failures.length], [1, 0, 1, 0]);
+    assert.deepEqual(Array.from(r.outcome), [MigrationOutcome.Moved, MigrationOutcome.Absent, MigrationOutcome.Absent]);
+    assert.deepEqual([r.moved, r.failed, r.absent, r.failures.length], [1, 0, 2, 0]);
   });
 
   it('counts -EBUSY for a page that did move (re-query shows it on the target) as moved, the rest as busy', () => {
