@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { collectPlan, planCounts } from '../../plugin/engine/planner.js';
+import { collectPlan, planCounts, type PlanCounts } from '../../plugin/engine/planner.js';
 import { PageState } from '../../plugin/engine/page-state.js';
 import { bitmapSet } from '../../plugin/util/bitmap.js';
 import { rng } from './reference.js';
@@ -11,6 +11,26 @@ interface Case {
   quota: number;
   budget: number;
   hysteresis: number;
+}
+
+/** collectPlan's rule page by page: in page order, the movable warm NVM pages above the promotion cut
+ * (and the first promoteAtCut at it), the movable DRAM pages below the demotion cut (and the first demoteAtCut at it). */
+function collectByPage(state: PageState, counts: PlanCounts): { promote: number[]; demote: number[] } {
+  const promote: number[] = [];
+  const demote: number[] = [];
+  let promotedAtCut = 0;
+  let demotedAtCut = 0;
+  for (let i = 0; i < state.pageCount; i++) {
+    const has = (map: Uint32Array) => (map[i >>> 5]! & (1 << (i & 31))) !== 0;
+    if (has(state.blocked)) continue;
+    const t = state.temperature[i]!;
+    if (has(state.nvm)) {
+      if (has(state.warm) && promote.length < counts.promote && (t > counts.promoteCut || (t === counts.promoteCut && promotedAtCut++ < counts.promoteAtCut))) promote.push(i);
+    } else if (demote.length < counts.demote && (t < counts.demoteCut || (t === counts.demoteCut && demotedAtCut++ < counts.demoteAtCut))) {
+      demote.push(i);
+    }
+  }
+  return { promote, demote };
 }
 
 /** The planner's rules applied by comparison sort: returns the temperatures promoted and demoted. */
@@ -109,20 +129,7 @@ describe('engine/planner', () => {
         demoteCut: Math.floor(random() * 257) - 1, demoteAtCut: Math.floor(random() * 40),
       };
       const plan = collectPlan(state, counts);
-      const promote: number[] = [];
-      const demote: number[] = [];
-      let promotedAtCut = 0;
-      let demotedAtCut = 0;
-      for (let i = 0; i < n; i++) {
-        const has = (map: Uint32Array) => (map[i >>> 5]! & (1 << (i & 31))) !== 0;
-        if (has(state.blocked)) continue;
-        const t = state.temperature[i]!;
-        if (has(state.nvm)) {
-          if (has(state.warm) && promote.length < counts.promote && (t > counts.promoteCut || (t === counts.promoteCut && promotedAtCut++ < counts.promoteAtCut))) promote.push(i);
-        } else if (demote.length < counts.demote && (t < counts.demoteCut || (t === counts.demoteCut && demotedAtCut++ < counts.demoteAtCut))) {
-          demote.push(i);
-        }
-      }
+      const { promote, demote } = collectByPage(state, counts);
       assert.deepEqual(Array.from(plan.promote), promote, `trial ${trial}: promoted pages`);
       assert.deepEqual(Array.from(plan.demote), demote, `trial ${trial}: demoted pages`);
     }
@@ -148,20 +155,7 @@ describe('engine/planner', () => {
         promoteCut: cut, promoteAtCut: Math.floor(random() * 5), demoteCut: cut, demoteAtCut: Math.floor(random() * 5),
       };
       const plan = collectPlan(state, counts);
-      const promote: number[] = [];
-      const demote: number[] = [];
-      let promotedAtCut = 0;
-      let demotedAtCut = 0;
-      for (let i = 0; i < n; i++) {
-        const has = (map: Uint32Array) => (map[i >>> 5]! & (1 << (i & 31))) !== 0;
-        if (has(state.blocked)) continue;
-        const t = state.temperature[i]!;
-        if (has(state.nvm)) {
-          if (has(state.warm) && promote.length < counts.promote && (t > cut || (t === cut && promotedAtCut++ < counts.promoteAtCut))) promote.push(i);
-        } else if (demote.length < counts.demote && (t < cut || (t === cut && demotedAtCut++ < counts.demoteAtCut))) {
-          demote.push(i);
-        }
-      }
+      const { promote, demote } = collectByPage(state, counts);
       assert.deepEqual(Array.from(plan.promote), promote, `trial ${trial}: promoted pages`);
       assert.deepEqual(Array.from(plan.demote), demote, `trial ${trial}: demoted pages`);
     }
