@@ -14,6 +14,21 @@ function sample(random: () => number, n: number, p: number): number[] {
   return out;
 }
 
+/** The engine's state and the reference side by side: `nvmShare` of the pages on NVM, every page due. */
+function startBoth(random: () => number, pageCount: number, nvmShare: number) {
+  const state = new PageState(pageCount);
+  const ref = new ReferenceEngine(pageCount, nextTemperature);
+  const host = new ScriptedHost(pageCount);
+  for (const p of sample(random, pageCount, nvmShare)) {
+    bitmapSet(state.nvm, p);
+    ref.nvm[p] = true;
+  }
+  bitmapFill(state.scan, pageCount);
+  const hist = new TemperatureHistograms();
+  hist.recount(state);
+  return { state, ref, host, hist, tracker: new Tracker(host, state) };
+}
+
 // Pages must be seen in 3 rounds to climb a queue level, and not land at temperature 12..20 (the engine's own kind of rule).
 const HOT_ROUNDS = 3;
 
@@ -21,17 +36,7 @@ describe('engine state against a per-page reference', () => {
   for (const pageCount of [1, 31, 64, 333, 1000, 20_000]) {
     it(`tracker rounds, window close, anti-thrash lists and histograms agree with it (${pageCount} pages)`, async () => {
       const random = rng(pageCount);
-      const state = new PageState(pageCount);
-      const ref = new ReferenceEngine(pageCount, nextTemperature);
-      const host = new ScriptedHost(pageCount);
-      for (const p of sample(random, pageCount, 0.4)) {
-        bitmapSet(state.nvm, p);
-        ref.nvm[p] = true;
-      }
-      bitmapFill(state.scan, pageCount);
-      const hist = new TemperatureHistograms();
-      hist.recount(state);
-      const tracker = new Tracker(host, state);
+      const { state, ref, host, hist, tracker } = startBoth(random, pageCount, 0.4);
       // Pages with the guest's accessed bit set and not yet harvested (a skipped page keeps it).
       const pendingAccess = new Set<number>();
       // Write counts in both forms (write-counts.ts): dense in the busy phase, sparse in the quiet ones.
@@ -103,17 +108,7 @@ describe('engine state against a per-page reference', () => {
   for (const pageCount of [1, 63, 2048, 40_000]) {
     it(`agrees with it when pages are seen in every round or not at all (${pageCount} pages)`, async () => {
       const random = rng(7 * pageCount + 1);
-      const state = new PageState(pageCount);
-      const ref = new ReferenceEngine(pageCount, nextTemperature);
-      const host = new ScriptedHost(pageCount);
-      for (const p of sample(random, pageCount, 0.5)) {
-        bitmapSet(state.nvm, p);
-        ref.nvm[p] = true;
-      }
-      bitmapFill(state.scan, pageCount);
-      const hist = new TemperatureHistograms();
-      hist.recount(state);
-      const tracker = new Tracker(host, state);
+      const { state, ref, host, hist, tracker } = startBoth(random, pageCount, 0.5);
       let hot: number[] = [];
       let written: number[] = [];
       // Accessed bits not harvested yet (a page left alone keeps its bit until it is due).
