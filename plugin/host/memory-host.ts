@@ -123,7 +123,9 @@ export interface MemoryHost {
   /**
    * Moves `pages` to `target` while the guest runs: copy, recopy what the guest
    * wrote meanwhile, pause only for the final switch. A page whose last write
-   * could be lost is reported Busy and stays where it was. An entry equal to
+   * could be lost is reported Busy and stays where it was; so is every page
+   * not yet switched when `signal` aborts (asked again later, nothing wrong
+   * with it). An entry equal to
    * the first page of a unit of the last hugePageUnits() answer moves that
    * whole unit (never split); its outcome holds for all the unit's pages.
    */

@@ -205,12 +205,12 @@ async function hostChecks(host: KmodMemoryHost, mapper: Mapper, pages: number, q
   for (let p = 0; p < 256; p++) if (bitmapGet(tiers, p)) hotInNvm++;
   const badPages = await mapper.verify();
   report('kmod-backend-migrate', {
-    ok: hot.moved + hot.busy === 256 && hot.failed === 0 && cold.moved === 1024 && cold.busy === 0 && bad.failed === 1 && aborted.failed === 10 && badPages === 0 && hotInNvm === hot.moved,
+    ok: hot.moved + hot.busy === 256 && hot.failed === 0 && cold.moved === 1024 && cold.busy === 0 && bad.failed === 1 && aborted.busy === 10 && aborted.failed === 0 && badPages === 0 && hotInNvm === hot.moved,
     hot: { moved: hot.moved, busy: hot.busy, recopies: hot.recopies, pauseNsPerPage: hot.moved ? hot.pauseNs / hot.moved : 0, maxPauseNs: hot.maxPauseNs },
     cold: { moved: cold.moved, busy: cold.busy, bytesCopied: cold.bytesCopied },
     badReason: bad.failures[0]?.reason,
     badOutcome: bad.outcome[0] === MigrationOutcome.Failed,
-    abortedReason: aborted.failures[0]?.reason,
+    abortedOutcome: aborted.outcome[0] === MigrationOutcome.Busy,
     hotInNvm,
     badPages,
   });

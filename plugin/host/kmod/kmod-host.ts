@@ -126,11 +126,9 @@ export class KmodMemoryHost implements MemoryHost {
     for (let at = 0; at < pages.length; at += MIGRATE_BATCH) {
       const n = Math.min(MIGRATE_BATCH, pages.length - at);
       if (signal?.aborted) {
-        for (let i = at; i < pages.length; i++) {
-          outcome[i] = MigrationOutcome.Failed;
-          failures.push({ index: i, reason: 'aborted before it was tried' });
-        }
-        tally.failed += pages.length - at;
+        // Not tried: busy, as the contract says (they stay where they are).
+        outcome.fill(MigrationOutcome.Busy, at);
+        tally.busy += pages.length - at;
         break;
       }
       list.set(pages.subarray(at, at + n));

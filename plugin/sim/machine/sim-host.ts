@@ -479,10 +479,14 @@ export class SimHost implements PolicyHost {
       bytesCopied += bytes;
       if (round > 0) recopies += pending.length;
       if (aborted || this.closed) {
+        // Not switched: the page stays where it is. A host closed under the
+        // copy is an error; an abort (the policy stopping) is not.
         for (const i of pending) {
           this.release(pages[i]!, target);
-          fail(i, this.closed ? 'host closed during the copy' : 'migration aborted during the copy');
+          if (this.closed) fail(i, 'host closed during the copy');
+          else outcome[i] = MigrationOutcome.Busy;
         }
+        if (!this.closed) busy += pending.length;
         break;
       }
       // Switch the pages whose copy is current; the rest were written during the copy.

@@ -147,6 +147,33 @@ describe('sim/machine/sim-host', () => {
     await host.readTierMap(map);
     assert.deepEqual([0, 1, 2, 3].map((p) => bitmapGet(map, p)), [false, true, true, false]);
   });
+
+  it('a copy aborted by its signal leaves the pages where they were, busy and not failed; a host closed under it fails them', async () => {
+    const { host, clock, load } = newHost(64, { dram: 64 });
+    for (let p = 0; p < 64; p++) guestWrite(host, p);
+    const stop = new AbortController();
+    const aborted = host.migrate(Uint32Array.of(3, 4), Tier.NVM, stop.signal);
+    await clock.settle();
+    stop.abort(new Error('policy stopped'));
+    const r = await aborted;
+    assert.deepEqual(Array.from(r.outcome), [MigrationOutcome.Busy, MigrationOutcome.Busy]);
+    assert.deepEqual([r.moved, r.busy, r.failed, r.failures.length], [0, 2, 0, 0]);
+    assert.deepEqual([host.tier[3], host.tier[4]], [Tier.DRAM, Tier.DRAM]);
+    assert.deepEqual(Array.from(load.usedPages), [64, 0], 'the reserved NVM pages are given back');
+    assert.deepEqual([host.counters.busy, host.counters.failed], [2, 0]);
+    // the pages are free to move again
+    const again = host.migrate(Uint32Array.of(3), Tier.NVM);
+    await clock.advanceTo(1e9);
+    assert.equal((await again).moved, 1);
+
+    const closing = host.migrate(Uint32Array.of(5), Tier.NVM);
+    await clock.settle();
+    await host.close();
+    await clock.advanceTo(2e9);
+    const c = await closing;
+    assert.deepEqual([c.busy, c.failed], [0, 1]);
+    assert.match(c.failures[0]!.reason, /host closed during the copy/);
+  });
 });
 
 /** A writer whose generated accesses are recorded, so a test can count the writes the guest really made. */
