@@ -3,7 +3,7 @@
  * pages, the traffic of the current time slice, copy traffic in flight, and the
  * loaded latency every VM sees in the next slice (tiers.ts has the curve).
  */
-import { buildTrafficTables, type TrafficTables } from './line-traffic.js';
+import { buildTrafficTables, countedPairs, type TrafficTables } from './line-traffic.js';
 import type { PolicyTiers } from './policy.js';
 import { CACHE_LINE_BYTES, MAX_UTILISATION, loadedLatencyFactor, type TierPreset } from './tiers.js';
 
@@ -103,8 +103,9 @@ export class TierLoad implements PolicyTiers {
     this.trafficScale = trafficScale;
     this.capacity = Float64Array.of(dramPages, nvmPages);
     this.traffic = buildTrafficTables(preset);
-    this.accessCosts = new Float64Array(ACCESS_COSTS_TRAFFIC + this.traffic.packed.length);
-    this.accessCosts.set(this.traffic.packed, ACCESS_COSTS_TRAFFIC);
+    const pairs = countedPairs(this.traffic);
+    this.accessCosts = new Float64Array(ACCESS_COSTS_TRAFFIC + pairs.length);
+    this.accessCosts.set(pairs, ACCESS_COSTS_TRAFFIC);
     this.accessLatencyNs = this.accessCosts.subarray(0, 8);
     this.setLatencies();
   }
