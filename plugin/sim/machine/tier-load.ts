@@ -13,7 +13,7 @@ export const latencyIndex = (tier: number, sequential: boolean): number => tier 
 export const accessLatencyIndex = (tier: number, writeBackOnly: boolean, sequential: boolean): number =>
   tier * 4 + (writeBackOnly ? 2 : 0) + (sequential ? 0 : 1);
 
-/** Where the packed traffic pairs start in TierLoad.accessCosts (after the 8 latencies). */
+/** Where the counted traffic pairs start in TierLoad.accessCosts (after the 8 latencies). */
 export const ACCESS_COSTS_TRAFFIC = 8;
 
 /**
@@ -77,8 +77,9 @@ export class TierLoad implements PolicyTiers {
   readonly accessLatencyNs: Float64Array;
   /**
    * The fast loop's one table (one array: V8 checks each array an access
-   * touches): accessLatencyNs at [0, 8), then the packed traffic pairs
-   * (line-traffic.ts `packed`) from ACCESS_COSTS_TRAFFIC on.
+   * touches): accessLatencyNs at [0, 8), then the counted traffic pairs
+   * (line-traffic.ts countedPairs: traffic with the write and NVM-access
+   * counts) from ACCESS_COSTS_TRAFFIC on.
    */
   readonly accessCosts: Float64Array;
   /** Totals over the run, bytes. */
