@@ -17,6 +17,9 @@
  * sums and no branch on the tier is taken. The
  * sums stay exact while the reads they hold are below PACKED_WRITE_UNIT
  * (the runner unpacks them at least every PACKED_MAX_ACCESSES accesses).
+ * The general loop uses these; the fast loop the counted pairs
+ * (countedPairs), the same figures with a write count and an NVM-access
+ * count in their low bits, so it keeps no counters of its own.
  */
 import { LINE_BYTES, LINE_DESCRIPTORS, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
 import type { TierPreset } from './tiers.js';

@@ -42,7 +42,7 @@ const BATCH_ACCESSES = 4096;
 /** Shortest operation, ns (about a cycle). */
 export const MIN_OP_NS = 0.5;
 
-// fastAccesses' state: slots of its Int32Array ...
+// The fast loops' state (steadyAccesses, fastAccesses): slots of their Int32Array ...
 const F_POS = 0;
 const F_END = 1;
 const F_PREV = 2;
@@ -109,7 +109,7 @@ export class VmRunner {
   private readonly packedSums = new Float64Array(2);
   /** A loop's floating-point results on their way to finish(): VM clock, memory ns, management ns. */
   private readonly loopOut = new Float64Array(3);
-  /** fastAccesses' state between its calls (F_* slots): integers, and floating-point values (kept unboxed). */
+  /** The fast loops' state between their calls (F_* slots): integers, and floating-point values (kept unboxed). */
   private readonly fastInts = new Int32Array(F_INTS);
   private readonly fastFloats = new Float64Array(F_FLOATS);
   /** Next unused operation in `buffer`, and how many the buffer holds. */
@@ -170,9 +170,10 @@ export class VmRunner {
    * figures are the ones the plain formulas give (the same values added in
    * the same order).
    *
-   * The accesses themselves run in fastAccesses (below), a function of its
-   * own with one loop; this method takes what happens between operations
-   * (management CPU time, refills) and the rare events fastAccesses leaves
+   * The accesses themselves run in steadyAccesses (below; fastAccesses
+   * while some page is untouched or in flight), a function of its own with
+   * one loop; this method takes what happens between operations
+   * (management CPU time, refills) and the rare events the loop leaves
    * for before the access has any effect: a page never touched (backed now),
    * a page past the end (an error), a write that sets a dirty bit (logged in
    * the vCPU's PML buffer, which may charge a VM exit); the access then runs
@@ -264,8 +265,9 @@ export class VmRunner {
    * bumps the page's version; otherwise, as in the fast loop, only a write
    * to a page in flight does (a random write to the version array costs a
    * cache miss, and no one compares the version of a page not in flight).
-   * Traffic goes through the same packed tables as in the fast loop; the
-   * latency is the plain formula (the fast loop's reference in the tests).
+   * Traffic goes through the packed tables (the fast loop's counted pairs
+   * are the same figures with counts); the latency is the plain formula
+   * (the fast loop's reference in the tests).
    */
   private runGeneral(endNs: number, hook: AccessHook | undefined): void {
     const host = this.host;
