@@ -17,6 +17,9 @@
  * sums and no branch on the tier is taken. The
  * sums stay exact while the reads they hold are below PACKED_WRITE_UNIT
  * (the runner unpacks them at least every PACKED_MAX_ACCESSES accesses).
+ * The general loop uses these; the fast loop the counted pairs
+ * (countedPairs), the same figures with a write count and an NVM-access
+ * count in their low bits, so it keeps no counters of its own.
  */
 import { LINE_BYTES, LINE_DESCRIPTORS, isWriteBackOnly, spanFirstLine, spanLineCount } from '../workloads/workload.js';
 import type { TierPreset } from './tiers.js';
@@ -44,6 +47,42 @@ export interface TrafficTables {
    * else 0; at 2k + 1 the same for NVM.
    */
   readonly packed: Float64Array;
+}
+
+/**
+ * The fast loop's packing (TierLoad.accessCosts): per index k, at 2k the DRAM
+ * figure, at 2k + 1 the NVM one, each COUNTED_READ_UNIT * reads +
+ * COUNTED_WRITE_UNIT * writes of k's tier (0 for the other tier), plus a
+ * count in the low bits: the DRAM figure counts writes (1 if k is a write,
+ * whatever its tier), the NVM figure NVM accesses (1 if k's tier is NVM). So
+ * the two running sums also carry the loop's write and NVM access counts. A
+ * sum of at most COUNTED_MAX_ACCESSES accesses is exact (below 2^51): counts
+ * below 2^13, reads and writes (at most 64 units an access) below 2^19 each.
+ */
+export const COUNTED_READ_UNIT = 2 ** 13;
+export const COUNTED_WRITE_UNIT = 2 ** 32;
+export const COUNTED_MAX_ACCESSES = 4096;
+
+/** The counted pairs (above) of `tables`, one pair per index. */
+export function countedPairs(tables: TrafficTables): Float64Array {
+  const size = tables.readUnits.length;
+  const pairs = new Float64Array(2 * size);
+  for (let k = 0; k < size; k++) {
+    const nvm = k >>> TRAFFIC_TIER_SHIFT === 0 ? 0 : 1;
+    const write = (k & TRAFFIC_WRITE) === 0 ? 0 : 1;
+    pairs[2 * k + nvm] = tables.readUnits[k]! * COUNTED_READ_UNIT + tables.writeUnits[k]! * COUNTED_WRITE_UNIT;
+    pairs[2 * k] += write;
+    pairs[2 * k + 1] += nvm;
+  }
+  return pairs;
+}
+
+/** Splits a counted running sum into [count, read units, write units]. */
+export function unpackCounted(sum: number): [number, number, number] {
+  const writes = Math.floor(sum / COUNTED_WRITE_UNIT);
+  const low = sum - writes * COUNTED_WRITE_UNIT;
+  const reads = Math.floor(low / COUNTED_READ_UNIT);
+  return [low - reads * COUNTED_READ_UNIT, reads, writes];
 }
 
 /** Splits a packed running sum into [read units, write units]. */

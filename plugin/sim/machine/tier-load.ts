@@ -3,7 +3,7 @@
  * pages, the traffic of the current time slice, copy traffic in flight, and the
  * loaded latency every VM sees in the next slice (tiers.ts has the curve).
  */
-import { buildTrafficTables, type TrafficTables } from './line-traffic.js';
+import { buildTrafficTables, countedPairs, type TrafficTables } from './line-traffic.js';
 import type { PolicyTiers } from './policy.js';
 import { CACHE_LINE_BYTES, MAX_UTILISATION, loadedLatencyFactor, type TierPreset } from './tiers.js';
 
@@ -13,7 +13,7 @@ export const latencyIndex = (tier: number, sequential: boolean): number => tier 
 export const accessLatencyIndex = (tier: number, writeBackOnly: boolean, sequential: boolean): number =>
   tier * 4 + (writeBackOnly ? 2 : 0) + (sequential ? 0 : 1);
 
-/** Where the packed traffic pairs start in TierLoad.accessCosts (after the 8 latencies). */
+/** Where the counted traffic pairs start in TierLoad.accessCosts (after the 8 latencies). */
 export const ACCESS_COSTS_TRAFFIC = 8;
 
 /**
@@ -77,8 +77,9 @@ export class TierLoad implements PolicyTiers {
   readonly accessLatencyNs: Float64Array;
   /**
    * The fast loop's one table (one array: V8 checks each array an access
-   * touches): accessLatencyNs at [0, 8), then the packed traffic pairs
-   * (line-traffic.ts `packed`) from ACCESS_COSTS_TRAFFIC on.
+   * touches): accessLatencyNs at [0, 8), then the counted traffic pairs
+   * (line-traffic.ts countedPairs: traffic with the write and NVM-access
+   * counts) from ACCESS_COSTS_TRAFFIC on.
    */
   readonly accessCosts: Float64Array;
   /** Totals over the run, bytes. */
@@ -103,8 +104,9 @@ export class TierLoad implements PolicyTiers {
     this.trafficScale = trafficScale;
     this.capacity = Float64Array.of(dramPages, nvmPages);
     this.traffic = buildTrafficTables(preset);
-    this.accessCosts = new Float64Array(ACCESS_COSTS_TRAFFIC + this.traffic.packed.length);
-    this.accessCosts.set(this.traffic.packed, ACCESS_COSTS_TRAFFIC);
+    const pairs = countedPairs(this.traffic);
+    this.accessCosts = new Float64Array(ACCESS_COSTS_TRAFFIC + pairs.length);
+    this.accessCosts.set(pairs, ACCESS_COSTS_TRAFFIC);
     this.accessLatencyNs = this.accessCosts.subarray(0, 8);
     this.setLatencies();
   }

@@ -17,23 +17,32 @@
  * (line-traffic.ts): lines for DRAM, 256 B XPLines for Optane.
  *
  * Cost per access: a handful of typed-array loads and stores, no allocation
- * (the fast loop, fastAccesses: loads of the access, its descriptor, two
+ * (the fast loop, steadyAccesses: loads of the access, its descriptor, two
  * words of SimHost.pageBits in one cache line and three cost-table entries,
- * one store; about 120 x86 instructions in Node 20, many of them V8's checks
- * of the four arrays).
+ * one store; the write and NVM-access counts ride in the traffic sums, so
+ * the loop carries no counter but its position; many of its x86
+ * instructions in Node 20 are V8's checks of the four arrays).
  */
 import type { Workload } from '../workloads/workload.js';
 import { WRITE_BACK_ONLY } from '../workloads/workload.js';
 import { ACCESSED, DIRTY, IN_FLIGHT, ON_NVM, pageBitsIndex, type AccessHook, type SimHost } from './sim-host.js';
 import { ACCESS_COSTS_TRAFFIC, type TierLoad } from './tier-load.js';
-import { PACKED_MAX_ACCESSES, PACKED_WRITE_UNIT, TRAFFIC_TIER_SHIFT, TRAFFIC_WRITE } from './line-traffic.js';
+import {
+  COUNTED_MAX_ACCESSES,
+  COUNTED_READ_UNIT,
+  COUNTED_WRITE_UNIT,
+  PACKED_MAX_ACCESSES,
+  PACKED_WRITE_UNIT,
+  TRAFFIC_TIER_SHIFT,
+  TRAFFIC_WRITE,
+} from './line-traffic.js';
 
 /** Accesses generated per call into the workload (the batch buffer's size). */
 const BATCH_ACCESSES = 4096;
 /** Shortest operation, ns (about a cycle). */
 export const MIN_OP_NS = 0.5;
 
-// fastAccesses' state: slots of its Int32Array ...
+// The fast loops' state (steadyAccesses, fastAccesses): slots of their Int32Array ...
 const F_POS = 0;
 const F_END = 1;
 const F_PREV = 2;
@@ -45,8 +54,7 @@ const F_UNTOUCHED = 7;
 const F_PAGE_COUNT = 8;
 const F_PER_OP = 9;
 const F_IN_FLIGHT = 10;
-const F_STOP = 11;
-const F_INTS = 12;
+const F_INTS = 11;
 // ... and of its Float64Array.
 const F_NOW = 0;
 const F_END_NS = 1;
@@ -58,9 +66,11 @@ const F_CPU_NS_PER_OP = 6;
 const F_PER_VCPU = 7;
 const F_MIN_OP_NS = 8;
 const F_FLOATS = 9;
-/** The rare events fastAccesses leaves for (0: an operation ended and the loop is to stop). */
+/** The rare events the fast loops leave for (0: an operation ended and the loop is to stop). */
 const EVENT_OUT_OF_RANGE = 1;
 const EVENT_FIRST_TOUCH = 2;
+/** A write that sets a dirty bit. */
+const EVENT_DIRTY = 3;
 
 export interface VmRunStats {
   ops: number;
@@ -99,7 +109,7 @@ export class VmRunner {
   private readonly packedSums = new Float64Array(2);
   /** A loop's floating-point results on their way to finish(): VM clock, memory ns, management ns. */
   private readonly loopOut = new Float64Array(3);
-  /** fastAccesses' state between its calls (F_* slots): integers, and floating-point values (kept unboxed). */
+  /** The fast loops' state between their calls (F_* slots): integers, and floating-point values (kept unboxed). */
   private readonly fastInts = new Int32Array(F_INTS);
   private readonly fastFloats = new Float64Array(F_FLOATS);
   /** Next unused operation in `buffer`, and how many the buffer holds. */
@@ -160,9 +170,10 @@ export class VmRunner {
    * figures are the ones the plain formulas give (the same values added in
    * the same order).
    *
-   * The accesses themselves run in fastAccesses (below), a function of its
-   * own with one loop; this method takes what happens between operations
-   * (management CPU time, refills) and the rare events fastAccesses leaves
+   * The accesses themselves run in steadyAccesses (below; fastAccesses
+   * while some page is untouched or in flight), a function of its own with
+   * one loop; this method takes what happens between operations
+   * (management CPU time, refills) and the rare events the loop leaves
    * for before the access has any effect: a page never touched (backed now),
    * a page past the end (an error), a write that sets a dirty bit (logged in
    * the vCPU's PML buffer, which may charge a VM exit); the access then runs
@@ -212,36 +223,35 @@ export class VmRunner {
         continue;
       }
       if (ints[F_POS] === ints[F_END]) {
-        this.packedSums[0] = floats[F_DRAM_SUM]!;
-        this.packedSums[1] = floats[F_NVM_SUM]!;
-        this.unpackSums();
+        this.unpackCounted();
         floats[F_DRAM_SUM] = 0;
         floats[F_NVM_SUM] = 0;
         ints[F_END] = this.refill();
         ints[F_POS] = 0;
       }
-      ints[F_STOP] = 0;
+      floats[F_END_NS] = endNs;
       for (;;) {
         const opsBefore = ints[F_OPS]!;
-        const event = fastAccesses(buf, lines, host.pageBits, host.version, host.tier, costs, ints, floats);
+        const event = ints[F_UNTOUCHED] === 0 && ints[F_IN_FLIGHT] === 0
+          ? steadyAccesses(buf, lines, host.pageBits, costs, ints, floats)
+          : fastAccesses(buf, lines, host.pageBits, host.version, host.tier, costs, ints, floats);
         // The vCPUs take operations in turn: the one under way runs on this one.
         vcpu = (vcpu + ints[F_OPS]! - opsBefore) % vcpus;
         if (event === 0) break;
-        ints[F_STOP] = 1;
+        // Stop at the end of the operation under way (every operation ends at or past -Infinity).
+        floats[F_END_NS] = -Infinity;
         const page = buf[ints[F_POS]!]! >>> 1;
         if (event === EVENT_OUT_OF_RANGE) this.pageOutOfRange(page);
         else if (event === EVENT_FIRST_TOUCH) {
           host.allocateOnTouch(page);
           ints[F_UNTOUCHED] = host.untouchedPages;
-        } else {
+        } else if (event === EVENT_DIRTY) {
           host.pageBits[pageBitsIndex(page, DIRTY)]! |= 1 << (page & 31);
           host.logWrite(page, vcpu);
         }
       }
     }
-    this.packedSums[0] = floats[F_DRAM_SUM]!;
-    this.packedSums[1] = floats[F_NVM_SUM]!;
-    this.unpackSums();
+    this.unpackCounted();
     const loopOut = this.loopOut;
     loopOut[0] = floats[F_NOW]!;
     loopOut[1] = floats[F_MEMORY_NS]!;
@@ -255,8 +265,9 @@ export class VmRunner {
    * bumps the page's version; otherwise, as in the fast loop, only a write
    * to a page in flight does (a random write to the version array costs a
    * cache miss, and no one compares the version of a page not in flight).
-   * Traffic goes through the same packed tables as in the fast loop; the
-   * latency is the plain formula (the fast loop's reference in the tests).
+   * Traffic goes through the packed tables (the fast loop's counted pairs
+   * are the same figures with counts); the latency is the plain formula
+   * (the fast loop's reference in the tests).
    */
   private runGeneral(endNs: number, hook: AccessHook | undefined): void {
     const host = this.host;
@@ -377,6 +388,31 @@ export class VmRunner {
     return this.buffer.length;
   }
 
+  /**
+   * Adds the fast loop's counted sums (floats[F_DRAM_SUM], floats[F_NVM_SUM],
+   * line-traffic.ts countedPairs) to `traffic`'s reads and writes per tier
+   * and their counts to ints[F_WRITES] and ints[F_NVM].
+   */
+  private unpackCounted(): void {
+    const floats = this.fastFloats;
+    const ints = this.fastInts;
+    const traffic = this.traffic;
+    const dram = floats[F_DRAM_SUM]!;
+    const nvm = floats[F_NVM_SUM]!;
+    const dramWrites = Math.floor(dram / COUNTED_WRITE_UNIT);
+    const dramLow = dram - dramWrites * COUNTED_WRITE_UNIT;
+    const dramReads = Math.floor(dramLow / COUNTED_READ_UNIT);
+    const nvmWrites = Math.floor(nvm / COUNTED_WRITE_UNIT);
+    const nvmLow = nvm - nvmWrites * COUNTED_WRITE_UNIT;
+    const nvmReads = Math.floor(nvmLow / COUNTED_READ_UNIT);
+    traffic[0]! += dramReads;
+    traffic[1]! += dramWrites;
+    traffic[2]! += nvmReads;
+    traffic[3]! += nvmWrites;
+    ints[F_WRITES] = ints[F_WRITES]! + dramLow - dramReads * COUNTED_READ_UNIT;
+    ints[F_NVM] = ints[F_NVM]! + nvmLow - nvmReads * COUNTED_READ_UNIT;
+  }
+
   /** Adds the packed DRAM and NVM sums in `packedSums` (line-traffic.ts) to `traffic`'s reads and writes per tier. */
   private unpackSums(): void {
     const sums = this.packedSums;
@@ -428,42 +464,41 @@ function emptyStats(): VmRunStats {
   return { ops: 0, accesses: 0, writes: 0, memoryNs: 0, cpuNs: 0, managementNs: 0, dramAccesses: 0, nvmAccesses: 0 };
 }
 
-// fastAccesses writes the table layouts as literals (a module constant costs a load and a check per use in V8).
+// The fast loops write the table layouts as literals (a module constant costs a load and a check per use in V8).
 if (TRAFFIC_TIER_SHIFT !== 14 || TRAFFIC_WRITE !== 1 << 13 || ACCESS_COSTS_TRAFFIC !== 8 || WRITE_BACK_ONLY !== 1 << 12
-  || ON_NVM !== 0 || DIRTY !== 1 || ACCESSED !== 2 || IN_FLIGHT !== 3) {
-  throw new Error('vm-runner: fastAccesses assumes the table layouts of line-traffic.ts and tier-load.ts and the bitmap planes of sim-host.ts');
+  || ON_NVM !== 0 || DIRTY !== 1 || ACCESSED !== 2 || IN_FLIGHT !== 3 || BATCH_ACCESSES > COUNTED_MAX_ACCESSES) {
+  throw new Error('vm-runner: the fast loops assume the table layouts of line-traffic.ts and tier-load.ts and the bitmap planes of sim-host.ts');
 }
 
 /**
- * The fast loop's accesses (VmRunner.runPlain), from ints[F_POS] on: runs
- * whole operations until one ends at or past floats[F_END_NS], at the end of
- * the buffer, or (with ints[F_STOP] set) at the first; returns 0 then.
- * Returns an event (EVENT_OUT_OF_RANGE, EVENT_FIRST_TOUCH, 3: a write that
- * sets a dirty bit) before the access at ints[F_POS] has any effect. Its
- * state is in `ints` and `floats` (F_* slots) between calls.
+ * The fast loop's accesses (VmRunner.runPlain) in a steady run (no page
+ * untouched, none in flight), from ints[F_POS] on: runs whole operations
+ * until one ends at or past floats[F_END_NS] (-Infinity: the first) or at
+ * the end of the buffer; returns 0 then. Returns an event
+ * (EVENT_OUT_OF_RANGE, EVENT_DIRTY) before the access at ints[F_POS] has any
+ * effect. Its state is in `ints` and `floats` (F_* slots) between calls.
  *
  * How it is shaped for V8 (Node 20's TurboFan): one loop in a function of its
- * own, with fewer live values (inside runPlain's nested loops most of them
+ * own, with few live values (inside runPlain's nested loops most of them
  * were spilled to the stack and reloaded on every access); no call and no
  * store to an object in the loop; floating-point values reach no call or
  * object field (V8 would box them, a HeapNumber per access) but through
- * `floats`; every table offset and shift a literal. TurboFan still checks
- * each typed array's map, length and base on every access (the loop's stack
- * check keeps it from hoisting them), so the access touches as few arrays as
- * it can: four. Per access: one load each of the access and its descriptor,
- * the onNvm and dirty words and a read-modify-write of the accessed word (one
- * cache line of SimHost.pageBits: interleaved, the three were three L1 misses
- * on a random access), three loads of the cost table (two traffic figures,
- * one latency). A page's tier comes from the onNvm bit, not from tier[] (a
- * byte per page: an L1 miss on most random accesses); tier[] is read only
- * while some page is still untouched.
+ * `floats`; every table offset and shift a literal; integer increments
+ * `| 0` (no overflow check). TurboFan still checks each typed array's map,
+ * length and base on every access (it hoists none of it out of a loop), so
+ * the access touches as few arrays as it can: four. Per access: one load
+ * each of the access and its descriptor, the onNvm and dirty words and a
+ * read-modify-write of the accessed word (one cache line of
+ * SimHost.pageBits: interleaved, the three were three L1 misses on a random
+ * access), three loads of the cost table (the counted traffic pair, one
+ * latency). The write and NVM-access counts ride in the traffic sums
+ * (line-traffic.ts countedPairs), and whole operations are counted at their
+ * ends (pos reaching opEnd), so the loop carries no counter of its own.
  */
-function fastAccesses(
+function steadyAccesses(
   buf: Uint32Array,
   lines: Uint16Array,
   bits: Uint32Array,
-  version: Int32Array,
-  tier: Uint8Array,
   costs: Float64Array,
   ints: Int32Array,
   floats: Float64Array,
@@ -471,41 +506,32 @@ function fastAccesses(
   let pos = ints[0]! | 0;
   const end = ints[1]! | 0;
   let prev = ints[2]! | 0;
-  let j = ints[3]! | 0;
+  const j = ints[3]! | 0;
   let ops = ints[4]! | 0;
-  let nvm = ints[5]! | 0;
-  let writes = ints[6]! | 0;
-  const untouched = ints[7]! | 0;
   const pageCount = ints[8]! | 0;
   const perOp = ints[9]! | 0;
-  const anyInFlight = ints[10]! | 0;
-  const stop = ints[11]! | 0;
   let now = floats[0]!;
   const endNs = floats[1]!;
   let opMemNs = floats[2]!;
   let memoryNs = floats[3]!;
-  // Packed media traffic (64 B units, line-traffic.ts) of the accesses since the last unpack.
+  // Counted media traffic (line-traffic.ts) of the accesses since the last unpack.
   let dramSum = floats[4]!;
   let nvmSum = floats[5]!;
   const cpuNsPerOp = floats[6]!;
   const perVcpu = floats[7]!;
   const minOpNs = floats[8]!;
-  // The lengths hold anyway; reading them here has TurboFan check once, before the loop, that each array is an object
-  // (it did on every access). It still checks their maps, lengths and bases per access.
-  if (end > buf.length || end > lines.length || ((pageCount + 31) >>> 5) << 2 > bits.length || pageCount > version.length
-    || pageCount > tier.length || costs.length < 8 + (2 << 15)) {
-    throw new Error('fastAccesses: arrays shorter than the VM');
+  // The lengths hold anyway; reading them here has TurboFan check once, before the loop, that each array is an object.
+  if (end > buf.length || end > lines.length || ((pageCount + 31) >>> 5) << 2 > bits.length || costs.length < 8 + (2 << 15)) {
+    throw new Error('steadyAccesses: arrays shorter than the VM');
   }
+  const opStart = (pos - j) | 0;
+  let opEnd = (opStart + perOp) | 0;
   let event = 0;
   for (;;) {
     const access = buf[pos]!;
     const page = access >>> 1;
     if (page >= pageCount) {
       event = 1;
-      break;
-    }
-    if (untouched !== 0 && tier[page]! > 1) {
-      event = 2;
       break;
     }
     // The page's word of each bitmap in SimHost.pageBits: onNvm at w, dirty w | 1, accessed w | 2, inFlight w | 3.
@@ -520,7 +546,7 @@ function fastAccesses(
       break;
     }
     const d = lines[pos]!;
-    pos++;
+    pos = (pos + 1) | 0;
     // Traffic pair of (t << 14) | (write << 13) | d at 8 + 2 * that; latency at t * 4 + (write-back only ? 2 : 0) + random.
     const k = (t << 15) | (write << 14) | (d << 1);
     dramSum += costs[k + 8]!;
@@ -529,26 +555,115 @@ function fastAccesses(
     const step = (page - prev) >>> 1;
     opMemNs += costs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
     prev = page;
-    nvm += t;
     bits[w | 2]! |= bit;
-    writes += write;
-    if (anyInFlight !== 0 && (bits[w | 3]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
-    if (++j === perOp) {
-      j = 0;
-      ops++;
+    if (pos === opEnd) {
+      opEnd = (opEnd + perOp) | 0;
+      ops = (ops + 1) | 0;
       memoryNs += opMemNs;
       const opNs = cpuNsPerOp + opMemNs;
       opMemNs = 0;
       now += Math.max(opNs, minOpNs) * perVcpu;
-      if (now >= endNs || pos === end || stop !== 0) break;
+      if (now >= endNs || pos === end) break;
     }
   }
   ints[0] = pos;
   ints[2] = prev;
-  ints[3] = j;
+  ints[3] = (pos - opStart) % perOp;
   ints[4] = ops;
-  ints[5] = nvm;
-  ints[6] = writes;
+  floats[0] = now;
+  floats[2] = opMemNs;
+  floats[3] = memoryNs;
+  floats[4] = dramSum;
+  floats[5] = nvmSum;
+  return event;
+}
+
+/**
+ * steadyAccesses with the two tests a run that is not steady needs: a page
+ * still untouched (tier[] read while ints[F_UNTOUCHED] is not 0; event
+ * EVENT_FIRST_TOUCH) and a write to a page in flight (its version bumped
+ * while ints[F_IN_FLIGHT] is not 0). The same figures, one array or two
+ * more per access.
+ */
+function fastAccesses(
+  buf: Uint32Array,
+  lines: Uint16Array,
+  bits: Uint32Array,
+  version: Int32Array,
+  tier: Uint8Array,
+  costs: Float64Array,
+  ints: Int32Array,
+  floats: Float64Array,
+): number {
+  let pos = ints[0]! | 0;
+  const end = ints[1]! | 0;
+  let prev = ints[2]! | 0;
+  const j = ints[3]! | 0;
+  let ops = ints[4]! | 0;
+  const untouched = ints[7]! | 0;
+  const pageCount = ints[8]! | 0;
+  const perOp = ints[9]! | 0;
+  const anyInFlight = ints[10]! | 0;
+  let now = floats[0]!;
+  const endNs = floats[1]!;
+  let opMemNs = floats[2]!;
+  let memoryNs = floats[3]!;
+  let dramSum = floats[4]!;
+  let nvmSum = floats[5]!;
+  const cpuNsPerOp = floats[6]!;
+  const perVcpu = floats[7]!;
+  const minOpNs = floats[8]!;
+  if (end > buf.length || end > lines.length || ((pageCount + 31) >>> 5) << 2 > bits.length || pageCount > version.length
+    || pageCount > tier.length || costs.length < 8 + (2 << 15)) {
+    throw new Error('fastAccesses: arrays shorter than the VM');
+  }
+  const opStart = (pos - j) | 0;
+  let opEnd = (opStart + perOp) | 0;
+  let event = 0;
+  for (;;) {
+    const access = buf[pos]!;
+    const page = access >>> 1;
+    if (page >= pageCount) {
+      event = 1;
+      break;
+    }
+    if (untouched !== 0 && tier[page]! > 1) {
+      event = 2;
+      break;
+    }
+    const w = (page >>> 5) << 2;
+    const t = (bits[w]! >>> (page & 31)) & 1;
+    const write = access & 1;
+    const bit = 1 << (page & 31);
+    const writeBit = bit & -write;
+    if ((bits[w | 1]! & writeBit) !== writeBit) {
+      event = 3;
+      break;
+    }
+    const d = lines[pos]!;
+    pos = (pos + 1) | 0;
+    const k = (t << 15) | (write << 14) | (d << 1);
+    dramSum += costs[k + 8]!;
+    nvmSum += costs[k + 9]!;
+    const step = (page - prev) >>> 1;
+    opMemNs += costs[(t << 2) | ((d >>> 11) & 2) | ((step | -step) >>> 31)]!;
+    prev = page;
+    bits[w | 2]! |= bit;
+    if (anyInFlight !== 0 && (bits[w | 3]! & writeBit) !== 0) version[page] = (version[page]! + 1) | 0;
+    if (pos === opEnd) {
+      opEnd = (opEnd + perOp) | 0;
+      ops = (ops + 1) | 0;
+      memoryNs += opMemNs;
+      const opNs = cpuNsPerOp + opMemNs;
+      opMemNs = 0;
+      now += Math.max(opNs, minOpNs) * perVcpu;
+      if (now >= endNs || pos === end) break;
+    }
+  }
+  ints[0] = pos;
+  ints[2] = prev;
+  ints[3] = (pos - opStart) % perOp;
+  ints[4] = ops;
   floats[0] = now;
   floats[2] = opMemNs;
   floats[3] = memoryNs;

@@ -63,9 +63,8 @@ export class KvZipfWorkload implements Workload {
   private readonly rng: Prng;
   private readonly zipfRng: Prng;
   private readonly zipf: ZipfSampler;
-  /** Scratch: one batch's ranks and update draws. */
+  /** Scratch: one block's ranks. */
   private readonly ranks = new Uint32Array(DRAW_BLOCK);
-  private readonly updates = new Uint32Array(DRAW_BLOCK);
   /** Popularity rank -> record number. */
   private readonly recordOfRank: Uint32Array;
   /** Seeds the hash that places a record's index slot. */
@@ -91,7 +90,7 @@ export class KvZipfWorkload implements Workload {
     this.indexSalt = new Prng(spec.seed, 2).nextU32();
     this.rng = new Prng(spec.seed, 0);
     this.zipfRng = new Prng(spec.seed, 3);
-    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes + 8 * DRAW_BLOCK;
+    this.stateBytes = 4 * this.recordPages + this.zipf.stateBytes + 4 * DRAW_BLOCK;
     this.updateThreshold = this.updateShare * 2 ** 32;
     const recordLines = p.num('recordLines');
     const fields = p.num('fields');
@@ -124,15 +123,27 @@ export class KvZipfWorkload implements Workload {
     const zipf = this.zipf;
     const updateThreshold = this.updateThreshold;
     const ranks = this.ranks;
-    const updates = this.updates;
+    // The update draws: xoshiro128** inline (Prng.fillU32's steps, the state in locals), one per operation.
+    const state = rng.state;
+    let s0 = state[0]! | 0;
+    let s1 = state[1]! | 0;
+    let s2 = state[2]! | 0;
+    let s3 = state[3]! | 0;
     let o = 0;
     for (let done = 0; done < ops; ) {
       const block = Math.min(ops - done, DRAW_BLOCK);
       zipf.fill(this.zipfRng, ranks, block);
-      rng.fillU32(updates, 0, block);
       for (let i = 0; i < block; i++) {
         const record = recordOfRank[ranks[i]!]!;
-        const u = updates[i]!;
+        const m = Math.imul(s1, 5);
+        const u = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = (s3 << 11) | (s3 >>> 21);
         // Update or get without a branch (half of each, at random: a branch would be mispredicted on every other
         // operation): the write bit as a number, the descriptor picked with its mask.
         const update = +(u < updateThreshold);
@@ -159,5 +170,9 @@ export class KvZipfWorkload implements Workload {
       }
       done += block;
     }
+    state[0] = s0;
+    state[1] = s1;
+    state[2] = s2;
+    state[3] = s3;
   }
 }

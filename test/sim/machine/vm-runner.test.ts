@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { PACKED_WRITE_UNIT, buildTrafficTables, trafficIndex, unpackUnits } from '../../../plugin/sim/machine/line-traffic.js';
+import {
+  COUNTED_MAX_ACCESSES,
+  PACKED_WRITE_UNIT,
+  buildTrafficTables,
+  countedPairs,
+  trafficIndex,
+  unpackCounted,
+  unpackUnits,
+} from '../../../plugin/sim/machine/line-traffic.js';
 import { SimMachine, type MachineResult } from '../../../plugin/sim/machine/machine.js';
 import { accessLatencyIndex, latencyIndex, TierLoad } from '../../../plugin/sim/machine/tier-load.js';
 import { tierPreset } from '../../../plugin/sim/machine/tiers.js';
@@ -64,6 +72,31 @@ describe('sim/machine/vm-runner: the fast loop', () => {
       writes += w;
     }
     assert.deepEqual(unpackUnits(sum), [reads, writes]);
+  });
+
+  it("counts writes (DRAM figure) and NVM accesses (NVM figure) in the fast loop's pairs, exactly over a batch", () => {
+    const t = buildTrafficTables(tierPreset('optane'));
+    const pairs = countedPairs(t);
+    for (let tier = 0; tier < 2; tier++) {
+      for (const write of [false, true]) {
+        for (let d = 0; d < LINE_DESCRIPTORS; d += 7) {
+          const k = trafficIndex(tier, write, d);
+          const traffic = [t.readUnits[k], t.writeUnits[k]];
+          const [dramCount, ...dram] = unpackCounted(pairs[2 * k]!);
+          const [nvmCount, ...nvm] = unpackCounted(pairs[2 * k + 1]!);
+          assert.equal(dramCount, write ? 1 : 0);
+          assert.equal(nvmCount, tier);
+          assert.deepEqual(tier === 0 ? dram : nvm, traffic);
+          assert.deepEqual(tier === 0 ? nvm : dram, [0, 0], 'the other tier gets no traffic');
+        }
+      }
+    }
+    // A batch's worst case: every access a 64-unit read and write, each counted.
+    const worst = pairs[2 * trafficIndex(1, true, 63 << 6) + 1]!;
+    assert.deepEqual(unpackCounted(worst), [1, 64, 64]);
+    let sum = 0;
+    for (let i = 0; i < COUNTED_MAX_ACCESSES; i++) sum += worst;
+    assert.deepEqual(unpackCounted(sum), [COUNTED_MAX_ACCESSES, 64 * COUNTED_MAX_ACCESSES, 64 * COUNTED_MAX_ACCESSES]);
   });
 
   it('has one latency table: demand accesses pay the loaded latency, write-backs the queueing wait', () => {
